@@ -33,7 +33,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 MANIFEST = "manifest.json"
@@ -41,6 +41,7 @@ DOCUMENTS = "documents.json"
 PASSAGES = "passages.jsonl"
 VECTORS = "vectors.faiss"
 SENTENCE_VECTORS = "sentences.npy"
+SENTENCE_INDEX = "sentences.faiss"
 LEXICAL = "lexical"
 REBUILD_HINT = "run `assistant index` to rebuild it"
 
@@ -52,15 +53,19 @@ class Index:
     documents: dict[str, Document]
     passages: list[Passage]
     dense: DenseIndex
+    sentence_dense: DenseIndex
     lexical: LexicalIndex
     sentence_vectors: np.ndarray
     sentence_rows: list[range]
     """The rows of `sentence_vectors` that hold each passage's sentences."""
+    sentence_passage: np.ndarray
+    """The passage each sentence row belongs to."""
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:
-    """What the model sees for a passage: its section title gives a bullet its context."""
-    return f"{passage.section}: {passage.text}" if passage.section else passage.text
+    """What the model sees for a passage: the text alone. Prefixing the section or the title
+    lowered dense Hit@1 on the dev split (0.51 -> 0.45 -> 0.44), so they are left to BM25."""
+    return passage.text
 
 
 def passage_lexical_text(document: Document, passage: Passage) -> str:
@@ -121,6 +126,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     sentence_texts = [p.text[s:e] for p in passages for s, e in p.sentences]
     sentence_vectors = embedder.encode(sentence_texts, progress=progress, description="sentences")
     dense = DenseIndex.build(vectors, settings.faiss_index_type, settings.hnsw_threshold)
+    sentence_dense = DenseIndex.build(sentence_vectors, settings.faiss_index_type, settings.hnsw_threshold)
     lexical = LexicalIndex.build([tokenize(passage_lexical_text(by_id[p.doc_id], p)) for p in passages])
 
     manifest = {
@@ -138,7 +144,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     }
     index_dir = settings.index_dir
     with _build_lock(index_dir):
-        build_dir = _write_build(index_dir, manifest, documents, passages, dense, lexical, sentence_vectors)
+        build_dir = _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical, sentence_vectors)
         _switch_current(index_dir, build_dir)
         _remove_old_builds(index_dir, keep=build_dir.name)
     log.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), manifest["build_seconds"])
@@ -181,6 +187,7 @@ def load_index(index_dir: Path) -> Index:
         with (build / PASSAGES).open(encoding="utf-8") as lines:
             passages = [_passage_from_json(json.loads(line)) for line in lines if line.strip()]
         dense = DenseIndex.load(build / VECTORS)
+        sentence_dense = DenseIndex.load(build / SENTENCE_INDEX)
         lexical = LexicalIndex.load(build / LEXICAL)
         sentence_vectors = np.load(build / SENTENCE_VECTORS, allow_pickle=False)
     except Exception as error:  # every way a damaged file can fail to parse
@@ -190,18 +197,20 @@ def load_index(index_dir: Path) -> Index:
     for passage in passages:
         rows.append(range(first, first + len(passage.sentences)))
         first += len(passage.sentences)
+    sentence_passage = np.repeat(np.arange(len(passages)), [len(p.sentences) for p in passages])
     problems = []
     if len(passages) != manifest.get("passages") or len(dense) != len(passages):
         problems.append(f"{len(passages)} passages, {len(dense)} vectors, manifest says {manifest.get('passages')}")
-    if first != len(sentence_vectors):
-        problems.append(f"{first} sentences but {len(sentence_vectors)} sentence vectors")
+    if not first == len(sentence_vectors) == len(sentence_dense):
+        problems.append(f"{first} sentences but {len(sentence_vectors)} sentence vectors, {len(sentence_dense)} indexed")
     if int(lexical.bm25.scores["num_docs"]) != len(passages):
         problems.append("the lexical index does not match the passages")
     if any(p.doc_id not in documents or p.text != documents[p.doc_id].text[p.start : p.end] for p in passages):
         problems.append("passage text does not match its document")
     if problems:
         raise IndexCorruptError(f"the index in {build} is inconsistent ({'; '.join(problems)}): {REBUILD_HINT}")
-    return Index(build, manifest, documents, passages, dense, lexical, sentence_vectors, rows)
+    return Index(build, manifest, documents, passages, dense, sentence_dense, lexical, sentence_vectors, rows,
+                 sentence_passage)
 
 
 def _short(error: Exception) -> str:
@@ -267,7 +276,7 @@ def _build_lock(index_dir: Path):
         yield
 
 
-def _write_build(index_dir, manifest, documents, passages, dense, lexical, sentence_vectors) -> Path:
+def _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical, sentence_vectors) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     final = index_dir / f"build-{stamp}-{uuid.uuid4().hex[:8]}"
     partial = index_dir / f"{final.name}.partial"
@@ -275,6 +284,7 @@ def _write_build(index_dir, manifest, documents, passages, dense, lexical, sente
     _write_text(partial / DOCUMENTS, json.dumps([_document_to_json(d) for d in documents], ensure_ascii=False))
     _write_text(partial / PASSAGES, "".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in passages))
     dense.save(partial / VECTORS)
+    sentence_dense.save(partial / SENTENCE_INDEX)
     lexical.save(partial / LEXICAL)
     np.save(partial / SENTENCE_VECTORS, sentence_vectors)
     _write_text(partial / MANIFEST, json.dumps(manifest, indent=2))
