@@ -130,6 +130,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .pipeline import Assistant
 
     assistant = Assistant.open(settings, rebuild="stale")
+    if settings.serve_torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.serve_torch_threads)
     print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(create_app(assistant), host=settings.host, port=settings.port, access_log=False, log_level="warning")
     return 0

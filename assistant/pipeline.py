@@ -29,6 +29,8 @@ def validate_question(question: object, max_chars: int) -> str:
         raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}")
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in question):
         raise QuestionError("the question contains control characters: remove them")
+    if any(unicodedata.category(c) == "Cs" for c in question):
+        raise QuestionError("the question is not valid Unicode text: it contains a lone surrogate")
     return question
 
 

@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     max_k: int = 50
     max_question_chars: int = 1000
 
+    # Shown to a first-time visitor of the chat page; set them to suit your corpus.
+    example_questions: list[str] = [
+        "Is sex work legal in Kazakhstan?",
+        "Where can a migrant without propiska get an HIV test?",
+        "When did the 2024 anti-trafficking law take effect?",
+        "How many friendly cabinets offer HIV prevention services?",
+    ]
+
+    # Threads torch may use per encoding call; the server answers several questions at once,
+    # so one thread each keeps one request from stalling the others. 0 keeps torch's default.
+    serve_torch_threads: int = 1
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_questions: bool = Field(default=False, description="Store questions in logs (off by default).")

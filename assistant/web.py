@@ -1,0 +1,141 @@
+"""The HTML pages: the chat page and the source page, rendered server-side with Jinja2.
+
+Every page works without JavaScript (`GET /?q=...` renders the answer); `web/static/app.js`
+only makes asking faster and adds copy buttons. Templates autoescape everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .cli import citation_line
+from .corpus import Document
+from .errors import QuestionError
+from .pipeline import validate_k, validate_question
+from .settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = PROJECT_ROOT / "web"
+
+
+def year_label(meta) -> str:
+    return str(meta.year) if meta.year else "n.d."
+
+
+def citation_text(citation) -> str:
+    """What "Copy citation" puts on the clipboard: title, publisher, year and address."""
+    source = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
+    return f"{source}, {year_label(citation)}." + (f" {citation.url}" if citation.url else "")
+
+
+def source_link(doc_id: str, start: int, end: int) -> str:
+    return f"/documents/{quote(doc_id, safe='')}?{urlencode({'start': start, 'end': end})}#passage"
+
+
+@dataclass
+class Segment:
+    text: str
+    marked: bool = False
+    anchor: bool = False
+
+
+@dataclass
+class Item:
+    """A heading, a paragraph, or a run of bullets (rendered as one list)."""
+
+    kind: str
+    level: int = 0
+    page_break: bool = False
+    parts: list[list[Segment]] = field(default_factory=list)
+
+
+def document_items(document: Document, start: int | None, end: int | None) -> list[Item]:
+    """The document's blocks, with the span `start:end` cut out as marked segments; the first
+    marked segment carries the `#passage` anchor."""
+    text, items, anchored = document.text, [], False
+    for block in document.clean.blocks:
+        segments = []
+        cuts = [block.start, block.end]
+        if start is not None and end is not None and start < block.end and end > block.start:
+            cuts = [block.start, max(start, block.start), min(end, block.end), block.end]
+        for i, (a, b) in enumerate(zip(cuts, cuts[1:])):
+            if a < b:
+                marked = len(cuts) == 4 and i == 1
+                segments.append(Segment(text[a:b], marked, marked and not anchored))
+                anchored = anchored or marked
+        if block.kind == "bullet" and items and items[-1].kind == "list" and not block.page_break_before:
+            items[-1].parts.append(segments)
+        else:
+            kind = "list" if block.kind == "bullet" else block.kind
+            items.append(Item(kind, block.level, block.page_break_before, [segments]))
+    return items
+
+
+def _span(document: Document, start: str | None, end: str | None) -> tuple[int, int] | tuple[None, None]:
+    """A valid character span of the document, or none: a bad link still shows the source."""
+    try:
+        first, last = int(start or ""), int(end or "")
+    except ValueError:
+        return None, None
+    return (first, last) if 0 <= first < last <= len(document.text) else (None, None)
+
+
+def add_web_routes(app: FastAPI) -> None:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True)
+    env.globals.update(citation_line=citation_line, citation_text=citation_text, source_link=source_link,
+                       year_label=year_label)
+    templates = Jinja2Templates(env=env)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    def sources() -> list[dict]:
+        documents = app.state.assistant.index.documents.values()
+        return sorted(({"doc_id": d.doc_id, "meta": d.metadata} for d in documents),
+                      key=lambda s: (s["meta"].year or 0, s["meta"].title), reverse=True)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def chat(request: Request, q: str | None = None, k: str | None = None):
+        """The chat page; with `q`, the answer rendered server-side so it works without JS."""
+        settings = app.state.assistant.settings
+        answer, error, status = None, None, 200
+        if q is not None and q.strip():
+            try:
+                question = validate_question(q, settings.max_question_chars)
+                count = validate_k(_int(k, settings.default_k), settings.max_k)
+                if settings.log_questions:
+                    log.info("question: %r (k=%d)", question, count)
+                answer = await run_in_threadpool(app.state.assistant.ask, question, count)
+            except QuestionError as problem:
+                error, status = str(problem), 422
+        context = {"q": (q or "").strip(), "answer": answer, "error": error, "sources": sources(),
+                   "examples": settings.example_questions}
+        return templates.TemplateResponse(request, "index.html", context, status_code=status)
+
+    @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def source(request: Request, doc_id: str, start: str | None = None, end: str | None = None):
+        """A source, cleaned, with the span `start:end` (a citation's offsets) marked as `#passage`."""
+        document = app.state.assistant.index.documents.get(doc_id)
+        if document is None:
+            return templates.TemplateResponse(request, "not_found.html", {"doc_id": doc_id}, status_code=404)
+        first, last = _span(document, start, end)
+        context = {"doc": document, "meta": document.metadata, "items": document_items(document, first, last),
+                   "span": (first, last) if first is not None else None, "asked_span": start is not None}
+        return templates.TemplateResponse(request, "document.html", context)
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise QuestionError(f"k must be a whole number, not {value!r}") from None

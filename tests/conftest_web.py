@@ -1,0 +1,92 @@
+"""Fixtures shared by the API, web and browser tests: a real index, the app, a live server, Chromium.
+
+Test modules import the fixtures they use from here; the index is built once per session even
+so, because the built assistant is cached at module level.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from assistant.api import create_app  # noqa: E402
+from assistant.embedding import Embedder  # noqa: E402
+from assistant.index import build_index  # noqa: E402
+from assistant.pipeline import Assistant  # noqa: E402
+from assistant.settings import PROJECT_ROOT, Settings  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+_built: dict[str, Assistant] = {}
+
+
+@pytest.fixture(scope="session")
+def web_assistant(tmp_path_factory) -> Assistant:
+    if "assistant" not in _built:
+        settings = Settings(corpus_dir=PROJECT_ROOT / "corpus", index_dir=tmp_path_factory.mktemp("web-index"))
+        embedder = Embedder()
+        _built["assistant"] = Assistant(build_index(settings, embedder, progress=False), embedder, settings)
+    return _built["assistant"]
+
+
+@pytest.fixture(scope="module")
+def client(web_assistant) -> TestClient:
+    with TestClient(create_app(web_assistant), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_server(web_assistant) -> str:
+    """A real uvicorn on 127.0.0.1, on a port the OS picked, in a background thread."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(web_assistant), log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    yield page
+    context.close()
+    assert not problems, f"the browser reported errors (a CSP violation?): {problems}"
