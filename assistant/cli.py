@@ -127,13 +127,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from .api import create_app
-    from .pipeline import Assistant
+    from .pipeline import Assistant, use_query_threads
 
     assistant = Assistant.open(settings, rebuild="stale")
-    if settings.serve_torch_threads:
-        import torch
-
-        torch.set_num_threads(settings.serve_torch_threads)
+    use_query_threads(settings)
     print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(create_app(assistant), host=settings.host, port=settings.port, access_log=False, log_level="warning")
     return 0

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from .answer import Answer
 from .errors import AssistantError
-from .pipeline import Assistant
+from .pipeline import Assistant, use_query_threads
 from .settings import Settings
 
 MODES = {"lexical": {"retrieval": "lexical"}, "dense": {"retrieval": "dense"}, "hybrid": {"retrieval": "hybrid"}}
@@ -140,6 +140,7 @@ def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", m
     if not chosen:
         raise AssistantError(f"no gold questions in split {split!r}")
     base = Assistant.open(settings)
+    use_query_threads(settings)
     results = {}
     for name, overrides in (modes or MODES).items():
         assistant = Assistant(base.index, base.embedder, settings.model_copy(update=overrides))

@@ -18,6 +18,14 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
+def use_query_threads(settings: Settings) -> None:
+    """Limit torch to `query_torch_threads` for answering questions (see Settings)."""
+    if settings.query_torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.query_torch_threads)
+
+
 def validate_question(question: object, max_chars: int) -> str:
     """The trimmed question, or a QuestionError that says what is wrong with it."""
     if not isinstance(question, str):
@@ -104,7 +112,7 @@ class Assistant:
         elif self.settings.fusion == "rrf":
             fused = reciprocal_rank_fusion([dense, lexical], self.settings.rrf_k)
         else:
-            fused = score_fusion(dense, lexical, self.settings.fusion_dense_weight)
+            fused = score_fusion(dense, lexical, self.settings.fusion_dense_weight, self.settings.lexical_saturation)
 
         unique_tokens = set(question_tokens)
         best_similarity = dense[0].score if dense else 0.0

@@ -21,11 +21,17 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+QUESTION_STOPWORDS = frozenset("many much could would since also get tell".split())
+"""Words of questions that carry no topic ("how many", "could I"), beyond the usual stop words."""
+
+
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    """bm25s's longer English list: with Lucene's 33 words, "how", "have" and "what" matched
+    passages and outweighed the topic words (dev Hit@3 0.887 -> 0.925 with this list)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN_PLUS) | QUESTION_STOPWORDS
 
 
 def tokenize(text: str) -> list[str]:
@@ -125,10 +131,12 @@ def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:
     return sorted((Hit(p, s / best_possible) for p, s in scores.items()), key=lambda h: (-h.score, h.passage))
 
 
-def score_fusion(dense: list[Hit], lexical: list[Hit], dense_weight: float = 0.7) -> list[Hit]:
-    """Weighted sum of the cosine similarity and the BM25 score scaled by the best BM25 score."""
+def score_fusion(dense: list[Hit], lexical: list[Hit], dense_weight: float = 0.5, saturation: float = 5.0) -> list[Hit]:
+    """Weighted sum of the cosine similarity and the saturated BM25 score `s / (s + saturation)`.
+
+    Saturation keeps the scale absolute: a passage that shares only a weak word with the question
+    stays low even when it is the best lexical match (scaling by the best BM25 score did not)."""
     scores: dict[int, float] = {hit.passage: dense_weight * max(hit.score, 0.0) for hit in dense}
-    top = max((hit.score for hit in lexical), default=0.0)
     for hit in lexical:
-        scores[hit.passage] = scores.get(hit.passage, 0.0) + (1 - dense_weight) * hit.score / top
+        scores[hit.passage] = scores.get(hit.passage, 0.0) + (1 - dense_weight) * hit.score / (hit.score + saturation)
     return sorted((Hit(p, s) for p, s in scores.items()), key=lambda h: (-h.score, h.passage))

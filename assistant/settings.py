@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["rrf", "score"] = "score"
     rrf_k: int = 60
-    fusion_dense_weight: float = 0.6
+    fusion_dense_weight: float = 0.5
+    lexical_saturation: float = 5.0
     candidates: int = 50
 
     # Abstain when the best passage is this dissimilar to the question and no question word
@@ -55,9 +56,11 @@ class Settings(BaseSettings):
         "How many friendly cabinets offer HIV prevention services?",
     ]
 
-    # Threads torch may use per encoding call; the server answers several questions at once,
-    # so one thread each keeps one request from stalling the others. 0 keeps torch's default.
-    serve_torch_threads: int = 1
+    # Threads torch may use to encode a question when serving or evaluating: the server answers
+    # several questions at once, and one thread each keeps one request from stalling the others
+    # (on a busy 2-core machine, 2 threads took 150-500 ms a question, 1 thread 17-25 ms).
+    # 0 keeps torch's default. Index builds always use every core.
+    query_torch_threads: int = 1
 
     host: str = "127.0.0.1"
     port: int = 8000

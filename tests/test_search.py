@@ -3,6 +3,7 @@ from assistant.search import Hit, LexicalIndex, reciprocal_rank_fusion, score_fu
 
 def test_tokenize_stems_drops_stop_words_and_unglues_footnotes():
     assert tokenize("The friendly cabinets") == ["friend", "cabinet"]
+    assert tokenize("How many people have died?") == ["peopl", "die"]
     assert tokenize("14,316 persons9") == ["14", "316", "person", "9"]
     assert "270" in tokenize("Art.270")
 
@@ -20,7 +21,7 @@ def test_reciprocal_rank_fusion_rewards_agreement_and_scales_to_one():
     assert fused[0].score == 1.0
 
 
-def test_score_fusion_weights_cosine_and_scaled_bm25():
-    fused = score_fusion([Hit(1, 0.8), Hit(2, 0.6)], [Hit(2, 10.0), Hit(3, 5.0)], dense_weight=0.5)
+def test_score_fusion_weights_cosine_and_saturated_bm25():
+    fused = score_fusion([Hit(1, 0.8), Hit(2, 0.6)], [Hit(2, 15.0), Hit(3, 5.0)], dense_weight=0.5, saturation=5.0)
     scores = {h.passage: round(h.score, 3) for h in fused}
-    assert scores == {1: 0.4, 2: 0.8, 3: 0.25}
+    assert scores == {1: 0.4, 2: 0.675, 3: 0.25}
