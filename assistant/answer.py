@@ -42,11 +42,18 @@ class Result(BaseModel):
     text: str
     highlight: Highlight
     citation: Citation
+    also_in: list[Citation] = Field(
+        default_factory=list, description="Other passages that say the same thing, folded into this result."
+    )
 
 
 class Answer(BaseModel):
     question: str
     abstained: bool = Field(description="True when the corpus does not seem to answer; the nearest passages may still be listed.")
+    abstain_reason: str | None = Field(None, description="Why the assistant abstained, in plain words.")
+    sources_span: list[int] | None = Field(
+        None, description="[oldest, newest] source year of the top results when they lie more than five years apart."
+    )
     results: list[Result]
 
 
@@ -88,10 +95,23 @@ def choose_highlight(
     return Highlight(start=passage.sentences[first][0], end=passage.sentences[last][1])
 
 
-def lexical_coverage(question_tokens: set[str], passage_tokens: set[str]) -> float:
-    return len(question_tokens & passage_tokens) / len(question_tokens) if question_tokens else 0.0
+def abstain_reason(evidence: float, unknown_terms: list[str], min_evidence: float) -> str | None:
+    """Why the corpus does not seem to answer, or None when it does.
+
+    `evidence` is the fused score of the best passage (cosine similarity and saturated BM25, on
+    an absolute scale); `unknown_terms` are places or years the question names that no document
+    mentions."""
+    if unknown_terms:
+        return f"the documents do not mention {', '.join(unknown_terms)}"
+    if evidence < min_evidence:
+        return "no passage is close enough to the question"
+    return None
 
 
-def should_abstain(best_similarity: float, coverage: float, max_similarity: float, min_coverage: float) -> bool:
-    """Not covered: the nearest passage is far in meaning and shares too few of the question's words."""
-    return best_similarity < max_similarity and coverage < min_coverage
+def sources_span(results: list[Result], min_years: int) -> list[int] | None:
+    """[oldest, newest] year of the results' sources when they are more than `min_years` apart:
+    the law changed, and a reader must see that the sources disagree in time."""
+    years = [r.citation.year for r in results if r.citation.year is not None]
+    if years and max(years) - min(years) > min_years:
+        return [min(years), max(years)]
+    return None

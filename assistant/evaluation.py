@@ -21,7 +21,15 @@ from .errors import AssistantError
 from .pipeline import Assistant, use_query_threads
 from .settings import Settings
 
-MODES = {"lexical": {"retrieval": "lexical"}, "dense": {"retrieval": "dense"}, "hybrid": {"retrieval": "hybrid"}}
+NO_FOLDING = 1.01
+MODES = {
+    "lexical": {"retrieval": "lexical", "use_glossary": False},
+    "dense": {"retrieval": "dense", "use_glossary": False},
+    "hybrid": {"retrieval": "hybrid", "use_glossary": False},
+    "hybrid+glossary": {"retrieval": "hybrid", "use_glossary": True},
+    "hybrid+glossary, no folding": {"retrieval": "hybrid", "use_glossary": True, "duplicate_similarity": NO_FOLDING},
+}
+"""Modes side by side; the product default is hybrid+glossary with duplicates folded."""
 CUTOFF = 10
 
 
@@ -71,6 +79,7 @@ def score_mode(assistant: Assistant, gold: list[GoldQuestion]) -> dict:
     in_scope = [q for q in gold if not q.out_of_scope]
     out_of_scope = [q for q in gold if q.out_of_scope]
     latencies, ranks, highlights, abstained_in, abstained_out, misses, per_doc = [], [], [], 0, 0, [], {}
+    sources, folded, spans = [], [], 0
     for question in gold:
         started = time.perf_counter()
         answer = assistant.ask(question.question, CUTOFF)
@@ -79,6 +88,9 @@ def score_mode(assistant: Assistant, gold: list[GoldQuestion]) -> dict:
             abstained_out += answer.abstained
             continue
         abstained_in += answer.abstained
+        sources.append(len({r.citation.doc_id for r in answer.results[:5]}))
+        folded.append(sum(len(r.also_in) for r in answer.results[:5]))
+        spans += answer.sources_span is not None
         rank = first_hit_rank(answer, question.answers)
         ranks.append(rank)
         per_doc.setdefault(question.doc or "?", []).append(rank)
@@ -105,6 +117,9 @@ def score_mode(assistant: Assistant, gold: list[GoldQuestion]) -> dict:
         "abstention_recall": _ratio(abstained_out, len(out_of_scope)),
         "abstention_precision": _ratio(abstained_out, total_abstained),
         "false_abstention_rate": _ratio(abstained_in, len(in_scope)),
+        "distinct_sources@5": round(statistics.mean(sources), 3) if sources else None,
+        "folded@5": round(statistics.mean(folded), 3) if folded else None,
+        "sources_span_rate": _ratio(spans, len(in_scope)),
         "latency_ms_median": round(statistics.median(latencies), 2) if latencies else None,
         "latency_ms_p95": round(_percentile(latencies, 95), 2) if latencies else None,
         "per_document": {doc: _rank_metrics(doc_ranks) for doc, doc_ranks in sorted(per_doc.items())},
@@ -149,16 +164,18 @@ def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", m
     return {
         "split": split,
         "gold_questions": len(chosen),
-        "settings": settings.model_dump(mode="json", include={"chunk_target_chars", "chunk_max_chars", "fusion", "rrf_k",
-                                                              "candidates", "abstain_max_similarity",
-                                                              "abstain_min_lexical_coverage"}),
+        "settings": settings.model_dump(mode="json", include={"chunk_target_chars", "chunk_max_chars", "fusion",
+                                                              "fusion_dense_weight", "lexical_saturation", "candidates",
+                                                              "abstain_min_evidence", "duplicate_similarity",
+                                                              "span_min_years"}),
         "index": {key: base.index.manifest.get(key) for key in ("passages", "documents", "model", "built_at")},
         "modes": results,
     }
 
 
 METRIC_COLUMNS = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "highlight_accuracy", "abstention_recall",
-                  "abstention_precision", "false_abstention_rate", "latency_ms_median", "latency_ms_p95"]
+                  "abstention_precision", "false_abstention_rate", "distinct_sources@5", "folded@5",
+                  "latency_ms_median", "latency_ms_p95"]
 
 
 def format_report(report: dict) -> str:
@@ -167,11 +184,12 @@ def format_report(report: dict) -> str:
     lines.append("|---" * (len(METRIC_COLUMNS) + 1) + "|")
     for mode, metrics in report["modes"].items():
         lines.append(f"| {mode} | " + " | ".join(_cell(metrics.get(c)) for c in METRIC_COLUMNS) + " |")
-    hybrid = report["modes"].get("hybrid") or next(iter(report["modes"].values()))
-    lines += ["", "Per document (hybrid):", "", "| document | n | hit@1 | hit@3 | mrr@10 |", "|---|---|---|---|---|"]
+    product = "hybrid+glossary"
+    hybrid = report["modes"].get(product) or next(iter(report["modes"].values()))
+    lines += ["", f"Per document ({product}):", "", "| document | n | hit@1 | hit@3 | mrr@10 |", "|---|---|---|---|---|"]
     for doc, metrics in hybrid["per_document"].items():
         lines.append(f"| {doc} | {metrics['n']} | {_cell(metrics['hit@1'])} | {_cell(metrics['hit@3'])} | {_cell(metrics['mrr@10'])} |")
-    lines += ["", f"Misses at rank 1 (hybrid): {len(hybrid['misses'])}", ""]
+    lines += ["", f"Misses at rank 1 ({product}): {len(hybrid['misses'])}", ""]
     for miss in hybrid["misses"]:
         lines.append(f"- {miss['id']} (rank {miss['rank']}) {miss['question']!r} -> {miss['top']}")
     return "\n".join(lines)

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from functools import cached_property
 
-from .answer import Answer, Result, choose_highlight, citation_for, lexical_coverage, should_abstain
+import numpy as np
+
+from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span
+from .chunking import Passage
+from .coverage import CorpusCoverage
+from .glossary import Glossary
 from .embedding import Embedder
 from .errors import IndexStaleError, QuestionError
 from .index import Index, build_index, expected_manifest, load_index, stale_reasons
@@ -96,51 +102,83 @@ class Assistant:
             best[passage] = max(best.get(passage, -1.0), hit.score)
         return sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage))
 
+    @cached_property
+    def glossary(self) -> Glossary:
+        return Glossary.load(self.settings.glossary_path)
+
+    @cached_property
+    def coverage(self) -> CorpusCoverage:
+        vocabulary = frozenset(word for word in self.embedder.model.tokenizer.get_vocab() if word.isalpha())
+        return CorpusCoverage.of_texts((d.text for d in self.index.documents.values()), vocabulary)
+
     def ask(self, question: str, k: int | None = None) -> Answer:
         question = validate_question(question, self.settings.max_question_chars)
         k = validate_k(self.settings.default_k if k is None else k, self.settings.max_k)
-        index = self.index
+        settings = self.settings
         question_vector = self.embedder.encode([question])[0]
-        question_tokens = tokenize(question)
-        candidates = max(self.settings.candidates, k)
+        expansions = self.glossary.expansions(question) if settings.use_glossary else []
+        question_tokens = tokenize(" ".join([question, *expansions]))
+        candidates = max(settings.candidates, k)
         dense = self._dense_hits(question_vector, candidates)
-        lexical = index.lexical.search(question_tokens, candidates)
-        if self.settings.retrieval == "dense":
-            fused = dense
-        elif self.settings.retrieval == "lexical":
-            fused = lexical
-        elif self.settings.fusion == "rrf":
-            fused = reciprocal_rank_fusion([dense, lexical], self.settings.rrf_k)
-        else:
-            fused = score_fusion(dense, lexical, self.settings.fusion_dense_weight, self.settings.lexical_saturation)
+        lexical = self.index.lexical.search(question_tokens, candidates)
+        hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
+        ranking = {
+            "dense": dense,
+            "lexical": lexical,
+            "hybrid": hybrid if settings.fusion == "score" else reciprocal_rank_fusion([dense, lexical], settings.rrf_k),
+        }[settings.retrieval]
 
-        unique_tokens = set(question_tokens)
-        best_similarity = dense[0].score if dense else 0.0
-        top = fused[0].passage if fused else None
-        coverage = 0.0
-        if top is not None:
-            top_passage = index.passages[top]
-            document = index.documents[top_passage.doc_id]
-            coverage = lexical_coverage(
-                unique_tokens, set(tokenize(f"{document.metadata.title} {top_passage.section or ''} {top_passage.text}"))
-            )
-        abstained = not fused or should_abstain(
-            best_similarity, coverage, self.settings.abstain_max_similarity, self.settings.abstain_min_lexical_coverage
+        if expansions:
+            # Evidence is judged on the question as asked: an expansion helps find a passage, it
+            # must not make an unanswerable question look answered.
+            as_asked = self.index.lexical.search(tokenize(question), candidates)
+            evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation)
+        else:
+            evidence = hybrid
+        reason = abstain_reason(
+            evidence=evidence[0].score if evidence else 0.0,
+            unknown_terms=self.coverage.unknown_terms(question),
+            min_evidence=settings.abstain_min_evidence,
+        )
+        results = self._results(ranking, k, question_vector, set(question_tokens))
+        return Answer(
+            question=question,
+            abstained=reason is not None,
+            abstain_reason=reason,
+            sources_span=sources_span(results, settings.span_min_years),
+            results=results,
         )
 
-        results = []
-        for rank, hit in enumerate(fused[:k], start=1):
+    def _results(self, ranking: list[Hit], k: int, question_vector, question_tokens: set[str]) -> list[Result]:
+        """The top `k` passages. A passage from another document whose answer sentence says what a
+        better-ranked result's says (cosine of the highlighted sentences at least
+        `duplicate_similarity`) is folded into it as "also in", so the list covers more ground."""
+        index = self.index
+        kept: list[tuple[Result, np.ndarray]] = []
+        for hit in ranking:
+            if len(kept) == k:
+                break
             passage = index.passages[hit.passage]
-            highlight = choose_highlight(
-                passage, index.sentence_vectors[index.sentence_rows[hit.passage]], question_vector, unique_tokens
-            )
-            results.append(
-                Result(
-                    rank=rank,
-                    score=round(hit.score, 4),
-                    text=passage.text,
-                    highlight=highlight,
-                    citation=citation_for(index.documents[passage.doc_id], passage),
-                )
-            )
-        return Answer(question=question, abstained=abstained, results=results)
+            sentence_vectors = index.sentence_vectors[index.sentence_rows[hit.passage]]
+            highlight = choose_highlight(passage, sentence_vectors, question_vector, question_tokens)
+            meaning = _highlight_vector(passage, highlight, sentence_vectors)
+            citation = citation_for(index.documents[passage.doc_id], passage)
+            twin = next((result for result, vector in kept
+                         if result.citation.doc_id != passage.doc_id
+                         and float(vector @ meaning) >= self.settings.duplicate_similarity), None)
+            if twin is not None:
+                twin.also_in.append(citation)
+                continue
+            result = Result(rank=len(kept) + 1, score=round(hit.score, 4), text=passage.text, highlight=highlight,
+                            citation=citation)
+            kept.append((result, meaning))
+        return [result for result, _ in kept]
+
+
+def _highlight_vector(passage: Passage, highlight: Highlight, sentence_vectors: np.ndarray) -> np.ndarray:
+    """The normalized mean embedding of the highlighted sentences: what the result says."""
+    rows = [i for i, (start, end) in enumerate(passage.sentences) if start >= highlight.start and end <= highlight.end]
+    if not rows:
+        return np.zeros(sentence_vectors.shape[1] if sentence_vectors.ndim == 2 else 1, dtype=np.float32)
+    mean = sentence_vectors[rows].mean(axis=0)
+    return mean / (np.linalg.norm(mean) or 1.0)

@@ -81,6 +81,9 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.faiss.ntotal)
 
+    def vector(self, position: int) -> np.ndarray:
+        return self.faiss.reconstruct(position)
+
     def search(self, query: np.ndarray, k: int) -> list[Hit]:
         scores, ids = self.faiss.search(query.reshape(1, -1), min(k, len(self)))
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

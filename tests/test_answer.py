@@ -1,6 +1,6 @@
 import numpy as np
 
-from assistant.answer import choose_highlight, should_abstain
+from assistant.answer import Citation, Highlight, Result, abstain_reason, choose_highlight, sources_span
 from assistant.chunking import Passage, split_sentences
 from assistant.search import tokenize
 
@@ -26,7 +26,18 @@ def test_highlight_of_a_passage_without_sentences_is_the_whole_passage():
     assert (highlight.start, highlight.end) == (0, 4)
 
 
-def test_abstain_only_when_both_meaning_and_words_are_far():
-    assert should_abstain(0.2, 0.0, max_similarity=0.35, min_coverage=0.5)
-    assert not should_abstain(0.5, 0.0, max_similarity=0.35, min_coverage=0.5)
-    assert not should_abstain(0.2, 0.8, max_similarity=0.35, min_coverage=0.5)
+def test_abstain_when_evidence_is_weak_or_the_question_names_what_no_document_mentions():
+    assert abstain_reason(0.2, [], min_evidence=0.3) == "no passage is close enough to the question"
+    assert abstain_reason(0.8, ["germany"], min_evidence=0.3) == "the documents do not mention germany"
+    assert abstain_reason(0.5, [], min_evidence=0.3) is None
+
+
+def result_from(year: int | None) -> Result:
+    citation = Citation(doc_id="d", title="t", publisher=None, date=None, year=year, url=None, start=0, end=1)
+    return Result(rank=1, score=1.0, text="x", highlight=Highlight(start=0, end=1), citation=citation)
+
+
+def test_sources_span_only_when_years_lie_more_than_the_limit_apart():
+    assert sources_span([result_from(2012), result_from(2025), result_from(None)], 5) == [2012, 2025]
+    assert sources_span([result_from(2012), result_from(2015)], 5) is None
+    assert sources_span([result_from(None)], 5) is None

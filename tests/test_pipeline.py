@@ -48,3 +48,30 @@ def test_bad_questions_are_refused_with_a_message(assistant, question):
 def test_k_out_of_range_is_refused(assistant, k):
     with pytest.raises(QuestionError, match="k must be"):
         assistant.ask("HIV testing", k)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I cook beshbarmak with lamb?", "Is prostitution legal in Germany?", "What did the 2019 labour code reform change?"],
+)
+def test_out_of_scope_questions_abstain_with_a_reason(assistant, question):
+    answer = assistant.ask(question, 3)
+    assert answer.abstained and answer.abstain_reason
+    assert answer.results  # the nearest passages are still listed
+
+
+def test_a_question_the_sources_answer_differently_over_time_shows_the_span(assistant):
+    answer = assistant.ask("Is sex work criminalised in Kazakhstan?", 5)
+    assert answer.sources_span is not None
+    oldest, newest = answer.sources_span
+    assert newest - oldest > 5
+    assert {oldest, newest} <= {r.citation.year for r in answer.results}
+
+
+def test_a_fact_told_by_two_documents_is_shown_once_with_also_in(assistant):
+    answer = assistant.ask("Is sex work legal in Kazakhstan?", 5)
+    folded = [(r.citation.doc_id, c.doc_id) for r in answer.results for c in r.also_in]
+    assert folded and all(main != other for main, other in folded)
+    shown = [(r.citation.doc_id, r.citation.start) for r in answer.results]
+    hidden = [(c.doc_id, c.start) for r in answer.results for c in r.also_in]
+    assert not set(shown) & set(hidden)
