@@ -5,6 +5,8 @@ Everything shown is a slice of a served document; nothing here writes text of it
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -58,19 +60,8 @@ class Answer(BaseModel):
 
 
 def citation_for(document: Document, passage: Passage) -> Citation:
-    meta = document.metadata
-    return Citation(
-        doc_id=document.doc_id,
-        title=meta.title,
-        publisher=meta.publisher,
-        date=meta.date,
-        date_note=meta.date_note,
-        year=meta.year,
-        url=meta.url,
-        section=passage.section,
-        start=passage.start,
-        end=passage.end,
-    )
+    return Citation(**asdict(document.metadata), doc_id=document.doc_id, section=passage.section,
+                    start=passage.start, end=passage.end)
 
 
 def choose_highlight(

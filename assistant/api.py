@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import time
+from dataclasses import asdict
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -200,18 +201,8 @@ def _script_hashes(html: str) -> str:
 
 def _summary(assistant: Assistant, doc_id: str) -> DocumentSummary:
     index = assistant.index
-    meta = index.documents[doc_id].metadata
-    return DocumentSummary(
-        doc_id=doc_id,
-        title=meta.title,
-        publisher=meta.publisher,
-        date=meta.date,
-        date_note=meta.date_note,
-        year=meta.year,
-        url=meta.url,
-        language=meta.language,
-        passages=sum(1 for p in index.passages if p.doc_id == doc_id),
-    )
+    passages = sum(1 for p in index.passages if p.doc_id == doc_id)
+    return DocumentSummary(**asdict(index.documents[doc_id].metadata), doc_id=doc_id, passages=passages)
 
 
 def _describe(error: dict) -> str:

@@ -32,6 +32,17 @@ def year_label(meta) -> str:
     return str(meta.year) if meta.year else "n.d."
 
 
+def source_label(citation) -> str:
+    """`Title — Publisher, year · section`: the citation line without its rank (for "Also in")."""
+    source = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
+    return f"{source}, {year_label(citation)}" + (f" · {citation.section}" if citation.section else "")
+
+
+def newest_year(answer) -> int | None:
+    """The year marked "newest" on the cards: set only when the answer's sources span years."""
+    return answer.sources_span[1] if answer.sources_span else None
+
+
 def citation_text(citation) -> str:
     """What "Copy citation" puts on the clipboard: title, publisher, year and address."""
     source = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
@@ -92,8 +103,8 @@ def _span(document: Document, start: str | None, end: str | None) -> tuple[int, 
 
 def add_web_routes(app: FastAPI) -> None:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True)
-    env.globals.update(citation_line=citation_line, citation_text=citation_text, source_link=source_link,
-                       year_label=year_label)
+    env.globals.update(citation_line=citation_line, citation_text=citation_text, newest_year=newest_year,
+                       source_label=source_label, source_link=source_link, year_label=year_label)
     templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

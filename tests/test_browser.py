@@ -125,15 +125,47 @@ def test_copy_citation(page):
     assert re.search(r", (\d{4}|n\.d\.)\.", expected)
 
 
-def test_abstaining_is_shown_above_the_nearest_passages(page):
+def test_abstaining_is_shown_above_the_nearest_passages(page, web_assistant):
+    question = "Is prostitution legal in Germany?"
+    reason = web_assistant.ask(question).abstain_reason
+    assert reason
     page.goto("/")
-    page.get_by_label("Your question").fill("what is the best recipe for chocolate cake")
+    page.get_by_label("Your question").fill(question)
     page.get_by_label("Your question").press("Enter")
     exchange = page.locator(".exchange").last
-    expect(exchange.locator(".abstained")).to_have_text("These documents do not seem to cover this.")
-    expect(exchange.locator(".results-label")).to_have_text("Nearest passages")
+    expect(exchange.locator(".abstained")).to_have_text(f"These documents do not seem to cover this. ({reason})")
+    expect(exchange.locator(".results-label")).to_have_text("Nearest passages, not answers")
     notice, label = exchange.locator(".abstained").bounding_box(), exchange.locator("li.card").first.bounding_box()
     assert notice["y"] < label["y"]
+
+
+def test_sources_from_different_years_show_a_note_and_the_newest(page, web_assistant):
+    question = "Is sex work criminalised in Kazakhstan?"
+    answer = web_assistant.ask(question)
+    assert answer.sources_span, "pick a question whose results span more than five years"
+    oldest, newest = answer.sources_span
+    page.goto("/")
+    page.get_by_label("Your question").fill(question)
+    page.get_by_label("Your question").press("Enter")
+    exchange = page.locator("#thread .exchange").last
+    note = exchange.locator(".span-note")
+    expect(note).to_have_text(f"These sources are from different years ({oldest}–{newest}), "
+                              "and the law may have changed. The newest is marked.")
+    expect(note).to_be_visible()
+    cards = exchange.locator("li.card")
+    expect(cards).to_have_count(len(answer.results))
+    assert note.bounding_box()["y"] < cards.first.bounding_box()["y"]
+    for card, result in zip(cards.all(), answer.results):
+        year = result.citation.year
+        expect(card.locator(".badge.year")).to_have_text(f"Source year: {year if year else 'year unknown'}")
+        expect(card.locator(".badge.newest")).to_have_count(1 if year == newest else 0)
+        also = card.locator(".also-in a")
+        expect(also).to_have_count(len(result.also_in))
+        for link, other in zip(also.all(), result.also_in):
+            expect(link).to_have_attribute("href", f"/documents/{other.doc_id}?start={other.start}&end={other.end}#passage")
+    badge = exchange.locator(".badge.newest").first
+    expect(badge).to_be_visible()
+    expect(badge).to_have_text("newest")
 
 
 def test_script_in_a_question_renders_as_text(page):

@@ -6,12 +6,20 @@ import html
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 from markupsafe import escape
 from conftest_web import client, web_assistant  # noqa: F401
 
-from assistant.web import citation_text, source_link
+from assistant.answer import Answer, Citation, Highlight, Result
+from assistant.api import create_app
+from assistant.web import citation_text, source_label, source_link
 
 QUESTION = "Where can a migrant without propiska get an HIV test?"
+OUT_OF_SCOPE = "Is prostitution legal in Germany?"
+# Its results come from 2012 to 2025 sources, and one of them is also said by another document.
+SPAN_QUESTION = "Is sex work criminalised in Kazakhstan?"
+ALSO_IN_QUESTION = "Is sex work legal in Kazakhstan?"
+NOT_COVERED = "These documents do not seem to cover this."
 
 
 def esc(text: str) -> str:
@@ -54,8 +62,11 @@ def test_question_in_the_query_renders_ranked_cited_cards(client, web_assistant)
         assert f"[{result.rank}] {esc(c.title)}" in card
         assert (str(c.year) if c.year else "n.d.") in card
         assert f'data-citation="{esc(citation_text(c))}"' in card
+        assert re.search(rf'<span class="badge year">.*?{c.year if c.year else "year unknown"}</span>', card)
     assert esc(QUESTION) in page
-    assert "These documents do not seem to cover this." not in page
+    assert NOT_COVERED not in page
+    if web_assistant.ask(QUESTION).sources_span is None:
+        assert "different years" not in page and "badge newest" not in page
 
 
 def test_highlight_is_the_marked_part_of_the_passage(client, web_assistant):
@@ -70,6 +81,82 @@ def test_abstaining_says_so_above_the_nearest_passages(client):
     page = client.get("/", params={"q": "what is the best recipe for chocolate cake"}).text
     notice = page.index("These documents do not seem to cover this.")
     assert notice < page.index("Nearest passages") < page.index('<li class="card">')
+
+
+def test_out_of_scope_question_says_why_and_labels_the_nearest_passages(client, web_assistant):
+    answer = web_assistant.ask(OUT_OF_SCOPE)
+    assert answer.abstained and "germany" in answer.abstain_reason.lower()
+    page = client.get("/", params={"q": OUT_OF_SCOPE}).text
+    notice = re.search(r'<p class="abstained">(.*?)</p>', page, flags=re.S).group(1)
+    assert re.sub(r"<[^>]+>", "", notice) == f"{NOT_COVERED} ({esc(answer.abstain_reason)})"
+    label = re.search(r'<h3 class="results-label">(.*?)</h3>', page).group(1)
+    assert label == "Nearest passages, not answers"
+    assert page.index(NOT_COVERED) < page.index(label) < page.index('<li class="card">')
+    assert 'class="cards nearest"' in page
+    # The notes are inside the aria-live region that holds the answers.
+    assert page.index('id="thread" class="thread" aria-live="polite"') < page.index(NOT_COVERED)
+
+
+def test_sources_from_different_years_are_noted_and_the_newest_marked(client, web_assistant):
+    answer = web_assistant.ask(SPAN_QUESTION)
+    assert answer.sources_span is not None, "pick a question whose results span more than five years"
+    oldest, newest = answer.sources_span
+    page = client.get("/", params={"q": SPAN_QUESTION}).text
+    note = (f"These sources are from different years ({oldest}–{newest}), and the law may have changed. "
+            "The newest is marked.")
+    assert f'<p class="span-note">{note}</p>' in page
+    assert page.index('aria-live="polite"') < page.index(note) < page.index('<li class="card">')
+    found = cards(page)
+    assert len(found) == len(answer.results)
+    for card, result in zip(found, answer.results):
+        year = result.citation.year
+        assert re.search(rf'<span class="badge year">.*?{year if year else "year unknown"}</span>', card)
+        assert ('<span class="badge newest">newest</span>' in card) == (year == newest)
+    assert sum(r.citation.year == newest for r in answer.results) >= 1
+
+
+def test_a_fact_said_by_another_source_is_shown_as_also_in(client, web_assistant):
+    answer = web_assistant.ask(ALSO_IN_QUESTION)
+    folded = [(r, other) for r in answer.results for other in r.also_in]
+    assert folded, "pick a question where a result has also_in"
+    found = cards(client.get("/", params={"q": ALSO_IN_QUESTION}).text)
+    for card, result in zip(found, answer.results):
+        lines = re.findall(r'<p class="also-in">Also in: <a href="([^"]*)">(.*?)</a></p>', card)
+        expected = [(esc(source_link(o.doc_id, o.start, o.end)), esc(source_label(o))) for o in result.also_in]
+        assert lines == expected
+        # Under the card's own citation, never instead of it.
+        if lines:
+            assert card.index('class="cite"') < card.index('class="also-in"')
+    result, other = folded[0]
+    assert other.doc_id != result.citation.doc_id
+    assert source_label(other).startswith(other.title) and (str(other.year) if other.year else "n.d.") in source_label(other)
+
+
+class _Fixed:
+    """The real assistant's index and settings, answering every question with one given answer."""
+
+    def __init__(self, real, answer):
+        self.index, self.settings, self.embedder, self._answer = real.index, real.settings, real.embedder, answer
+
+    def ask(self, question, k=None):
+        return self._answer
+
+
+def test_new_answer_fields_are_escaped(web_assistant):
+    evil = "<img src=x onerror=alert(1)>"
+    real = web_assistant.ask(ALSO_IN_QUESTION, 1).results[0]
+    other = Citation(doc_id=real.citation.doc_id, title=f"T {evil}", publisher=f"P {evil}", date="2012", year=2012,
+                     url=None, section=f"S {evil}", start=real.citation.start, end=real.citation.end)
+    result = Result(rank=1, score=0.5, text=real.text, highlight=Highlight(start=0, end=5),
+                    citation=real.citation.model_copy(update={"year": 2025}), also_in=[other])
+    answer = Answer(question="q", abstained=True, abstain_reason=f"the documents do not mention {evil}",
+                    sources_span=[2012, 2025], results=[result])
+    with TestClient(create_app(_Fixed(web_assistant, answer))) as fixed:
+        page = fixed.get("/", params={"q": "q"}).text
+    assert "<img" not in page
+    assert f"(the documents do not mention {esc(evil)})" in page
+    assert f"T {esc(evil)} — P {esc(evil)}, 2012 · S {esc(evil)}" in page
+    assert "(2012–2025)" in page and '<span class="badge newest">newest</span>' in page
 
 
 def test_question_with_markup_is_escaped(client):

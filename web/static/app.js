@@ -95,21 +95,31 @@ function startChat(form) {
 function renderAnswer(answer) {
   const nodes = [];
   if (answer.abstained) {
-    nodes.push(el("p", { className: "abstained", textContent: "These documents do not seem to cover this." }));
+    const notice = el("p", { className: "abstained", textContent: "These documents do not seem to cover this." });
+    if (answer.abstain_reason) {
+      notice.append(" ", el("span", { className: "abstain-reason", textContent: `(${answer.abstain_reason})` }));
+    }
+    nodes.push(notice);
   }
   if (!answer.results.length) {
     nodes.push(el("p", { className: "empty", textContent: "No passages found." }));
     return nodes;
   }
-  const label = answer.abstained ? "Nearest passages" : "Passages, best match first";
+  const span = answer.sources_span;
+  const newest = span ? span[1] : null;
+  if (span) {
+    const note = `These sources are from different years (${span[0]}–${span[1]}), and the law may have changed. The newest is marked.`;
+    nodes.push(el("p", { className: "span-note", textContent: note }));
+  }
+  const label = answer.abstained ? "Nearest passages, not answers" : "Passages, best match first";
   nodes.push(el("h3", { className: "results-label", textContent: label }));
   const list = el("ol", { className: answer.abstained ? "cards nearest" : "cards" });
-  for (const result of answer.results) list.append(renderCard(result));
+  for (const result of answer.results) list.append(renderCard(result, newest));
   nodes.push(list);
   return nodes;
 }
 
-function renderCard(result) {
+function renderCard(result, newest) {
   const { text, highlight: h, citation: c } = result;
   const link = sourceLink(c);
   const quote = el("blockquote", { className: "passage", cite: link });
@@ -117,24 +127,37 @@ function renderCard(result) {
   p.append(text.slice(0, h.start), el("mark", { textContent: text.slice(h.start, h.end) }), text.slice(h.end));
   quote.append(p);
   const cite = el("p", { className: "cite" });
-  cite.append(el("a", { href: link, textContent: citationLine(result.rank, c) }));
+  const year = el("span", { className: "badge year" });
+  year.append(el("span", { className: "visually-hidden", textContent: "Source year: " }), c.year ? String(c.year) : "year unknown");
+  cite.append(year);
+  if (newest && c.year === newest) cite.append(" ", el("span", { className: "badge newest", textContent: "newest" }));
+  cite.append(" ", el("a", { href: link, textContent: citationLine(result.rank, c) }));
   const card = el("li", { className: "card" });
   card.append(quote, cite);
   if (!c.year && c.date_note) card.append(el("p", { className: "date-note", textContent: `Date: ${c.date_note}` }));
+  for (const other of result.also_in || []) {
+    const also = el("p", { className: "also-in", textContent: "Also in: " });
+    also.append(el("a", { href: sourceLink(other), textContent: sourceLabel(other) }));
+    card.append(also);
+  }
   const copy = el("button", { type: "button", className: "copy", textContent: "Copy citation" });
   copy.dataset.citation = citationText(c);
   card.append(copy);
   return card;
 }
 
-// The same formats as citation_line (assistant/cli.py) and citation_text (assistant/web.py).
+// The same formats as citation_line (assistant/cli.py), source_label and citation_text (assistant/web.py).
 function yearLabel(c) {
   return c.year ? String(c.year) : "n.d.";
 }
 
-function citationLine(rank, c) {
+function sourceLabel(c) {
   const source = c.publisher ? `${c.title} — ${c.publisher}, ${yearLabel(c)}` : `${c.title}, ${yearLabel(c)}`;
-  return `[${rank}] ${source}` + (c.section ? ` · ${c.section}` : "");
+  return source + (c.section ? ` · ${c.section}` : "");
+}
+
+function citationLine(rank, c) {
+  return `[${rank}] ${sourceLabel(c)}`;
 }
 
 function citationText(c) {
