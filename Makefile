@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test index eval clean
+.PHONY: install serve test index eval eval-beir clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ test: install
 
 eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/report.py
+
+BEIR_DIR ?= ../shared/benchmarks/scifact
+
+# The public benchmark (minutes on 2 cores; embeddings cached in .cache/embeddings/); not part of `make test`.
+eval-beir: install
+	HF_HUB_OFFLINE=1 $(BIN)/assistant eval --beir $(BEIR_DIR)
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.lock

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from .chunking import Passage
 from .corpus import Document
+from .formats import page_at
 from .search import tokenize
 
 HIGHLIGHT_TERM_WEIGHT = 0.3
@@ -36,6 +37,7 @@ class Citation(BaseModel):
     section: str | None = None
     start: int = Field(description="Offset of the passage in the document text served by GET /api/documents/{doc_id}.")
     end: int
+    page: int | None = Field(None, description="The page of the source (a PDF) the passage starts on; null when it has no pages.")
 
 
 class Result(BaseModel):
@@ -61,7 +63,7 @@ class Answer(BaseModel):
 
 def citation_for(document: Document, passage: Passage) -> Citation:
     return Citation(**asdict(document.metadata), doc_id=document.doc_id, section=passage.section,
-                    start=passage.start, end=passage.end)
+                    start=passage.start, end=passage.end, page=page_at(document.pages, passage.start))
 
 
 def choose_highlight(

@@ -68,6 +68,9 @@ class DocumentSummary(BaseModel):
 
 class DocumentText(DocumentSummary):
     text: str = Field(description="The served text: citation offsets point into it.")
+    pages: list[int] = Field(
+        default_factory=list, description="For a PDF: the offset in `text` where each page starts (page n at pages[n-1])."
+    )
 
 
 class Health(BaseModel):
@@ -88,6 +91,14 @@ def create_app(assistant: Assistant) -> FastAPI:
     )
     app.state.assistant = assistant
     app.add_middleware(HeadersAndAccessLog)
+
+    @app.middleware("http")
+    async def reload_changed_index(request: Request, call_next):
+        """A document added or removed (`assistant add`/`remove`) shows up without a restart."""
+        refresh = getattr(app.state.assistant, "refresh", None)
+        if refresh is not None and not request.url.path.startswith("/static/"):
+            await run_in_threadpool(refresh)
+        return await call_next(request)
     errors = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
     @app.exception_handler(RequestValidationError)
@@ -142,7 +153,8 @@ def create_app(assistant: Assistant) -> FastAPI:
         index = app.state.assistant.index
         if doc_id not in index.documents:
             return JSONResponse({"error": f"no document with id {doc_id!r}; GET /api/documents lists them"}, status_code=404)
-        return DocumentText(**_summary(app.state.assistant, doc_id).model_dump(), text=index.documents[doc_id].text)
+        found = index.documents[doc_id]
+        return DocumentText(**_summary(app.state.assistant, doc_id).model_dump(), text=found.text, pages=list(found.pages))
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -47,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
 
     command("index", _index, "(Re)build the index from the corpus.")
 
+    add = command("add", _add, "Add documents (.txt, .md, .pdf, .html, .docx) to the corpus and update the index.")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add.add_argument("--title", help="the source's title (default: from the file)")
+    add.add_argument("--publisher", help="who published it (default: from the file, e.g. a web page's site name)")
+    add.add_argument("--date", help="publication date: YYYY, YYYY-MM or YYYY-MM-DD")
+    add.add_argument("--url", help="where the source is published")
+
+    remove = command("remove", _remove, "Remove a document (its file and metadata) and update the index.")
+    remove.add_argument("doc_id", metavar="DOC_ID")
+
+    docs = command("docs", _docs, "List the documents in the index: id, title, publisher, year, passages.")
+    docs.add_argument("--json", action="store_true", help="print the list as JSON")
+
     ask = command("ask", _ask, "Ask a question; print ranked, cited passages.")
     ask.add_argument("question")
     ask.add_argument("--k", type=int, default=None, help="how many passages (default 5)")
@@ -60,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--gold", type=Path, default=None, help="gold JSON Lines file (default eval/gold.jsonl)")
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
     evaluate.add_argument("--json", action="store_true", help="print metrics as JSON")
+    evaluate.add_argument("--beir", type=Path, metavar="DIR", default=None,
+                          help="BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), run in a temporary index")
     return parser
 
 
@@ -74,16 +89,58 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from .embedding import Embedder
     from .index import build_index
+    from .library import library_embedder
 
-    index = build_index(settings, Embedder(settings.model_path, settings.embed_batch_size), progress=True)
+    index = build_index(settings, library_embedder(settings), progress=True)
     manifest = index.manifest
     print(
         f"indexed {manifest['documents']} documents into {manifest['passages']} passages "
         f"in {manifest['build_seconds']:.1f} s -> {settings.index_dir}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from .library import add_documents
+
+    started = time.perf_counter()
+    added, index = add_documents(settings, args.paths, title=args.title, publisher=args.publisher, date=args.date,
+                                 url=args.url, progress=True)
+    for item in added:
+        meta, pages = item.document.metadata, len(item.document.pages)
+        size = f"{pages} pages, {item.passages} passages" if pages else f"{item.passages} passages"
+        print(f"added {item.document.doc_id}: {meta.title!r} ({size})", file=sys.stderr)
+        for warning in item.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    print(f"index: {index.manifest['documents']} documents, {index.manifest['passages']} passages, "
+          f"updated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    from .library import remove_document
+
+    index = remove_document(settings, args.doc_id, progress=True)
+    print(f"removed {args.doc_id}; index: {index.manifest['documents']} documents, {index.manifest['passages']} passages",
+          file=sys.stderr)
+    return 0
+
+
+def _docs(args: argparse.Namespace, settings: Settings) -> int:
+    from .library import list_documents
+
+    rows = list_documents(settings)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'ID':<48} {'YEAR':<5} {'PASSAGES':>8}  TITLE — PUBLISHER")
+    for row in rows:
+        source = f"{row['title']} — {row['publisher']}" if row["publisher"] else row["title"]
+        print(f"{row['doc_id']:<48} {str(row['year'] or 'n.d.'):<5} {row['passages']:>8}  {source}")
     return 0
 
 
@@ -103,7 +160,8 @@ def citation_line(rank: int, citation) -> str:
     """`[1] Title — Publisher, year · section`, the way a reader cites a source."""
     year = str(citation.year) if citation.year else "n.d."
     source = f"{citation.title} — {citation.publisher}, {year}" if citation.publisher else f"{citation.title}, {year}"
-    return f"[{rank}] {source}" + (f" · {citation.section}" if citation.section else "")
+    return (f"[{rank}] {source}" + (f" · {citation.section}" if citation.section else "")
+            + (f" · p. {citation.page}" if getattr(citation, "page", None) else ""))
 
 
 def format_answer(answer, *, bold: bool) -> str:
@@ -137,6 +195,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.beir:
+        from .beir import run_beir
+
+        result = run_beir(args.beir, settings, as_json=args.json)
+        print(json.dumps(result, indent=2) if args.json else result, end="\n" if args.json else "")
+        return 0
     from .evaluation import evaluate, format_report, load_gold
 
     gold = load_gold(args.gold or settings.gold_file)

@@ -1,8 +1,11 @@
-"""The corpus folder: documents (`.txt`, `.md`) and their metadata sidecars (`<id>.toml`).
+"""The corpus folder: documents (`.txt`, `.md`, `.pdf`, `.html`, `.docx`; see `formats.py`) and
+their metadata sidecars (`<id>.toml`).
 
 A document's id is its file name without the extension, so ids are readable and stable. The
 metadata records only what is known: a field that is unknown is left out (or empty), never
 guessed. A document without a sidecar still gets in, titled by its first line, with a warning.
+Metadata the file records itself (a PDF's or Word file's title; a web page's title, site name,
+date and canonical URL) is used unless the sidecar says otherwise.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from pathlib import Path
 
 from .cleaning import CleanText, clean
 from .errors import CorpusError
+from .formats import DEFAULT_MAX_PAGES, SUPPORTED_SUFFIXES, extract, page_offsets
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_SUFFIXES = (".txt", ".md")
+DOCUMENT_SUFFIXES = SUPPORTED_SUFFIXES
 METADATA_SUFFIX = ".toml"
 CLEANING_VERSION = 1
 """Bump when cleaning changes what the served text of an unchanged file is."""
@@ -53,16 +57,20 @@ class Document:
     clean: CleanText = field(repr=False)
     path: Path
     sha256: str
+    pages: tuple[int, ...] = ()
+    """For a paginated source (PDF): the offset in `text` where each page starts; page n starts
+    at `pages[n - 1]`. Empty for a document without pages."""
 
 
-def load_corpus(corpus_dir: Path) -> list[Document]:
+def load_corpus(corpus_dir: Path, *, max_pages: int = DEFAULT_MAX_PAGES) -> list[Document]:
     """Read and clean every document in `corpus_dir`, in id order."""
     paths = corpus_files(corpus_dir)
     if not paths:
         raise CorpusError(
-            f"no documents in {corpus_dir}: add .txt or .md files (with optional .toml metadata) and run `assistant index`"
+            f"no documents in {corpus_dir}: add .txt, .md, .pdf, .html or .docx files (with optional .toml metadata) "
+            "and run `assistant index`, or use `assistant add FILE`"
         )
-    return [load_document(path) for path in paths]
+    return [load_document(path, max_pages=max_pages) for path in paths]
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -81,23 +89,24 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def load_document(path: Path) -> Document:
+def load_document(
+    path: Path, *, max_pages: int = DEFAULT_MAX_PAGES, overrides: dict | None = None, doc_id: str | None = None
+) -> Document:
+    """Read, extract and clean one document file. `overrides` (metadata given on the command
+    line) win over the sidecar, which wins over what the file records about itself."""
     raw_bytes = _read_bytes(path)
-    try:
-        raw = raw_bytes.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CorpusError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 or remove it") from None
-    cleaned = clean(raw, markdown=path.suffix.lower() == ".md")
+    extracted = extract(path, raw_bytes, max_pages=max_pages)
+    cleaned = clean(extracted.raw, markdown=extracted.markdown)
     if not cleaned.text.strip():
         raise CorpusError(f"{path} has no text once cleaned: add its text or remove it")
-    doc_id = document_id(path)
     return Document(
-        doc_id=doc_id,
-        metadata=_load_metadata(path, cleaned),
+        doc_id=doc_id or document_id(path),
+        metadata=_load_metadata(path, cleaned, extracted.metadata, overrides or {}),
         text=cleaned.text,
         clean=cleaned,
         path=path,
         sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        pages=page_offsets(extracted.raw, extracted.page_starts, cleaned.text),
     )
 
 
@@ -118,21 +127,27 @@ def _read_bytes(path: Path) -> bytes:
         raise CorpusError(f"cannot read {path}: {error.strerror}; fix its permissions or remove it") from None
 
 
-def _load_metadata(path: Path, cleaned: CleanText) -> DocumentMetadata:
+def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None,
+                   overrides: dict | None = None) -> DocumentMetadata:
     sidecar = path.with_suffix(METADATA_SUFFIX)
+    values = dict(from_file or {})
     if not sidecar.is_file():
-        title = cleaned.text.split("\n", 1)[0].strip()[:200]
-        log.warning("%s has no metadata (%s): using its first line as the title", path.name, sidecar.name)
-        return DocumentMetadata(title=title)
-    try:
-        values = tomllib.loads(_read_bytes(sidecar).decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CorpusError(f"{sidecar} is not valid TOML ({error}): fix it or remove it") from None
-    unknown = set(values) - _METADATA_FIELDS
-    if unknown:
-        raise CorpusError(
-            f"{sidecar}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_METADATA_FIELDS))}"
-        )
+        if not values.get("title") and not (overrides or {}).get("title"):
+            title = cleaned.text.split("\n", 1)[0].strip()[:200]
+            log.warning("%s has no metadata (%s): using its first line as the title", path.name, sidecar.name)
+            values["title"] = title
+    else:
+        try:
+            found = tomllib.loads(_read_bytes(sidecar).decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise CorpusError(f"{sidecar} is not valid TOML ({error}): fix it or remove it") from None
+        unknown = set(found) - _METADATA_FIELDS
+        if unknown:
+            raise CorpusError(
+                f"{sidecar}: unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_METADATA_FIELDS))}"
+            )
+        values.update(found)
+    values.update(overrides or {})
     values = {key: value for key, value in values.items() if value not in ("", None)}
     if "title" not in values:
         values["title"] = cleaned.text.split("\n", 1)[0].strip()[:200]

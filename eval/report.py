@@ -49,8 +49,20 @@ def main() -> None:
         format_report(dev),
         "",
     ]
+    beir = Path(__file__).with_name("beir_report.md")
+    if beir.is_file():
+        lines += ["## Public benchmark: BEIR SciFact", "",
+                  "As last measured by `make eval-beir` (too slow for every `make eval`); details in `eval/beir_report.md`.",
+                  "", *_first_table(beir.read_text(encoding="utf-8")), ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}")
+
+
+def _first_table(markdown: str) -> list[str]:
+    lines = markdown.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start:end]
 
 
 if __name__ == "__main__":

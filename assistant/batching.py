@@ -1,0 +1,174 @@
+"""Question embeddings for `Assistant.ask`: an LRU cache, and micro-batching of concurrent questions.
+
+One MiniLM forward pass per new question is most of what answering costs on a 2-core machine
+(about 20 ms on one torch thread; everything else in `ask` takes about 3 ms). Two levers:
+
+- an LRU cache of question vectors: a question asked before costs a dictionary lookup. The key is
+  a hash of the question, so the cache does not keep question text (questions are sensitive and
+  not stored unless the operator turns that on); the vectors live in memory only.
+- micro-batching: questions that arrive while the model is already busy wait up to
+  `question_batch_window_ms` for each other and are encoded in one call (per question a batch of 8
+  costs less than half of a call each). A question that arrives while the model is idle is
+  encoded at once, so a lone user never waits for the window. The same question asked twice at
+  the same moment is encoded once.
+
+Settings (`ASSISTANT_*`): `question_cache_size` (0 turns the cache off), `question_batch_window_ms`
+(0 turns batching off), `question_batch_max`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+
+import numpy as np
+
+DEFAULT_CACHE_SIZE = 4096
+DEFAULT_WINDOW_MS = 3.0
+DEFAULT_MAX_BATCH = 16
+
+
+class _Batch:
+    __slots__ = ("keys", "questions", "futures", "full")
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+        self.questions: list[str] = []
+        self.futures: list[Future] = []
+        self.full = threading.Event()
+
+
+class QuestionEncoder:
+    """`encode(question)` -> the question's normalized float32 vector (a fresh array each call),
+    exactly what `embedder.encode([question])[0]` returns, up to float rounding when batched."""
+
+    def __init__(self, embedder, *, cache_size: int = DEFAULT_CACHE_SIZE, window_ms: float = DEFAULT_WINDOW_MS,
+                 max_batch: int = DEFAULT_MAX_BATCH):
+        if cache_size < 0 or window_ms < 0 or max_batch < 1:
+            raise ValueError("cache_size and window_ms must be >= 0, max_batch >= 1")
+        self.embedder = embedder
+        self.cache_size = cache_size
+        self.window = window_ms / 1000.0
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._inflight: dict[bytes, Future] = {}
+        self._open: _Batch | None = None
+        self._busy = 0  # encoder calls running now
+        self.hits = self.misses = self.batches = self.encoded = 0
+
+    @classmethod
+    def from_settings(cls, embedder, settings) -> "QuestionEncoder":
+        def setting(name: str, default, kind):
+            # Until these are fields of `Settings`, the `ASSISTANT_*` variable is read here.
+            value = getattr(settings, name, None)
+            if value is None:
+                value = os.environ.get(f"ASSISTANT_{name.upper()}", default)
+            return kind(value)
+
+        return cls(
+            embedder,
+            cache_size=setting("question_cache_size", DEFAULT_CACHE_SIZE, int),
+            window_ms=setting("question_batch_window_ms", DEFAULT_WINDOW_MS, float),
+            max_batch=setting("question_batch_max", DEFAULT_MAX_BATCH, int),
+        )
+
+    @staticmethod
+    def _key(question: str) -> bytes:
+        return hashlib.blake2b(question.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def encode(self, question: str) -> np.ndarray:
+        key = self._key(question)
+        lead = None
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+                return cached.copy()
+            self.misses += 1
+            future = self._inflight.get(key)
+            if future is None:
+                future = Future()
+                self._inflight[key] = future
+                batch = self._open if self.window > 0 else None
+                if batch is None:
+                    batch = lead = _Batch()
+                    # Batch only while the model is busy: an idle model encodes at once.
+                    if self.window > 0 and self.max_batch > 1 and self._busy > 0:
+                        self._open = batch
+                batch.keys.append(key)
+                batch.questions.append(question)
+                batch.futures.append(future)
+                if len(batch.questions) >= self.max_batch:
+                    batch.full.set()
+                    if self._open is batch:
+                        self._open = None
+        if lead is not None:
+            self._run(lead)
+        return future.result().copy()
+
+    def _run(self, batch: _Batch) -> None:
+        if self._open is batch:
+            batch.full.wait(self.window)
+        with self._lock:
+            if self._open is batch:
+                self._open = None
+            self._busy += 1
+            self.batches += 1
+            self.encoded += len(batch.questions)
+        try:
+            vectors = self.embedder.encode(batch.questions)
+        except BaseException as error:
+            with self._lock:
+                self._busy -= 1
+                for key in batch.keys:
+                    self._inflight.pop(key, None)
+            for future in batch.futures:
+                future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        rows = [np.array(row, dtype=np.float32) for row in vectors]
+        for row in rows:
+            row.setflags(write=False)
+        with self._lock:
+            self._busy -= 1
+            for key, row in zip(batch.keys, rows):
+                self._inflight.pop(key, None)
+                if self.cache_size:
+                    self._cache[key] = row
+                    self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        for future, row in zip(batch.futures, rows):
+            future.set_result(row)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self.hits = self.misses = self.batches = self.encoded = 0
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"cached": len(self._cache), "hits": self.hits, "misses": self.misses,
+                    "batches": self.batches, "encoded": self.encoded}
+
+
+def question_encoder(assistant) -> QuestionEncoder:
+    """The assistant's encoder, made on first use from its settings and remade when its embedder
+    is replaced (the cache belongs to one model)."""
+    encoder = assistant.__dict__.get("_question_encoder")
+    if encoder is None or encoder.embedder is not assistant.embedder:
+        with _make_lock:
+            encoder = assistant.__dict__.get("_question_encoder")
+            if encoder is None or encoder.embedder is not assistant.embedder:
+                encoder = QuestionEncoder.from_settings(assistant.embedder, assistant.settings)
+                assistant.__dict__["_question_encoder"] = encoder
+    return encoder
+
+
+_make_lock = threading.Lock()

@@ -1,0 +1,192 @@
+"""Document files the format and library tests make themselves: a PDF (fpdf2), a web page, a .docx
+(python-docx), and the bad inputs (encrypted, image-only, empty, 10,000 pages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# What the PDF prints, page by page, line by line ("" is a blank line). Page 1's last paragraph
+# runs on to page 2 mid-sentence, "preven-/tion" is broken by hyphenation, and "services.12"
+# carries a footnote marker. Every page has a running header and a "Page n of 3" footer.
+PDF_HEADER = "Outreach Report 2023 - Steppe Health Alliance"
+PDF_PAGES = [
+    [
+        "OUTREACH IN ALMATY",
+        "",
+        "Peer outreach workers from the Steppe Health Alliance visited forty saunas and hotels",
+        "in Almaty during the spring of 2023, offering rapid HIV tests, condoms and legal",
+        "advice to sex workers who cannot reach a clinic.",
+        "",
+        "The team found that fear of police raids kept many women away from the friendly",
+        "cabinets, so the outreach workers began carrying test kits and HIV preven-",
+        "tion materials directly to the places where women work, and they kept a",
+    ],
+    [
+        "record of every visit in a paper logbook.",
+        "",
+        "Migrants without propiska were tested free of charge at the mobile clinic, which",
+        "parked outside the central market every Tuesday and offered confidential counselling",
+        "and referral to treatment services.12 Undocumented women were not asked for papers.",
+        "",
+        "12 Mobile clinic statistics, Steppe Health Alliance, 2023.",
+    ],
+    [
+        "LEGAL AID",
+        "",
+        "A lawyer from the alliance answered questions about the 2024 trafficking law by",
+        "telephone on Thursdays, and explained that the law does not punish selling sex",
+        "itself, only organising it and keeping a brothel.",
+    ],
+]
+# A sentence on each page, to check the page a passage is cited on.
+PDF_PAGE_OF = {
+    "Peer outreach workers from the Steppe Health Alliance": 1,
+    "Migrants without propiska were tested free of charge": 2,
+    "A lawyer from the alliance answered questions": 3,
+}
+PDF_TITLE = "Outreach in Almaty: field report"
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Night bus outreach | Harm Reduction Network</title>
+<meta property="og:title" content="Night bus outreach">
+<meta property="og:site_name" content="Harm Reduction Network">
+<meta property="article:published_time" content="2022-09-14">
+<link rel="canonical" href="https://example.org/news/night-bus-outreach">
+</head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li><li><a href="/donate">Donate to our work today</a></li></ul></nav>
+<main><article>
+<h1>Night bus outreach</h1>
+<p>Every Friday night a converted bus stops near the railway station in Shymkent, where social workers hand out clean syringes, condoms and information about sexually transmitted infections to anyone who asks.</p>
+<h2>Who comes to the bus</h2>
+<p>Most visitors are women who sell sex along the highway; some are migrants from Uzbekistan who have no health insurance and are afraid to visit a state polyclinic.</p>
+<p>The nurse on board can take a blood sample for a syphilis test, and the results are sent by text message within three days.</p>
+</article></main>
+<footer><p>Subscribe to our newsletter for monthly updates on harm reduction in Central Asia.</p><p>Copyright 2022 Harm Reduction Network. All rights reserved. Privacy policy.</p></footer>
+</body></html>
+"""
+HTML_BOILERPLATE = ["Donate to our work today", "Subscribe to our newsletter", "All rights reserved"]
+
+DOCX_TITLE = "Shelter guidelines for survivors"
+DOCX_PARAGRAPHS = [
+    ("Heading 1", "Admission"),
+    (None, "A woman who escaped a trafficking situation can stay at the shelter in Karaganda for up to "
+           "ninety days, with meals, psychological support and help to recover her identity documents."),
+    ("List Bullet", "No referral letter is needed."),
+    ("List Bullet", "Children may stay with their mother."),
+    ("Heading 1", "Legal support"),
+    (None, "The shelter lawyer accompanies survivors to the police and to court, and explains their "
+           "right to compensation under the 2024 law on combating human trafficking."),
+]
+
+
+def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | None = PDF_TITLE) -> Path:
+    from fpdf import FPDF
+
+    class Report(FPDF):
+        def header(self):
+            self.set_font("Helvetica", size=8)
+            self.cell(0, 8, PDF_HEADER, align="C", new_x="LMARGIN", new_y="NEXT")
+            self.ln(4)
+
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", size=8)
+            self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="C")
+
+    pdf = Report()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def make_long_pdf(path: Path, paragraphs: list[str], pages: int) -> Path:
+    """A `pages`-page report of `paragraphs` (repeated), wrapped by fpdf2, with header and footer."""
+    from fpdf import FPDF
+
+    class Report(FPDF):
+        def header(self):
+            self.set_font("Helvetica", size=8)
+            self.cell(0, 8, "HIV prevention and sex work in Kazakhstan - collected reports", align="C",
+                      new_x="LMARGIN", new_y="NEXT")
+            self.ln(2)
+
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", size=8)
+            self.cell(0, 10, str(self.page_no()), align="C")
+
+    pdf = Report()
+    pdf.set_title("Collected reports on HIV prevention and sex work in Kazakhstan")
+    pdf.set_font("Helvetica", size=10)
+    pdf.add_page()
+    i = 0
+    while True:
+        text = paragraphs[i % len(paragraphs)].encode("latin-1", "replace").decode("latin-1")
+        pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+        i += 1
+        if pdf.page_no() >= pages and pdf.get_y() > 240:
+            break
+    pdf.output(str(path))
+    return path
+
+
+def make_html(path: Path) -> Path:
+    path.write_text(HTML_PAGE, encoding="utf-8")
+    return path
+
+
+def make_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = DOCX_TITLE
+    for style, text in DOCX_PARAGRAPHS:
+        if style and style.startswith("Heading"):
+            document.add_heading(text, level=int(style.split()[-1]))
+        else:
+            document.add_paragraph(text, style=style)
+    document.save(str(path))
+    return path
+
+
+def make_encrypted_pdf(path: Path, source: Path) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(source))
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def make_image_only_pdf(path: Path) -> Path:
+    """A scan: pages with pictures and no text layer."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for _ in range(2):
+        pdf.add_page()
+        pdf.set_fill_color(40, 40, 40)
+        for row in range(20):
+            pdf.rect(20, 20 + row * 12, 170, 6, style="F")  # grey bars where the text lines were
+    pdf.output(str(path))
+    return path
+
+
+def make_huge_pdf(path: Path, pages: int = 10_000) -> Path:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
