@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -73,14 +72,7 @@ def passage_lexical_text(document: Document, passage: Passage) -> str:
 
 
 def model_fingerprint(embedder: Embedder) -> dict:
-    digest = hashlib.sha256()
-    for name in ("modules.json", "config.json", "sentence_bert_config.json"):
-        path = embedder.model_path / name
-        if path.is_file():
-            digest.update(path.read_bytes())
-    weights = sorted(embedder.model_path.glob("*.safetensors")) + sorted(embedder.model_path.glob("*.bin"))
-    digest.update(str([(w.name, w.stat().st_size) for w in weights]).encode())
-    return {"name": embedder.name, "fingerprint": digest.hexdigest()[:16]}
+    return {"name": embedder.name, "fingerprint": embedder.fingerprint[:16]}
 
 
 def expected_manifest(settings: Settings, embedder: Embedder) -> dict:
