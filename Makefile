@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test index eval eval-beir clean
+.PHONY: install serve test index eval eval-beir bench scale clean
 
 install: $(STAMP)
 
@@ -33,6 +33,15 @@ BEIR_DIR ?= ../shared/benchmarks/scifact
 # The public benchmark (minutes on 2 cores; embeddings cached in .cache/embeddings/); not part of `make test`.
 eval-beir: install
 	HF_HUB_OFFLINE=1 $(BIN)/assistant eval --beir $(BEIR_DIR)
+
+# Speed, load and memory on this machine (needs Debian's wrk); rewrites eval/bench.md (~7 min).
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	HF_HUB_OFFLINE=1 $(BIN)/python eval/bench.py
+
+# FAISS and BM25 at 10k, 100k and 1M synthetic passages; rewrites eval/scale.md (~7 min, < 7 GB).
+scale: install
+	HF_HUB_OFFLINE=1 $(BIN)/python eval/scale.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.lock

@@ -19,16 +19,17 @@ Settings (`ASSISTANT_*`): `question_cache_size` (0 turns the cache off), `questi
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 DEFAULT_CACHE_SIZE = 4096
 DEFAULT_WINDOW_MS = 3.0
 DEFAULT_MAX_BATCH = 16
+MODEL_THREADS = 2
+"""Threads the model runs on: one per core of the 2-core machines this serves from."""
 
 
 class _Batch:
@@ -59,22 +60,15 @@ class QuestionEncoder:
         self._open: _Batch | None = None
         self._busy = 0  # encoder calls running now
         self.hits = self.misses = self.batches = self.encoded = 0
+        # The model runs on these few threads only, never on whichever request thread leads a
+        # batch: torch keeps per-thread buffers, and spreading them over a server's whole thread
+        # pool made memory creep up with every new question under load.
+        self._model_threads = ThreadPoolExecutor(max_workers=MODEL_THREADS, thread_name_prefix="question-encoder")
 
     @classmethod
     def from_settings(cls, embedder, settings) -> "QuestionEncoder":
-        def setting(name: str, default, kind):
-            # Until these are fields of `Settings`, the `ASSISTANT_*` variable is read here.
-            value = getattr(settings, name, None)
-            if value is None:
-                value = os.environ.get(f"ASSISTANT_{name.upper()}", default)
-            return kind(value)
-
-        return cls(
-            embedder,
-            cache_size=setting("question_cache_size", DEFAULT_CACHE_SIZE, int),
-            window_ms=setting("question_batch_window_ms", DEFAULT_WINDOW_MS, float),
-            max_batch=setting("question_batch_max", DEFAULT_MAX_BATCH, int),
-        )
+        return cls(embedder, cache_size=settings.question_cache_size, window_ms=settings.question_batch_window_ms,
+                   max_batch=settings.question_batch_max)
 
     @staticmethod
     def _key(question: str) -> bytes:
@@ -121,7 +115,7 @@ class QuestionEncoder:
             self.batches += 1
             self.encoded += len(batch.questions)
         try:
-            vectors = self.embedder.encode(batch.questions)
+            vectors = self._model_threads.submit(self.embedder.encode, batch.questions).result()
         except BaseException as error:
             with self._lock:
                 self._busy -= 1

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # "flat" is exact search; "hnsw" trades a little recall for speed on large corpora;
     # "auto" picks flat below `hnsw_threshold` passages.
     faiss_index_type: Literal["auto", "flat", "hnsw"] = "auto"
-    hnsw_threshold: int = 200_000
+    hnsw_threshold: int = 20_000
 
     retrieval: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["rrf", "score"] = "score"
@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     # (on a busy 2-core machine, 2 threads took 150-500 ms a question, 1 thread 17-25 ms).
     # 0 keeps torch's default. Index builds always use every core.
     query_torch_threads: int = 1
+
+    # Question embeddings: an in-memory LRU cache (keyed by a hash; 0 turns it off), and
+    # micro-batching of questions that arrive while the model is busy (window 0 turns it off).
+    question_cache_size: int = 4096
+    question_batch_window_ms: float = 3.0
+    question_batch_max: int = 16
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,0 +1,214 @@
+"""Scale: synthetic corpora of 10k, 100k and 1M passages; FAISS flat vs HNSW vs IVF, BM25, and the
+real encoding rate of the model with its projection to 1M passages.
+
+Vectors are random unit vectors in 384 dimensions (all-MiniLM-L6-v2's size) drawn around random
+cluster centres, as real sentence embeddings cluster by topic (uniform random points in 384-d are
+the worst case for any approximate index: all neighbours are nearly equidistant); `--uniform`
+uses no clusters. Queries are held-out points of the same distribution. Recall@10 is measured
+against exact search (IndexFlatIP). Search times are single-query (as `ask` searches), one
+thread, median over the queries. Text for BM25 is Zipf-distributed words over a 50k vocabulary,
+40 words a passage, queries of 5 words, through `assistant.search.LexicalIndex` as `ask` uses it.
+
+Bounded: about 10 minutes and under 6 GB at 1M on 2 cores (HNSW build at 1M dominates; skip it
+with `--no-hnsw-at 1000000`). Usage:
+
+    HF_HUB_OFFLINE=1 .venv/bin/python eval/scale.py [--sizes 10000 100000 1000000] [--out eval/scale.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DIM = 384
+QUERIES = 200
+K = 10
+
+
+def unit_vectors(n: int, rng: np.random.Generator, centres: np.ndarray | None) -> np.ndarray:
+    out = np.empty((n, DIM), dtype=np.float32)
+    for first in range(0, n, 100_000):
+        m = min(100_000, n - first)
+        block = rng.standard_normal((m, DIM), dtype=np.float32)
+        if centres is not None:
+            block = centres[rng.integers(0, len(centres), m)] + 0.35 * block / np.sqrt(DIM)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[first:first + m] = block
+    return out
+
+
+def rss_mib() -> float:
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def timed_search(index, queries: np.ndarray, k: int = K) -> tuple[float, np.ndarray]:
+    times, ids = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, found = index.search(q.reshape(1, -1), k)
+        times.append((time.perf_counter() - started) * 1000)
+        ids.append(found[0])
+    return statistics.median(times), np.array(ids)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def dense(n: int, rng: np.random.Generator, uniform: bool, hnsw: bool) -> list[dict]:
+    import faiss
+
+    centres = None if uniform else rng.standard_normal((max(16, n // 500), DIM)).astype(np.float32) / np.sqrt(DIM) * 3
+    if centres is not None:
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    vectors = unit_vectors(n, rng, centres)
+    queries = unit_vectors(QUERIES, rng, centres)
+    rows = []
+    before = rss_mib()
+    flat = faiss.IndexFlatIP(DIM)
+    started = time.perf_counter()
+    flat.add(vectors)
+    build = time.perf_counter() - started
+    median, truth = timed_search(flat, queries)
+    rows.append({"n": n, "index": "flat (exact)", "build_s": build, "median_ms": median, "recall": 1.0,
+                 "memory_mib": n * DIM * 4 / 2**20})
+    if hnsw:
+        index = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        started = time.perf_counter()
+        index.add(vectors)
+        build = time.perf_counter() - started
+        faiss.omp_set_num_threads(1)
+        for ef in (32, 64, 128, 256):
+            index.hnsw.efSearch = ef
+            median, found = timed_search(index, queries)
+            rows.append({"n": n, "index": f"HNSW32 efSearch={ef}", "build_s": build, "median_ms": median,
+                         "recall": recall(found, truth), "memory_mib": n * (DIM * 4 + 32 * 2 * 4 * 1.05) / 2**20})
+        del index
+    nlist = max(16, int(4 * np.sqrt(n)))
+    quantizer = faiss.IndexFlatIP(DIM)
+    ivf = faiss.IndexIVFFlat(quantizer, DIM, nlist, faiss.METRIC_INNER_PRODUCT)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    started = time.perf_counter()
+    ivf.train(vectors[rng.choice(n, min(n, 50 * nlist), replace=False)])
+    ivf.add(vectors)
+    build = time.perf_counter() - started
+    faiss.omp_set_num_threads(1)
+    for nprobe in (8, 16, 32, 64):
+        ivf.nprobe = nprobe
+        median, found = timed_search(ivf, queries)
+        rows.append({"n": n, "index": f"IVF{nlist},Flat nprobe={nprobe}", "build_s": build, "median_ms": median,
+                     "recall": recall(found, truth), "memory_mib": (n * (DIM * 4 + 8) + nlist * DIM * 4) / 2**20})
+    rows[-1]["rss_growth_mib"] = rss_mib() - before
+    del flat, ivf, vectors
+    gc.collect()
+    return rows
+
+
+def lexical(n: int, rng: np.random.Generator) -> dict:
+    from assistant.search import LexicalIndex
+
+    vocabulary = np.array([f"w{i}" for i in range(50_000)])
+    ranks = np.arange(1, len(vocabulary) + 1)
+    p = 1 / ranks
+    p /= p.sum()
+    words = rng.choice(len(vocabulary), size=(n, 40), p=p)
+    before = rss_mib()
+    started = time.perf_counter()
+    index = LexicalIndex.build([list(vocabulary[row]) for row in words])
+    build = time.perf_counter() - started
+    queries = [list(vocabulary[rng.choice(len(vocabulary), 5, p=p)]) for _ in range(QUERIES)]
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        index.search(query, 50)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"n": n, "build_s": build, "median_ms": statistics.median(times), "rss_growth_mib": rss_mib() - before}
+
+
+def encoding_rate() -> dict:
+    """Real passages of ./corpus through the real model, every core, batch 32."""
+    from assistant.chunking import chunk_document
+    from assistant.corpus import load_corpus
+    from assistant.embedding import Embedder
+    from assistant.settings import Settings
+
+    settings = Settings()
+    chunks = []
+    for document in load_corpus(settings.corpus_dir):
+        chunks.extend(chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars))
+    texts = [chunk.text for chunk in chunks][:1024]
+    embedder = Embedder()
+    embedder.encode(texts[:32])
+    started = time.perf_counter()
+    embedder.encode(texts)
+    seconds = time.perf_counter() - started
+    rate = len(texts) / seconds
+    return {"texts": len(texts), "seconds": seconds, "rate": rate,
+            "sentences_per_passage": sum(len(c.sentences) for c in chunks) / len(chunks),
+            "mean_chars": statistics.mean(len(t) for t in texts)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--no-hnsw-at", type=int, nargs="*", default=[], help="sizes to skip the HNSW build at")
+    parser.add_argument("--uniform", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "eval" / "scale.md")
+    args = parser.parse_args()
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    when = datetime.now(timezone.utc).isoformat(timespec="minutes")
+    tag = f"{os.cpu_count()} cores, {when[:10]}"
+    rng = np.random.default_rng(7)
+    lines = ["# Scale (synthetic corpora)", "",
+             f"Generated by `eval/scale.py` on {when}, {os.cpu_count()} cores, load average at start "
+             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}. Vectors: {'uniform' if args.uniform else 'clustered'} "
+             f"random unit vectors, d={DIM}; {QUERIES} held-out queries; single-query search on one thread, median.", "",
+             f"## Dense search [{tag}]", "",
+             "| passages | index | build s | search median ms | recall@10 | memory MiB (index) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for n in args.sizes:
+        print(f"dense {n} ...", file=sys.stderr, flush=True)
+        for row in dense(n, rng, args.uniform, n not in args.no_hnsw_at):
+            lines.append(f"| {row['n']:,} | {row['index']} | {row['build_s']:.1f} | {row['median_ms']:.2f} | "
+                         f"{row['recall']:.3f} | {row['memory_mib']:.0f} |")
+    lines += ["", f"## BM25 (bm25s via `LexicalIndex`, k=50) [{tag}]", "",
+              "| passages | build s | search median ms | RSS growth MiB |", "| --- | --- | --- | --- |"]
+    for n in args.sizes:
+        print(f"bm25 {n} ...", file=sys.stderr, flush=True)
+        row = lexical(n, rng)
+        lines.append(f"| {row['n']:,} | {row['build_s']:.1f} | {row['median_ms']:.2f} | {row['rss_growth_mib']:.0f} |")
+    print("encoding rate ...", file=sys.stderr, flush=True)
+    rate = encoding_rate()
+    hours = 1_000_000 / rate["rate"] / 3600
+    lines += ["", f"## Real encoding rate [{tag}]", "",
+              f"{rate['texts']} real passages of ./corpus (mean {rate['mean_chars']:.0f} characters), batch 32, every core: "
+              f"{rate['seconds']:.1f} s, {rate['rate']:.0f} passages/s. Projection for 1M passages of this length: "
+              f"{hours:.1f} h for the passage vectors alone; the index also embeds every sentence "
+              f"({rate['sentences_per_passage']:.1f} per passage on the seed corpus, shorter texts), so at most about "
+              f"{hours * (1 + rate['sentences_per_passage']):.0f} h in all.",
+              f"Peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB."]
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""A load run against a real `assistant serve` process on 127.0.0.1: 2,000 requests from 32
+concurrent clients (keep-alive connections), zero errors, and the server's resident memory after
+the run within 10% of what it was after a warm-up. Questions are the gold questions, half of them
+made unique so the run mixes cached and newly encoded questions. About a minute on 2 cores."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CLIENTS = 32
+REQUESTS = 2000
+WARMUP = 400
+MAX_GROWTH = 0.10
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(settings, index):
+    """`assistant serve` on the session's index (already built, so no rebuild)."""
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+           "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1",
+                                "--port", str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"`assistant serve` exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("`assistant serve` did not answer /healthz within 180 s")
+        time.sleep(0.2)
+    yield port, process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _questions(settings) -> list[str]:
+    lines = settings.gold_file.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def run_load(port: int, questions: list[str], total: int, clients: int, first: int = 0, fresh: bool = True) -> dict:
+    """`total` POST /api/ask over `clients` keep-alive connections; counts of statuses and errors."""
+    counter = iter(range(first, first + total))
+    lock = threading.Lock()
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            question = questions[i % len(questions)]
+            if fresh and i % 2:
+                question = f"{question} ({i})"  # new to the cache
+            try:
+                connection.request("POST", "/api/ask", body=json.dumps({"question": question, "k": 5}),
+                                   headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                body = response.read()
+                if response.status == 200:
+                    json.loads(body)["results"]
+                else:
+                    errors.append(f"{response.status}: {body[:200]!r}")
+                with lock:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+            except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
+                errors.append(repr(error))
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"statuses": statuses, "errors": errors, "seconds": time.perf_counter() - started}
+
+
+def test_2000_requests_at_32_clients_without_errors_or_memory_growth(server, settings):
+    port, process = server
+    questions = _questions(settings)
+    memory = psutil.Process(process.pid)
+
+    warmup = run_load(port, questions, WARMUP, CLIENTS, first=REQUESTS)
+    assert not warmup["errors"], warmup["errors"][:5]
+    after_warmup = memory.memory_info().rss
+
+    peak = [after_warmup]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], memory.memory_info().rss)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    result = run_load(port, questions, REQUESTS, CLIENTS)
+    done.set()
+    sampler.join()
+    after = memory.memory_info().rss
+
+    rate = REQUESTS / result["seconds"]
+    print(f"\nload: {REQUESTS} requests, {CLIENTS} clients, {result['seconds']:.1f} s, {rate:.0f} req/s, "
+          f"{os.cpu_count()} cores; server RSS after warm-up {after_warmup / 2**20:.0f} MiB, "
+          f"after {after / 2**20:.0f} MiB, peak {peak[0] / 2**20:.0f} MiB")
+    assert result["errors"] == [], result["errors"][:5]
+    assert result["statuses"] == {200: REQUESTS}
+    assert after <= after_warmup * (1 + MAX_GROWTH), (after_warmup, after)
+    assert process.poll() is None
