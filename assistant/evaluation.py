@@ -6,12 +6,10 @@ Every mode runs through `Assistant.ask`, the same path users get.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError

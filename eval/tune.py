@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from assistant.embedding import Embedder
-from assistant.evaluation import format_report, evaluate, load_gold
+from assistant.evaluation import evaluate, load_gold
 from assistant.index import build_index
 from assistant.settings import Settings
 
