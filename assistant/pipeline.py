@@ -19,8 +19,8 @@ from .chunking import Passage
 from .coverage import CorpusCoverage
 from .glossary import Glossary
 from .embedding import Embedder
-from .errors import IndexStaleError, QuestionError
-from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, stale_reasons
+from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
+from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
 from .search import Hit, reciprocal_rank_fusion, score_fusion, tokenize
 from .settings import Settings
 
@@ -115,9 +115,6 @@ class Assistant:
     @staticmethod
     def stale(settings: Settings, embedder: Embedder) -> list[str]:
         """Why the index on disk cannot be used as it is; empty when it is up to date."""
-        from .errors import IndexCorruptError, IndexMissingError
-        from .index import load_manifest
-
         try:
             manifest = load_manifest(settings.index_dir)
         except IndexMissingError:
