@@ -26,6 +26,10 @@ class Highlight(BaseModel):
     end: int
 
 
+def format_year(year: int | None) -> str:
+    return str(year) if year else "n.d."
+
+
 class Citation(BaseModel):
     doc_id: str
     title: str
@@ -38,6 +42,15 @@ class Citation(BaseModel):
     start: int = Field(description="Offset of the passage in the document text served by GET /api/documents/{doc_id}.")
     end: int
     page: int | None = Field(None, description="The page of the source (a PDF) the passage starts on; null when it has no pages.")
+
+    def source(self) -> str:
+        """`Title — Publisher, year`: how a reader names the source."""
+        name = f"{self.title} — {self.publisher}" if self.publisher else self.title
+        return f"{name}, {format_year(self.year)}"
+
+    def label(self) -> str:
+        """`Title — Publisher, year · section`: the citation line without its rank."""
+        return self.source() + (f" · {self.section}" if self.section else "")
 
 
 class Result(BaseModel):
@@ -59,6 +72,11 @@ class Answer(BaseModel):
         None, description="[oldest, newest] source year of the top results when they lie more than five years apart."
     )
     results: list[Result]
+
+
+def citation_line(rank: int, citation: Citation) -> str:
+    """`[1] Title — Publisher, year · section · p. 3`, the way a reader cites a source."""
+    return f"[{rank}] {citation.label()}" + (f" · p. {citation.page}" if citation.page else "")
 
 
 def citation_for(document: Document, passage: Passage) -> Citation:

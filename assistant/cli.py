@@ -156,15 +156,9 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def citation_line(rank: int, citation) -> str:
-    """`[1] Title — Publisher, year · section`, the way a reader cites a source."""
-    year = str(citation.year) if citation.year else "n.d."
-    source = f"{citation.title} — {citation.publisher}, {year}" if citation.publisher else f"{citation.title}, {year}"
-    return (f"[{rank}] {source}" + (f" · {citation.section}" if citation.section else "")
-            + (f" · p. {citation.page}" if getattr(citation, "page", None) else ""))
-
-
 def format_answer(answer, *, bold: bool) -> str:
+    from .answer import citation_line
+
     lines = []
     if answer.abstained:
         lines.append("These documents do not seem to cover this. The nearest passages:\n")

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from .cli import citation_line
+from .answer import Citation, citation_line, format_year
 from .corpus import Document
 from .errors import QuestionError
 from .pipeline import validate_k, validate_question
@@ -29,13 +29,12 @@ WEB_DIR = PROJECT_ROOT / "web"
 
 
 def year_label(meta) -> str:
-    return str(meta.year) if meta.year else "n.d."
+    return format_year(meta.year)
 
 
-def source_label(citation) -> str:
-    """`Title — Publisher, year · section`: the citation line without its rank (for "Also in")."""
-    source = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
-    return f"{source}, {year_label(citation)}" + (f" · {citation.section}" if citation.section else "")
+def source_label(citation: Citation) -> str:
+    """The citation line without its rank (for "Also in")."""
+    return citation.label()
 
 
 def newest_year(answer) -> int | None:
@@ -43,10 +42,9 @@ def newest_year(answer) -> int | None:
     return answer.sources_span[1] if answer.sources_span else None
 
 
-def citation_text(citation) -> str:
+def citation_text(citation: Citation) -> str:
     """What "Copy citation" puts on the clipboard: title, publisher, year and address."""
-    source = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
-    return f"{source}, {year_label(citation)}." + (f" {citation.url}" if citation.url else "")
+    return f"{citation.source()}." + (f" {citation.url}" if citation.url else "")
 
 
 def source_link(doc_id: str, start: int, end: int) -> str:
