@@ -213,8 +213,8 @@ def _script_hashes(html: str) -> str:
 
 def _summary(assistant: Assistant, doc_id: str) -> DocumentSummary:
     index = assistant.index
-    passages = sum(1 for p in index.passages if p.doc_id == doc_id)
-    return DocumentSummary(**asdict(index.documents[doc_id].metadata), doc_id=doc_id, passages=passages)
+    return DocumentSummary(**asdict(index.documents[doc_id].metadata), doc_id=doc_id,
+                           passages=index.passage_counts[doc_id])
 
 
 def _describe(error: dict) -> str:

@@ -16,8 +16,10 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,11 @@ class Index:
     """The rows of `sentence_vectors` that hold each passage's sentences."""
     sentence_passage: np.ndarray
     """The passage each sentence row belongs to."""
+
+    @cached_property
+    def passage_counts(self) -> Counter:
+        """Passages per document id."""
+        return Counter(passage.doc_id for passage in self.passages)
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:

@@ -118,7 +118,7 @@ def add_documents(
             path.unlink(missing_ok=True)
         raise
     for _, added in planned:
-        added.passages = sum(1 for p in index.passages if p.doc_id == added.document.doc_id)
+        added.passages = index.passage_counts[added.document.doc_id]
         for warning in added.warnings:
             log.warning("%s: %s", added.document.doc_id, warning)
     return [added for _, added in planned], index
@@ -157,9 +157,7 @@ def remove_document(settings: Settings, doc_id: str, *, embedder: Embedder | Non
 def list_documents(settings: Settings) -> list[dict]:
     """The documents of the current index: id, title, publisher, year, passages (and pages)."""
     index = load_index(settings.index_dir)
-    counts: dict[str, int] = {}
-    for passage in index.passages:
-        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+    counts = index.passage_counts
     return [
         {"doc_id": doc_id, "title": d.metadata.title, "publisher": d.metadata.publisher, "year": d.metadata.year,
          "passages": counts.get(doc_id, 0), "pages": len(d.pages) or None, "file": d.path.name}
