@@ -106,38 +106,6 @@ def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | Non
     return path
 
 
-def make_long_pdf(path: Path, paragraphs: list[str], pages: int) -> Path:
-    """A `pages`-page report of `paragraphs` (repeated), wrapped by fpdf2, with header and footer."""
-    from fpdf import FPDF
-
-    class Report(FPDF):
-        def header(self):
-            self.set_font("Helvetica", size=8)
-            self.cell(0, 8, "HIV prevention and sex work in Kazakhstan - collected reports", align="C",
-                      new_x="LMARGIN", new_y="NEXT")
-            self.ln(2)
-
-        def footer(self):
-            self.set_y(-15)
-            self.set_font("Helvetica", size=8)
-            self.cell(0, 10, str(self.page_no()), align="C")
-
-    pdf = Report()
-    pdf.set_title("Collected reports on HIV prevention and sex work in Kazakhstan")
-    pdf.set_font("Helvetica", size=10)
-    pdf.add_page()
-    i = 0
-    while True:
-        text = paragraphs[i % len(paragraphs)].encode("latin-1", "replace").decode("latin-1")
-        pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(3)
-        i += 1
-        if pdf.page_no() >= pages and pdf.get_y() > 240:
-            break
-    pdf.output(str(path))
-    return path
-
-
 def make_html(path: Path) -> Path:
     path.write_text(HTML_PAGE, encoding="utf-8")
     return path
