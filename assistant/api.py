@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .answer import Answer
 from .errors import AssistantError, QuestionError
-from .pipeline import Assistant, validate_k, validate_question
+from .pipeline import Assistant
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("assistant.access")
@@ -137,12 +137,7 @@ def create_app(assistant: Assistant) -> FastAPI:
     @app.post("/api/ask", response_model=Answer, responses=errors)
     async def ask(body: AskRequest) -> Answer:
         """The ranked, cited passages that answer `question`; `abstained` when none seems to."""
-        current = app.state.assistant
-        question = validate_question(body.question, current.settings.max_question_chars)
-        k = validate_k(body.k, current.settings.max_k)
-        if current.settings.log_questions:
-            log.info("question: %r (k=%d)", question, k)
-        return await run_in_threadpool(current.ask, question, k)
+        return await run_in_threadpool(app.state.assistant.ask, body.question, body.k)
 
     @app.get("/api/documents", response_model=list[DocumentSummary])
     def documents() -> list[DocumentSummary]:

@@ -145,9 +145,8 @@ def _docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .pipeline import Assistant, validate_question
+    from .pipeline import Assistant
 
-    validate_question(args.question, settings.max_question_chars)
     answer = Assistant.open(settings).ask(args.question, args.k)
     if args.json:
         print(answer.model_dump_json(indent=2))

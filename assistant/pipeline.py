@@ -146,6 +146,8 @@ class Assistant:
         question = validate_question(question, self.settings.max_question_chars)
         k = validate_k(self.settings.default_k if k is None else k, self.settings.max_k)
         settings = self.settings
+        if settings.log_questions:
+            log.info("question: %r (k=%d)", question, k)
         index = self.index  # one build for the whole answer, even if `refresh` swaps it meanwhile
         question_vector = question_encoder(self).encode(question)  # LRU cache + micro-batching
         expansions = self.glossary.expansions(question) if settings.use_glossary else []
