@@ -25,13 +25,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-DEFAULT_CACHE_SIZE = 4096
-DEFAULT_WINDOW_MS = 3.0
-DEFAULT_MAX_BATCH = 16
-MODEL_THREADS = 2
-"""Threads the model runs on: one per core of the 2-core machines this serves from."""
-
-
 class _Batch:
     __slots__ = ("keys", "questions", "futures", "full")
 
@@ -46,10 +39,9 @@ class QuestionEncoder:
     """`encode(question)` -> the question's normalized float32 vector (a fresh array each call),
     exactly what `embedder.encode([question])[0]` returns, up to float rounding when batched."""
 
-    def __init__(self, embedder, *, cache_size: int = DEFAULT_CACHE_SIZE, window_ms: float = DEFAULT_WINDOW_MS,
-                 max_batch: int = DEFAULT_MAX_BATCH):
-        if cache_size < 0 or window_ms < 0 or max_batch < 1:
-            raise ValueError("cache_size and window_ms must be >= 0, max_batch >= 1")
+    def __init__(self, embedder, *, cache_size: int, window_ms: float, max_batch: int, model_threads: int):
+        if cache_size < 0 or window_ms < 0 or max_batch < 1 or model_threads < 1:
+            raise ValueError("cache_size and window_ms must be >= 0, max_batch and model_threads >= 1")
         self.embedder = embedder
         self.cache_size = cache_size
         self.window = window_ms / 1000.0
@@ -63,12 +55,15 @@ class QuestionEncoder:
         # The model runs on these few threads only, never on whichever request thread leads a
         # batch: torch keeps per-thread buffers, and spreading them over a server's whole thread
         # pool made memory creep up with every new question under load.
-        self._model_threads = ThreadPoolExecutor(max_workers=MODEL_THREADS, thread_name_prefix="question-encoder")
+        self._model_threads = ThreadPoolExecutor(max_workers=model_threads, thread_name_prefix="question-encoder")
 
     @classmethod
-    def from_settings(cls, embedder, settings) -> "QuestionEncoder":
-        return cls(embedder, cache_size=settings.question_cache_size, window_ms=settings.question_batch_window_ms,
-                   max_batch=settings.question_batch_max)
+    def from_settings(cls, embedder, settings, **overrides) -> "QuestionEncoder":
+        """An encoder configured by `settings` (the one place defaults live); `overrides` replace
+        single constructor arguments (tests and benchmarks)."""
+        options = {"cache_size": settings.question_cache_size, "window_ms": settings.question_batch_window_ms,
+                   "max_batch": settings.question_batch_max, "model_threads": settings.question_encoder_threads}
+        return cls(embedder, **{**options, **overrides})
 
     @staticmethod
     def _key(question: str) -> bytes:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     question_cache_size: int = 4096
     question_batch_window_ms: float = 3.0
     question_batch_max: int = 16
+    # Threads the question model runs on (one per core of the 2-core machines this serves from);
+    # only these threads ever run it, so its per-thread buffers are not spread over a thread pool.
+    question_encoder_threads: int = 2
 
     host: str = "127.0.0.1"
     port: int = 8000

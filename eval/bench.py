@@ -107,8 +107,8 @@ def stage_times(assistant: Assistant, question: str, encoder: QuestionEncoder, k
 def in_process(assistant: Assistant, questions: list[str]) -> dict:
     embedder = assistant.embedder
     out: dict = {}
-    cold = QuestionEncoder(embedder, cache_size=0, window_ms=0)
-    warm = QuestionEncoder(embedder)
+    cold = QuestionEncoder.from_settings(embedder, Settings(), cache_size=0, window_ms=0)
+    warm = QuestionEncoder.from_settings(embedder, Settings())
     for question in questions:
         warm.encode(question)
     for label, encoder in (("cache cold", cold), ("cache warm", warm)):
@@ -118,7 +118,7 @@ def in_process(assistant: Assistant, questions: list[str]) -> dict:
                 stages.setdefault(stage, []).append(seconds * 1000)
         out[label] = {stage: (statistics.median(v), percentile(v, 95)) for stage, v in stages.items()}
     # `ask` itself, end to end, as the API calls it.
-    for label, encoder in (("ask, cache cold", QuestionEncoder(embedder, cache_size=0, window_ms=0)),
+    for label, encoder in (("ask, cache cold", QuestionEncoder.from_settings(embedder, Settings(), cache_size=0, window_ms=0)),
                            ("ask, cache warm", warm)):
         assistant.__dict__["_question_encoder"] = encoder
         times = []

@@ -11,6 +11,9 @@ import pytest
 
 from assistant.batching import QuestionEncoder, question_encoder
 from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+SETTINGS = Settings()
 
 QUESTIONS = [
     "Is sex work legal in Kazakhstan?",
@@ -46,14 +49,14 @@ class CountingEmbedder:
 
 
 def test_single_question_is_exactly_the_embedder_vector(embedder):
-    encoder = QuestionEncoder(embedder)
+    encoder = QuestionEncoder.from_settings(embedder, SETTINGS)
     for question in QUESTIONS[:3]:
         assert np.array_equal(encoder.encode(question), embedder.encode([question])[0])
 
 
 def test_a_repeated_question_comes_from_the_cache(embedder):
     spy = CountingEmbedder(embedder)
-    encoder = QuestionEncoder(spy, cache_size=8)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, cache_size=8)
     first = encoder.encode(QUESTIONS[0])
     again = encoder.encode(QUESTIONS[0])
     assert np.array_equal(first, again)
@@ -66,7 +69,7 @@ def test_a_repeated_question_comes_from_the_cache(embedder):
 
 def test_the_cache_keeps_the_most_recently_used(embedder):
     spy = CountingEmbedder(embedder)
-    encoder = QuestionEncoder(spy, cache_size=2, window_ms=0)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, cache_size=2, window_ms=0)
     a, b, c = QUESTIONS[:3]
     encoder.encode(a)
     encoder.encode(b)
@@ -81,14 +84,14 @@ def test_the_cache_keeps_the_most_recently_used(embedder):
 
 
 def test_the_cache_does_not_keep_question_text(embedder):
-    encoder = QuestionEncoder(embedder)
+    encoder = QuestionEncoder.from_settings(embedder, SETTINGS)
     encoder.encode(QUESTIONS[1])
     assert all(isinstance(key, bytes) and QUESTIONS[1].encode() not in key for key in encoder._cache)
 
 
 def test_cache_size_zero_turns_the_cache_off(embedder):
     spy = CountingEmbedder(embedder)
-    encoder = QuestionEncoder(spy, cache_size=0)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, cache_size=0)
     encoder.encode(QUESTIONS[0])
     encoder.encode(QUESTIONS[0])
     assert len(spy.calls) == 2 and encoder.stats()["cached"] == 0
@@ -107,7 +110,7 @@ def _concurrently(encoder, questions):
 
 def test_concurrent_questions_share_encoder_calls(embedder):
     spy = CountingEmbedder(embedder)
-    encoder = QuestionEncoder(spy, cache_size=0, window_ms=50, max_batch=8)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, cache_size=0, window_ms=50, max_batch=8)
     vectors = _concurrently(encoder, QUESTIONS)
     assert sum(len(call) for call in spy.calls) == len(QUESTIONS)
     assert len(spy.calls) < len(QUESTIONS), spy.calls  # some questions were batched together
@@ -122,7 +125,7 @@ def test_concurrent_questions_share_encoder_calls(embedder):
 
 def test_the_same_question_at_the_same_moment_is_encoded_once(embedder):
     spy = CountingEmbedder(embedder)
-    encoder = QuestionEncoder(spy, cache_size=0, window_ms=50)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, cache_size=0, window_ms=50)
     vectors = _concurrently(encoder, [QUESTIONS[0]] * 8)
     assert sum(call.count(QUESTIONS[0]) for call in spy.calls) < 8
     assert all(np.array_equal(vectors[0], vector) for vector in vectors)
@@ -130,14 +133,14 @@ def test_the_same_question_at_the_same_moment_is_encoded_once(embedder):
 
 def test_batching_off_encodes_each_question_alone(embedder):
     spy = CountingEmbedder(embedder)
-    encoder = QuestionEncoder(spy, cache_size=0, window_ms=0)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, cache_size=0, window_ms=0)
     _concurrently(encoder, QUESTIONS[:6])
     assert len(spy.calls) == 6 and all(len(call) == 1 for call in spy.calls)
 
 
 def test_a_model_error_reaches_every_waiting_caller_and_is_not_cached(embedder):
     spy = CountingEmbedder(embedder, fail_on=QUESTIONS[0])
-    encoder = QuestionEncoder(spy, window_ms=50)
+    encoder = QuestionEncoder.from_settings(spy, SETTINGS, window_ms=50)
     outcomes = []
 
     def one(question):
@@ -160,9 +163,9 @@ def test_a_model_error_reaches_every_waiting_caller_and_is_not_cached(embedder):
 
 def test_invalid_settings_are_refused(embedder):
     with pytest.raises(ValueError):
-        QuestionEncoder(embedder, max_batch=0)
+        QuestionEncoder.from_settings(embedder, SETTINGS, max_batch=0)
     with pytest.raises(ValueError):
-        QuestionEncoder(embedder, window_ms=-1)
+        QuestionEncoder.from_settings(embedder, SETTINGS, window_ms=-1)
 
 
 def _gold_questions(settings, n):
@@ -173,11 +176,11 @@ def _gold_questions(settings, n):
 def test_ask_answers_the_same_with_and_without_cache_and_batching(index, embedder, settings):
     questions = _gold_questions(settings, 24)
     plain = Assistant(index, embedder, settings)
-    plain.__dict__["_question_encoder"] = QuestionEncoder(embedder, cache_size=0, window_ms=0)
+    plain.__dict__["_question_encoder"] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=0, window_ms=0)
     expected = [plain.ask(question, 5).model_dump() for question in questions]
 
     levers = Assistant(index, embedder, settings)
-    levers.__dict__["_question_encoder"] = QuestionEncoder(embedder, cache_size=64, window_ms=20, max_batch=8)
+    levers.__dict__["_question_encoder"] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=64, window_ms=20, max_batch=8)
     with ThreadPoolExecutor(8) as pool:  # concurrent: batched
         batched = list(pool.map(lambda q: levers.ask(q, 5).model_dump(), questions))
     cached = [levers.ask(question, 5).model_dump() for question in questions]  # all from the cache now
