@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .cleaning import CleanText, clean
 from .errors import CorpusError
-from .formats import DEFAULT_MAX_PAGES, SUPPORTED_SUFFIXES, extract, page_offsets
+from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, extract, page_offsets
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +62,15 @@ class Document:
     at `pages[n - 1]`. Empty for a document without pages."""
 
 
-def load_corpus(corpus_dir: Path, *, max_pages: int = DEFAULT_MAX_PAGES) -> list[Document]:
-    """Read and clean every document in `corpus_dir`, in id order."""
+def load_corpus(corpus_dir: Path, limits: ExtractionLimits | None = None) -> list[Document]:
+    """Read and clean every document in `corpus_dir`, in id order (limits: the settings' by default)."""
     paths = corpus_files(corpus_dir)
     if not paths:
         raise CorpusError(
             f"no documents in {corpus_dir}: add .txt, .md, .pdf, .html or .docx files (with optional .toml metadata) "
             "and run `assistant index`, or use `assistant add FILE`"
         )
-    return [load_document(path, max_pages=max_pages) for path in paths]
+    return [load_document(path, limits) for path in paths]
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -90,12 +90,16 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
 
 
 def load_document(
-    path: Path, *, max_pages: int = DEFAULT_MAX_PAGES, overrides: dict | None = None, doc_id: str | None = None
+    path: Path, limits: ExtractionLimits | None = None, *, overrides: dict | None = None, doc_id: str | None = None
 ) -> Document:
     """Read, extract and clean one document file. `overrides` (metadata given on the command
     line) win over the sidecar, which wins over what the file records about itself."""
+    if limits is None:
+        from .settings import Settings
+
+        limits = Settings().extraction_limits
     raw_bytes = _read_bytes(path)
-    extracted = extract(path, raw_bytes, max_pages=max_pages)
+    extracted = extract(path, raw_bytes, limits)
     cleaned = clean(extracted.raw, markdown=extracted.markdown)
     if not cleaned.text.strip():
         raise CorpusError(f"{path} has no text once cleaned: add its text or remove it")

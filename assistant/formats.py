@@ -35,7 +35,6 @@ from .errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".docx")
-DEFAULT_MAX_PAGES = 2000
 
 _PAGE_NUMBER = re.compile(
     r"^(?:(?:page|p\.|pg\.?|стр\.?|бет)\s*)?[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—)\]]?"
@@ -49,6 +48,14 @@ _EDGE_LINES = 2
 
 
 @dataclass(frozen=True)
+class ExtractionLimits:
+    """How much work one document may cost; made by `Settings.extraction_limits` (the defaults live
+    there, settable as ASSISTANT_MAX_*)."""
+
+    max_pdf_pages: int
+
+
+@dataclass(frozen=True)
 class Extracted:
     raw: str
     """The captured text, for `clean`."""
@@ -59,7 +66,7 @@ class Extracted:
     """For a PDF: where each page's text starts in `raw` (the first is 0)."""
 
 
-def extract(path: Path, data: bytes, *, max_pages: int = DEFAULT_MAX_PAGES) -> Extracted:
+def extract(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
     """The captured text and metadata of a document file, or a CorpusError that says what is wrong."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -74,7 +81,7 @@ def extract(path: Path, data: bytes, *, max_pages: int = DEFAULT_MAX_PAGES) -> E
         except UnicodeDecodeError as error:
             raise CorpusError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 or remove it") from None
     if suffix == ".pdf":
-        return extract_pdf(path, data, max_pages=max_pages)
+        return extract_pdf(path, data, max_pages=limits.max_pdf_pages)
     if suffix in (".html", ".htm"):
         return extract_html(path, data)
     return extract_docx(path, data)
@@ -83,7 +90,7 @@ def extract(path: Path, data: bytes, *, max_pages: int = DEFAULT_MAX_PAGES) -> E
 # --- PDF ----------------------------------------------------------------------------------------
 
 
-def extract_pdf(path: Path, data: bytes, *, max_pages: int = DEFAULT_MAX_PAGES) -> Extracted:
+def extract_pdf(path: Path, data: bytes, *, max_pages: int) -> Extracted:
     import logging
 
     from pypdf import PdfReader

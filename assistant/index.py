@@ -109,7 +109,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     """Read, clean, chunk, embed and index the corpus, then switch `index/` to the new build."""
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(settings.corpus_dir)
-    documents = load_corpus(settings.corpus_dir, max_pages=settings.max_pdf_pages)
+    documents = load_corpus(settings.corpus_dir, settings.extraction_limits)
     passages: list[Passage] = []
     for document in documents:
         passages.extend(

@@ -98,7 +98,7 @@ def add_documents(
         if digest in hashes:
             raise CorpusError(f"{path.name} is already in the collection as {hashes[digest]!r} (same content): not added")
         # Extract and clean now, in memory: a bad file is refused before anything is written.
-        document = load_document(path, max_pages=settings.max_pdf_pages, overrides=overrides, doc_id=doc_id)
+        document = load_document(path, settings.extraction_limits, overrides=overrides, doc_id=doc_id)
         hashes[digest] = doc_id
         planned.append((path, Added(document, warnings=_missing_metadata(document))))
 

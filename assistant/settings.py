@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .formats import ExtractionLimits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,6 +96,10 @@ class Settings(BaseSettings):
     @property
     def embedding_cache_path(self) -> Path:
         return self.embedding_cache_dir or self.index_dir / "embedding-cache"
+
+    @property
+    def extraction_limits(self) -> ExtractionLimits:
+        return ExtractionLimits(max_pdf_pages=self.max_pdf_pages)
 
     @property
     def glossary_path(self) -> Path:

@@ -114,7 +114,7 @@ def main() -> None:
     pdf = work / "collected-reports.pdf"
     pages = make_pdf(pdf, args.pages)
     started = time.perf_counter()
-    extracted = extract(pdf, pdf.read_bytes())
+    extracted = extract(pdf, pdf.read_bytes(), Settings().extraction_limits)
     print(f"PDF: {pages} pages, {pdf.stat().st_size / 1024:.0f} KiB, {len(extracted.raw):,} characters; "
           f"text extraction alone {time.perf_counter() - started:.2f} s")
 
