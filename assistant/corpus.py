@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cleaning import CleanText, clean
+from .dates import is_iso_date
 from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, extract, page_offsets
 
@@ -159,7 +160,7 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
     date = values.get("date")
     if date is not None:
         date = str(date)
-        if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", date):
+        if not is_iso_date(date):
             raise CorpusError(f"{sidecar}: date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD; leave it out when unknown")
         values["date"] = date
         values.setdefault("year", int(date[:4]))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cleaning import normalize
+from .dates import is_iso_date
 from .errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -264,7 +265,7 @@ def extract_html(path: Path, data: bytes) -> Extracted:
             metadata["title"] = found.title.strip()[:200]
         if found.sitename:
             metadata["publisher"] = found.sitename.strip()
-        if found.date and re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", found.date):
+        if found.date and is_iso_date(found.date):
             metadata["date"] = found.date
         if found.url and found.url.startswith(("http://", "https://")):
             metadata["url"] = found.url

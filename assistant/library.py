@@ -21,13 +21,13 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .corpus import METADATA_SUFFIX, Document, corpus_files, document_id, load_document
+from .dates import is_iso_date
 from .embedding import Embedder
 from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES
@@ -36,7 +36,6 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _SIDECAR_ORDER = ("title", "publisher", "date", "date_note", "year", "url", "language", "source_file")
 
 
@@ -68,7 +67,7 @@ def add_documents(
         raise CorpusError("no file given: assistant add FILE [FILE...]")
     if len(paths) > 1 and (title or url):
         raise CorpusError("--title and --url describe one document: add the files one at a time")
-    if date is not None and not _DATE.fullmatch(date):
+    if date is not None and not is_iso_date(date):
         raise CorpusError(f"--date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
     if url is not None and not url.startswith(("http://", "https://")):
         raise CorpusError(f"--url {url!r} is not an http(s) address")
