@@ -11,8 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from .chunking import Passage
-from .corpus import Document
-from .formats import page_at
+from .corpus import Document, page_at
 from .search import tokenize
 
 HIGHLIGHT_TERM_WEIGHT = 0.3

@@ -10,6 +10,7 @@ date and canonical URL) is used unless the sidecar says otherwise.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import re
@@ -165,3 +166,10 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
         values["date"] = date
         values.setdefault("year", int(date[:4]))
     return DocumentMetadata(**values)
+
+
+def page_at(page_starts: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The 1-based page the served-text `offset` is on, or None for a document without pages."""
+    if not page_starts:
+        return None
+    return max(1, bisect.bisect_right(page_starts, offset))

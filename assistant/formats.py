@@ -227,15 +227,6 @@ def page_offsets(raw: str, raw_page_starts: tuple[int, ...], served: str) -> tup
     return tuple(offsets)
 
 
-def page_at(page_starts: tuple[int, ...] | list[int], offset: int) -> int | None:
-    """The 1-based page the served-text `offset` is on, or None for a document without pages."""
-    if not page_starts:
-        return None
-    import bisect
-
-    return max(1, bisect.bisect_right(page_starts, offset))
-
-
 # --- HTML ---------------------------------------------------------------------------------------
 
 

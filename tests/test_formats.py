@@ -13,7 +13,8 @@ from doc_fixtures import (
 
 from assistant.answer import citation_for
 from assistant.corpus import load_document
-from assistant.formats import page_at, page_offsets, strip_running_lines
+from assistant.corpus import page_at
+from assistant.formats import page_offsets, strip_running_lines
 from assistant.index import build_index
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
