@@ -6,23 +6,22 @@ only makes asking faster and adds copy buttons. Templates autoescape everything.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from .answer import Citation, citation_line, format_year
+from .api.dependencies import current_assistant
 from .corpus import Document
 from .errors import QuestionError
+from .pipeline import Assistant
 from .settings import PROJECT_ROOT
-
-log = logging.getLogger(__name__)
 
 WEB_DIR = PROJECT_ROOT / "web"
 
@@ -98,42 +97,54 @@ def _span(document: Document, start: str | None, end: str | None) -> tuple[int, 
     return (first, last) if 0 <= first < last <= len(document.text) else (None, None)
 
 
-def add_web_routes(app: FastAPI) -> None:
+def static_files() -> StaticFiles:
+    """The page's CSS and JavaScript, mounted at /static."""
+    return StaticFiles(directory=WEB_DIR / "static")
+
+
+def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True)
     env.globals.update(citation_line=citation_line, citation_text=citation_text, newest_year=newest_year,
                        source_label=source_label, source_link=source_link, year_label=year_label)
-    templates = Jinja2Templates(env=env)
-    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    return env
 
-    def sources() -> list[dict]:
-        documents = app.state.assistant.index.documents.values()
-        return sorted(({"doc_id": d.doc_id, "meta": d.metadata} for d in documents),
-                      key=lambda s: (s["meta"].year or 0, s["meta"].title), reverse=True)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def chat(request: Request, q: str | None = None, k: str | None = None):
-        """The chat page; with `q`, the answer rendered server-side so it works without JS."""
-        settings = app.state.assistant.settings
-        answer, error, status = None, None, 200
-        if q is not None and q.strip():
-            try:
-                answer = await run_in_threadpool(app.state.assistant.ask, q, _int(k))
-            except QuestionError as problem:
-                error, status = str(problem), 422
-        context = {"q": (q or "").strip(), "answer": answer, "error": error, "sources": sources(),
-                   "examples": settings.example_questions}
-        return templates.TemplateResponse(request, "index.html", context, status_code=status)
+templates = Jinja2Templates(env=_environment())
+router = APIRouter(include_in_schema=False)
 
-    @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
-    def source(request: Request, doc_id: str, start: str | None = None, end: str | None = None):
-        """A source, cleaned, with the span `start:end` (a citation's offsets) marked as `#passage`."""
-        document = app.state.assistant.index.documents.get(doc_id)
-        if document is None:
-            return templates.TemplateResponse(request, "not_found.html", {"doc_id": doc_id}, status_code=404)
-        first, last = _span(document, start, end)
-        context = {"doc": document, "meta": document.metadata, "items": document_items(document, first, last),
-                   "span": (first, last) if first is not None else None, "asked_span": start is not None}
-        return templates.TemplateResponse(request, "document.html", context)
+
+def _sources(assistant: Assistant) -> list[dict]:
+    documents = assistant.index.documents.values()
+    return sorted(({"doc_id": d.doc_id, "meta": d.metadata} for d in documents),
+                  key=lambda s: (s["meta"].year or 0, s["meta"].title), reverse=True)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def chat(request: Request, q: str | None = None, k: str | None = None,
+               assistant: Assistant = Depends(current_assistant)):
+    """The chat page; with `q`, the answer rendered server-side so it works without JS."""
+    answer, error, status = None, None, 200
+    if q is not None and q.strip():
+        try:
+            answer = await run_in_threadpool(assistant.ask, q, _int(k))
+        except QuestionError as problem:
+            error, status = str(problem), 422
+    context = {"q": (q or "").strip(), "answer": answer, "error": error, "sources": _sources(assistant),
+               "examples": assistant.settings.example_questions}
+    return templates.TemplateResponse(request, "index.html", context, status_code=status)
+
+
+@router.get("/documents/{doc_id}", response_class=HTMLResponse)
+def source(request: Request, doc_id: str, start: str | None = None, end: str | None = None,
+           assistant: Assistant = Depends(current_assistant)):
+    """A source, cleaned, with the span `start:end` (a citation's offsets) marked as `#passage`."""
+    document = assistant.index.documents.get(doc_id)
+    if document is None:
+        return templates.TemplateResponse(request, "not_found.html", {"doc_id": doc_id}, status_code=404)
+    first, last = _span(document, start, end)
+    context = {"doc": document, "meta": document.metadata, "items": document_items(document, first, last),
+               "span": (first, last) if first is not None else None, "asked_span": start is not None}
+    return templates.TemplateResponse(request, "document.html", context)
 
 
 def _int(value: str | None) -> int | str | None:

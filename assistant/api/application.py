@@ -1,0 +1,130 @@
+"""The FastAPI application: routers, error handlers and middleware around one `Assistant`.
+
+Questions are sensitive: they are never logged unless `log_questions` is on, the access log
+records paths without query strings, and responses are marked `no-store`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import AssistantError, QuestionError
+from ..pipeline import Assistant
+from .routers import ask, docs, documents, health
+
+access_log = logging.getLogger("assistant.access")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+def create_app(assistant: Assistant) -> FastAPI:
+    """The app serving `assistant`: JSON API, chat and source pages, OpenAPI docs."""
+    from .. import web
+
+    app = FastAPI(
+        title="Cited-passage assistant",
+        description="Questions in, ranked passages of the source documents out, each with an exact citation.",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.assistant = assistant
+    app.add_middleware(HeadersAndAccessLog)
+    app.middleware("http")(reload_changed_index)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(QuestionError, bad_question)
+    app.add_exception_handler(AssistantError, unavailable)
+    app.add_exception_handler(Exception, internal_error)
+    for router in (health.router, ask.router, documents.router, docs.router, web.router):
+        app.include_router(router)
+    app.mount("/static", web.static_files(), name="static")
+    return app
+
+
+async def reload_changed_index(request: Request, call_next):
+    """A document added or removed (`assistant add`/`remove`) shows up without a restart."""
+    refresh = getattr(request.app.state.assistant, "refresh", None)
+    if refresh is not None and not request.url.path.startswith("/static/"):
+        await run_in_threadpool(refresh)
+    return await call_next(request)
+
+
+async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = error.errors()
+    status = 400 if any(p.get("type") == "json_invalid" for p in problems) else 422
+    return JSONResponse({"error": "; ".join(_describe(p) for p in problems) or "invalid request"}, status_code=status)
+
+
+async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+
+
+async def bad_question(request: Request, error: QuestionError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=422)
+
+
+async def unavailable(request: Request, error: AssistantError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=503)
+
+
+async def internal_error(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"error": "internal error: the server log has the details"}, status_code=500)
+
+
+class HeadersAndAccessLog:
+    """Adds the security headers to every response (a route may set its own CSP) and logs each
+    request as method, path (never the query string, which may hold a question), status, time."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = dict(SECURITY_HEADERS)
+                if not scope["path"].startswith("/static/"):
+                    extra["cache-control"] = "no-store"
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name.encode(), value.encode()) for name, value in extra.items() if name.encode() not in present
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %d %.0f ms", scope["method"], scope["path"], status, elapsed)
+
+
+def _describe(error: dict) -> str:
+    if error.get("type") == "json_invalid":
+        return "the request body is not valid JSON"
+    if tuple(error.get("loc", ())) == ("body",):
+        return 'the body must be a JSON object such as {"question": "...", "k": 5}, sent as application/json'
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {error.get('msg', 'invalid')}"

@@ -1,0 +1,1 @@
+"""One router per group of routes; `application.create_app` includes them all."""

@@ -1,0 +1,24 @@
+"""GET /healthz: that the server answers, and from which index."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ...pipeline import Assistant
+from ..dependencies import current_assistant
+from ..models import Health
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(assistant: Assistant = Depends(current_assistant)) -> Health:
+    """Documents and passages of the loaded index, its model and when it was built."""
+    index = assistant.index
+    return Health(
+        status="ok",
+        documents=len(index.documents),
+        passages=len(index.passages),
+        model=index.manifest.get("model", {}).get("name", "unknown"),
+        built_at=index.manifest.get("built_at"),
+    )
