@@ -41,7 +41,6 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 PASSAGES = "passages.jsonl"
 VECTORS = "vectors.faiss"
-SENTENCE_VECTORS = "sentences.npy"
 SENTENCE_INDEX = "sentences.faiss"
 LEXICAL = "lexical"
 REBUILD_HINT = "run `assistant index` to rebuild it"
@@ -57,6 +56,7 @@ class Index:
     sentence_dense: DenseIndex
     lexical: LexicalIndex
     sentence_vectors: np.ndarray
+    """Every sentence's vector (a view of `sentence_dense`), to pick highlights."""
     sentence_rows: list[range]
     """The rows of `sentence_vectors` that hold each passage's sentences."""
     sentence_passage: np.ndarray
@@ -143,7 +143,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     }
     index_dir = settings.index_dir
     with _build_lock(index_dir):
-        build_dir = _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical, sentence_vectors)
+        build_dir = _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical)
         _switch_current(index_dir, build_dir)
         _remove_old_builds(index_dir, keep=build_dir.name)
     log.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), manifest["build_seconds"])
@@ -188,7 +188,7 @@ def load_index(index_dir: Path) -> Index:
         dense = DenseIndex.load(build / VECTORS)
         sentence_dense = DenseIndex.load(build / SENTENCE_INDEX)
         lexical = LexicalIndex.load(build / LEXICAL)
-        sentence_vectors = np.load(build / SENTENCE_VECTORS, allow_pickle=False)
+        sentence_vectors = sentence_dense.vectors()
     except Exception as error:  # every way a damaged file can fail to parse
         raise IndexCorruptError(f"the index in {build} is damaged ({_short(error)}): {REBUILD_HINT}") from None
 
@@ -200,8 +200,8 @@ def load_index(index_dir: Path) -> Index:
     problems = []
     if len(passages) != manifest.get("passages") or len(dense) != len(passages):
         problems.append(f"{len(passages)} passages, {len(dense)} vectors, manifest says {manifest.get('passages')}")
-    if not first == len(sentence_vectors) == len(sentence_dense):
-        problems.append(f"{first} sentences but {len(sentence_vectors)} sentence vectors, {len(sentence_dense)} indexed")
+    if first != len(sentence_dense):
+        problems.append(f"{first} sentences but {len(sentence_dense)} sentence vectors")
     if int(lexical.bm25.scores["num_docs"]) != len(passages):
         problems.append("the lexical index does not match the passages")
     if any(p.doc_id not in documents or p.text != documents[p.doc_id].text[p.start : p.end] for p in passages):
@@ -277,7 +277,7 @@ def _build_lock(index_dir: Path):
         yield
 
 
-def _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical, sentence_vectors) -> Path:
+def _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     final = index_dir / f"build-{stamp}-{uuid.uuid4().hex[:8]}"
     partial = index_dir / f"{final.name}.partial"
@@ -287,7 +287,6 @@ def _write_build(index_dir, manifest, documents, passages, dense, sentence_dense
     dense.save(partial / VECTORS)
     sentence_dense.save(partial / SENTENCE_INDEX)
     lexical.save(partial / LEXICAL)
-    np.save(partial / SENTENCE_VECTORS, sentence_vectors)
     _write_text(partial / MANIFEST, json.dumps(manifest, indent=2))
     for path in partial.rglob("*"):
         if path.is_file():

@@ -84,6 +84,16 @@ class DenseIndex:
     def vector(self, position: int) -> np.ndarray:
         return self.faiss.reconstruct(position)
 
+    def vectors(self) -> np.ndarray:
+        """Every stored vector, row i for id i: a read-only view of FAISS's own storage (flat and
+        HNSW indexes keep the vectors whole), so they are held in memory and on disk once."""
+        import faiss
+
+        storage = self.faiss if isinstance(self.faiss, faiss.IndexFlat) else faiss.downcast_index(self.faiss.storage)
+        view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self.faiss.d).reshape(len(self), self.faiss.d)
+        view.flags.writeable = False
+        return view
+
     def search(self, query: np.ndarray, k: int) -> list[Hit]:
         scores, ids = self.faiss.search(query.reshape(1, -1), min(k, len(self)))
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

@@ -125,7 +125,7 @@ def test_missing_index_says_how_to_build_one(tmp_path):
         lambda build: (build / "vectors.faiss").write_bytes((build / "vectors.faiss").read_bytes()[:100]),
         lambda build: (build / "passages.jsonl").unlink(),
         lambda build: (build / "passages.jsonl").write_text("{not json\n"),
-        lambda build: (build / "sentences.npy").write_bytes(b"garbage"),
+        lambda build: (build / "sentences.faiss").write_bytes(b"garbage"),
         lambda build: (build / "documents.json").write_text("[]"),
         lambda build: (build / "manifest.json").write_text("{"),
         lambda build: [p.unlink() for p in (build / "lexical").iterdir()],
