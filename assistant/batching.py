@@ -37,7 +37,7 @@ class _Batch:
 
 class QuestionEncoder:
     """`encode(question)` -> the question's normalized float32 vector (a fresh array each call),
-    exactly what `embedder.encode([question])[0]` returns, up to float rounding when batched."""
+    exactly what `embedder.encode_queries([question])[0]` returns, up to float rounding when batched."""
 
     def __init__(self, embedder, *, cache_size: int, window_ms: float, max_batch: int, model_threads: int):
         if cache_size < 0 or window_ms < 0 or max_batch < 1 or model_threads < 1:
@@ -110,7 +110,7 @@ class QuestionEncoder:
             self.batches += 1
             self.encoded += len(batch.questions)
         try:
-            vectors = self._model_threads.submit(self.embedder.encode, batch.questions).result()
+            vectors = self._model_threads.submit(self.embedder.encode_queries, batch.questions).result()
         except BaseException as error:
             with self._lock:
                 self._busy -= 1
@@ -145,19 +145,3 @@ class QuestionEncoder:
         with self._lock:
             return {"cached": len(self._cache), "hits": self.hits, "misses": self.misses,
                     "batches": self.batches, "encoded": self.encoded}
-
-
-def question_encoder(assistant) -> QuestionEncoder:
-    """The assistant's encoder, made on first use from its settings and remade when its embedder
-    is replaced (the cache belongs to one model)."""
-    encoder = assistant.__dict__.get("_question_encoder")
-    if encoder is None or encoder.embedder is not assistant.embedder:
-        with _make_lock:
-            encoder = assistant.__dict__.get("_question_encoder")
-            if encoder is None or encoder.embedder is not assistant.embedder:
-                encoder = QuestionEncoder.from_settings(assistant.embedder, assistant.settings)
-                assistant.__dict__["_question_encoder"] = encoder
-    return encoder
-
-
-_make_lock = threading.Lock()

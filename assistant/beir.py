@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .embedding import Embedder
+from .embedding import Embedder, create_embedders
 from .errors import AssistantError
 from .index import build_index
 from .pipeline import Assistant
@@ -190,21 +190,21 @@ def evaluate_beir(
     *,
     chunkings: tuple[str, ...] = CHUNKINGS,
     cache_dir: Path | None = None,
-    embedder: Embedder | None = None,
+    embedders: dict[str, Embedder] | None = None,
     progress: bool = True,
 ) -> dict:
     """Build a temporary index per chunking and measure every mode; returns the report dict.
     Embeddings are cached in `cache_dir`, else `settings.embedding_cache_dir`, else `.cache/embeddings`."""
     dataset = load_beir(beir_dir)
     cache_dir = cache_dir or settings.embedding_cache_dir or DEFAULT_CACHE_DIR
-    embedder = embedder or Embedder(settings.model_path, settings.embed_batch_size, cache_dir=cache_dir)
+    embedders = embedders or create_embedders(settings.model_copy(update={"embedding_cache_dir": cache_dir}), cached=True)
     runs = []
     with tempfile.TemporaryDirectory(prefix="beir-") as workdir:
         ids = write_corpus(dataset, Path(workdir) / "corpus")
         for chunking in chunkings:
             run_settings = benchmark_settings(settings, chunking, Path(workdir))
             started = time.perf_counter()
-            index = build_index(run_settings, embedder, progress=progress)
+            index = build_index(run_settings, embedders, progress=progress)
             run = {
                 "chunking": chunking,
                 "chunk_target_chars": run_settings.chunk_target_chars,
@@ -214,7 +214,7 @@ def evaluate_beir(
                 "modes": {},
             }
             for mode in MODES:
-                assistant = Assistant(index, embedder, run_settings.model_copy(update={"retrieval": mode}))
+                assistant = Assistant(index, embedders, run_settings.model_copy(update={"retrieval": mode}))
                 run["modes"][mode] = _measure(assistant, dataset, ids)
             runs.append(run)
     return {
@@ -223,7 +223,7 @@ def evaluate_beir(
         "queries": len(dataset.qrels),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "model": embedder.name,
+        "model": ", ".join(embedder.name for embedder in embedders.values()),
         "settings": {name: getattr(settings, name) for name in REPORTED_SETTINGS if name in Settings.model_fields}
         | {"candidates": max(settings.candidates, RECALL_CUTOFF)},
         "runs": runs,

@@ -89,10 +89,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
+    from .embedding import create_embedders
     from .index import build_index
-    from .library import library_embedder
 
-    index = build_index(settings, library_embedder(settings), progress=True)
+    index = build_index(settings, create_embedders(settings, cached=True), progress=True)
     manifest = index.manifest
     print(
         f"indexed {manifest['documents']} documents into {manifest['passages']} passages "

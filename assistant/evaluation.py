@@ -39,6 +39,9 @@ class GoldQuestion(BaseModel):
     split: str | None = None
     doc: str | None = None
     kind: str | None = None
+    lang: str = "en"
+    time_focus: str | None = None
+    style: str | None = None
 
 
 def fold(text: str) -> str:
@@ -156,7 +159,7 @@ def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", m
     use_query_threads(settings)
     results = {}
     for name, overrides in (modes or MODES).items():
-        assistant = Assistant(base.index, base.embedder, settings.model_copy(update=overrides))
+        assistant = Assistant(base.index, base.embedders, settings.model_copy(update=overrides))
         assistant.ask("warm-up question", 1)
         results[name] = score_mode(assistant, chosen)
     return {
@@ -166,7 +169,7 @@ def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", m
                                                               "fusion_dense_weight", "lexical_saturation", "candidates",
                                                               "abstain_min_evidence", "duplicate_similarity",
                                                               "span_min_years"}),
-        "index": {key: base.index.manifest.get(key) for key in ("passages", "documents", "model", "built_at")},
+        "index": {key: base.index.manifest.get(key) for key in ("passages", "documents", "models", "built_at")},
         "modes": results,
     }
 

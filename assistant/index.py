@@ -24,41 +24,37 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends import FaissBackend, IndexData, RetrievalBackend
 from .chunking import Passage, chunk_document
 from .cleaning import Block, CleanText
 from .corpus import Document, DocumentMetadata, corpus_fingerprint, load_corpus
 from .embedding import Embedder
 from .errors import AssistantError, IndexCorruptError, IndexMissingError
-from .search import DenseIndex, LexicalIndex, tokenize
+from .search import tokenize
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 PASSAGES = "passages.jsonl"
-VECTORS = "vectors.faiss"
-SENTENCE_INDEX = "sentences.faiss"
-LEXICAL = "lexical"
 REBUILD_HINT = "run `assistant index` to rebuild it"
 
 
 @dataclass
 class Index:
+    """One loaded build: the documents and passages, and the backend that searches them."""
+
     path: Path
     manifest: dict
     documents: dict[str, Document]
     passages: list[Passage]
-    dense: DenseIndex
-    sentence_dense: DenseIndex
-    lexical: LexicalIndex
-    sentence_vectors: np.ndarray
-    """Every sentence's vector (a view of `sentence_dense`), to pick highlights."""
+    backend: RetrievalBackend
     sentence_rows: list[range]
-    """The rows of `sentence_vectors` that hold each passage's sentences."""
+    """The sentence rows (in the backend's sentence vectors) of each passage."""
     sentence_passage: np.ndarray
     """The passage each sentence row belongs to."""
 
@@ -66,6 +62,11 @@ class Index:
     def passage_counts(self) -> Counter:
         """Passages per document id."""
         return Counter(passage.doc_id for passage in self.passages)
+
+    @property
+    def spaces(self) -> list[str]:
+        """The vector spaces (models) this build holds, e.g. ["english"]."""
+        return list(self.manifest["models"])
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:
@@ -78,26 +79,31 @@ def passage_lexical_text(document: Document, passage: Passage) -> str:
     return " ".join(filter(None, [document.metadata.title, passage.section, passage.text]))
 
 
-def model_fingerprint(embedder: Embedder) -> dict:
-    return {"name": embedder.name, "fingerprint": embedder.fingerprint[:16]}
+def model_fingerprints(embedders: dict[str, Embedder]) -> dict[str, dict]:
+    """Per vector space, the model's name and fingerprint, as the manifest records them."""
+    return {space: {"name": embedder.name, "fingerprint": embedder.fingerprint[:16]} for space, embedder in embedders.items()}
 
 
-def expected_manifest(settings: Settings, embedder: Embedder) -> dict:
+def expected_manifest(settings: Settings, embedders: dict[str, Embedder]) -> dict:
     """The manifest fields that must match for an index to be up to date."""
     return {
         "format_version": FORMAT_VERSION,
-        "model": model_fingerprint(embedder),
+        "models": model_fingerprints(embedders),
         "corpus_fingerprint": corpus_fingerprint(settings.corpus_dir),
         "chunking": settings.chunking_fingerprint(),
     }
 
 
 def stale_reasons(manifest: dict, expected: dict) -> list[str]:
+    """Why an index with `manifest` cannot serve settings that expect `expected`; empty if it can."""
     reasons = []
     if manifest.get("format_version") != expected["format_version"]:
         reasons.append(f"it has format version {manifest.get('format_version')}, this program reads {FORMAT_VERSION}")
-    if manifest.get("model") != expected["model"]:
-        reasons.append(f"it was built with model {manifest.get('model', {}).get('name')}, the setting is {expected['model']['name']}")
+    built, wanted = manifest.get("models") or {}, expected["models"]
+    for space in sorted(set(built) | set(wanted)):
+        if built.get(space) != wanted.get(space):
+            reasons.append(f"its {space} model is {(built.get(space) or {}).get('name', 'none')}, "
+                           f"the setting is {(wanted.get(space) or {}).get('name', 'none')}")
     if manifest.get("corpus_fingerprint") != expected["corpus_fingerprint"]:
         reasons.append("the corpus changed since it was built")
     if manifest.get("chunking") != expected["chunking"]:
@@ -105,7 +111,7 @@ def stale_reasons(manifest: dict, expected: dict) -> list[str]:
     return reasons
 
 
-def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True) -> Index:
+def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress: bool = True) -> Index:
     """Read, clean, chunk, embed and index the corpus, then switch `index/` to the new build."""
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(settings.corpus_dir)
@@ -119,22 +125,21 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     if len(by_id) != len(documents):
         raise AssistantError("two corpus files map to the same document id: rename one of them")
 
-    vectors = embedder.encode(
-        [passage_embedding_text(by_id[p.doc_id], p) for p in passages], progress=progress, description="passages"
-    )
+    passage_texts = [passage_embedding_text(by_id[p.doc_id], p) for p in passages]
     sentence_texts = [p.text[s:e] for p in passages for s, e in p.sentences]
-    sentence_vectors = embedder.encode(sentence_texts, progress=progress, description="sentences")
-    dense = DenseIndex.build(vectors, settings.faiss_index_type, settings.hnsw_threshold)
-    sentence_dense = DenseIndex.build(sentence_vectors, settings.faiss_index_type, settings.hnsw_threshold)
-    lexical = LexicalIndex.build([tokenize(passage_lexical_text(by_id[p.doc_id], p)) for p in passages])
+    data = IndexData(passages=passages, tokens=[tokenize(passage_lexical_text(by_id[p.doc_id], p)) for p in passages])
+    for space, embedder in embedders.items():
+        label = "" if len(embedders) == 1 else f"{space} "
+        data.vectors[space] = {
+            "passage": embedder.encode_passages(passage_texts, progress=progress, description=f"{label}passages"),
+            "sentence": embedder.encode_passages(sentence_texts, progress=progress, description=f"{label}sentences"),
+        }
+    backend = FaissBackend.build(data, index_type=settings.faiss_index_type, hnsw_threshold=settings.hnsw_threshold)
 
     manifest = {
-        "format_version": FORMAT_VERSION,
-        "model": model_fingerprint(embedder),
+        **expected_manifest(settings, embedders),
         "corpus_fingerprint": fingerprint,
-        "chunking": settings.chunking_fingerprint(),
-        "dense_index": type(dense.faiss).__name__,
-        "dimension": int(vectors.shape[1]),
+        "backend": backend.describe(),
         "documents": len(documents),
         "passages": len(passages),
         "sentences": len(sentence_texts),
@@ -143,7 +148,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = True
     }
     index_dir = settings.index_dir
     with _build_lock(index_dir):
-        build_dir = _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical)
+        build_dir = _write_build(index_dir, manifest, documents, passages, backend)
         _switch_current(index_dir, build_dir)
         _remove_old_builds(index_dir, keep=build_dir.name)
     log.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), manifest["build_seconds"])
@@ -185,10 +190,7 @@ def load_index(index_dir: Path) -> Index:
         documents = {d.doc_id: d for d in map(_document_from_json, json.loads((build / DOCUMENTS).read_text("utf-8")))}
         with (build / PASSAGES).open(encoding="utf-8") as lines:
             passages = [_passage_from_json(json.loads(line)) for line in lines if line.strip()]
-        dense = DenseIndex.load(build / VECTORS)
-        sentence_dense = DenseIndex.load(build / SENTENCE_INDEX)
-        lexical = LexicalIndex.load(build / LEXICAL)
-        sentence_vectors = sentence_dense.vectors()
+        backend = FaissBackend.load(build, passages, list(manifest["models"]))
     except Exception as error:  # every way a damaged file can fail to parse
         raise IndexCorruptError(f"the index in {build} is damaged ({_short(error)}): {REBUILD_HINT}") from None
 
@@ -197,19 +199,14 @@ def load_index(index_dir: Path) -> Index:
         rows.append(range(first, first + len(passage.sentences)))
         first += len(passage.sentences)
     sentence_passage = np.repeat(np.arange(len(passages)), [len(p.sentences) for p in passages])
-    problems = []
-    if len(passages) != manifest.get("passages") or len(dense) != len(passages):
-        problems.append(f"{len(passages)} passages, {len(dense)} vectors, manifest says {manifest.get('passages')}")
-    if first != len(sentence_dense):
-        problems.append(f"{first} sentences but {len(sentence_dense)} sentence vectors")
-    if int(lexical.bm25.scores["num_docs"]) != len(passages):
-        problems.append("the lexical index does not match the passages")
+    problems = [] if len(passages) == manifest.get("passages") else [
+        f"{len(passages)} passages, manifest says {manifest.get('passages')}"]
+    problems += backend.verify(len(passages), first)
     if any(p.doc_id not in documents or p.text != documents[p.doc_id].text[p.start : p.end] for p in passages):
         problems.append("passage text does not match its document")
     if problems:
         raise IndexCorruptError(f"the index in {build} is inconsistent ({'; '.join(problems)}): {REBUILD_HINT}")
-    return Index(build, manifest, documents, passages, dense, sentence_dense, lexical, sentence_vectors, rows,
-                 sentence_passage)
+    return Index(build, manifest, documents, passages, backend, rows, sentence_passage)
 
 
 def _short(error: Exception) -> str:
@@ -277,16 +274,15 @@ def _build_lock(index_dir: Path):
         yield
 
 
-def _write_build(index_dir, manifest, documents, passages, dense, sentence_dense, lexical) -> Path:
+def _write_build(index_dir: Path, manifest: dict, documents: list[Document], passages: list[Passage],
+                 backend: FaissBackend) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     final = index_dir / f"build-{stamp}-{uuid.uuid4().hex[:8]}"
     partial = index_dir / f"{final.name}.partial"
     partial.mkdir(parents=True)
     _write_text(partial / DOCUMENTS, json.dumps([_document_to_json(d) for d in documents], ensure_ascii=False))
     _write_text(partial / PASSAGES, "".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in passages))
-    dense.save(partial / VECTORS)
-    sentence_dense.save(partial / SENTENCE_INDEX)
-    lexical.save(partial / LEXICAL)
+    backend.save(partial)
     _write_text(partial / MANIFEST, json.dumps(manifest, indent=2))
     for path in partial.rglob("*"):
         if path.is_file():

@@ -11,8 +11,7 @@ The rebuild re-embeds nothing that was embedded before: passage and sentence vec
 an on-disk cache keyed by sha256(model fingerprint, text) (`embedding.EmbeddingCache`), so an
 unchanged document costs a cache lookup, and only the new document's text reaches the model. The
 result is the same as a full rebuild from scratch (tests/test_library.py checks this). The cache
-holds document text only: the embedder that encodes questions (`Assistant`) has no cache, so
-questions are never written to disk.
+holds document text only: questions are encoded without it, so they are never written to disk.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from .corpus import METADATA_SUFFIX, Document, corpus_files, document_id, load_document
 from .dates import is_iso_date
-from .embedding import Embedder
+from .embedding import Embedder, create_embedders
 from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES
 from .index import Index, build_index, load_index
@@ -46,11 +45,6 @@ class Added:
     warnings: list[str] = field(default_factory=list)
 
 
-def library_embedder(settings: Settings) -> Embedder:
-    """The embedder for building: with the on-disk vector cache, so known text is not re-embedded."""
-    return Embedder(settings.model_path, settings.embed_batch_size, cache_dir=settings.embedding_cache_path)
-
-
 def add_documents(
     settings: Settings,
     paths: list[Path],
@@ -59,7 +53,7 @@ def add_documents(
     publisher: str | None = None,
     date: str | None = None,
     url: str | None = None,
-    embedder: Embedder | None = None,
+    embedders: dict[str, Embedder] | None = None,
     progress: bool = False,
 ) -> tuple[list[Added], Index]:
     """Add `paths` to the corpus and update the index; all of them or, on any error, none."""
@@ -111,7 +105,7 @@ def add_documents(
             _copy_atomically(source, target)
             meta = _sidecar_values(added.document, source)
             _write_atomically(sidecar, _toml(meta))
-        index = build_index(settings, embedder or library_embedder(settings), progress=progress)
+        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -123,7 +117,7 @@ def add_documents(
     return [added for _, added in planned], index
 
 
-def remove_document(settings: Settings, doc_id: str, *, embedder: Embedder | None = None,
+def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Embedder] | None = None,
                     progress: bool = False) -> Index:
     """Take `doc_id` (its file and sidecar) out of the corpus and update the index."""
     corpus = settings.corpus_dir
@@ -143,7 +137,7 @@ def remove_document(settings: Settings, doc_id: str, *, embedder: Embedder | Non
         for path in files:
             os.replace(path, aside / path.name)
             moved.append((path, aside / path.name))
-        index = build_index(settings, embedder or library_embedder(settings), progress=progress)
+        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress)
     except BaseException:
         for original, kept in moved:
             os.replace(kept, original)

@@ -14,14 +14,15 @@ from functools import cached_property
 import numpy as np
 
 from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span
-from .batching import question_encoder
+from .backends import Hit
+from .batching import QuestionEncoder
 from .chunking import Passage
 from .coverage import CorpusCoverage
-from .glossary import Glossary
-from .embedding import Embedder
+from .embedding import ENGLISH, Embedder, create_embedders, vocabulary_words
 from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
+from .glossary import Glossary
 from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
-from .search import Hit, reciprocal_rank_fusion, score_fusion, tokenize
+from .search import reciprocal_rank_fusion, score_fusion, tokenize
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,28 @@ def validate_k(k: object, max_k: int) -> int:
 
 
 class Assistant:
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings):
+    """Owns a loaded index and the models that encode questions; `ask` answers."""
+
+    def __init__(self, index: Index, embedders: dict[str, Embedder], settings: Settings):
         self.index = index
-        self.embedder = embedder
+        self.embedders = embedders
         self.settings = settings
         self._current_stamp = self._stamp()
         self._reload_lock = threading.Lock()
+        self._encoders: dict[str, QuestionEncoder] = {}
+        self._encoders_lock = threading.Lock()
+
+    def question_encoder(self, space: str) -> QuestionEncoder:
+        """The cached, micro-batching question encoder of one vector space, made on first use and
+        remade when that space's embedder is replaced (its cache belongs to one model)."""
+        embedder = self.embedders[space]
+        encoder = self._encoders.get(space)
+        if encoder is None or encoder.embedder is not embedder:
+            with self._encoders_lock:
+                encoder = self._encoders.get(space)
+                if encoder is None or encoder.embedder is not embedder:
+                    encoder = self._encoders[space] = QuestionEncoder.from_settings(embedder, self.settings)
+        return encoder
 
     def _stamp(self) -> tuple | None:
         try:
@@ -96,24 +113,24 @@ class Assistant:
             return True
 
     @classmethod
-    def open(cls, settings: Settings, *, rebuild: str = "never", embedder: Embedder | None = None) -> "Assistant":
+    def open(cls, settings: Settings, *, rebuild: str = "never", embedders: dict[str, Embedder] | None = None) -> "Assistant":
         """Load the index. `rebuild`: "never" refuses a stale index, "stale" rebuilds a missing or
         stale one (make serve), "ignore" loads whatever is there."""
-        embedder = embedder or Embedder(settings.model_path, settings.embed_batch_size)
+        embedders = embedders or create_embedders(settings, cached=True)
         if rebuild == "stale":
-            reasons = cls.stale(settings, embedder)
+            reasons = cls.stale(settings, embedders)
             if reasons:
                 log.warning("rebuilding the index: %s", "; ".join(reasons))
-                return cls(build_index(settings, embedder), embedder, settings)
+                return cls(build_index(settings, embedders), embedders, settings)
         index = load_index(settings.index_dir)
         if rebuild == "never":
-            reasons = stale_reasons(index.manifest, expected_manifest(settings, embedder))
+            reasons = stale_reasons(index.manifest, expected_manifest(settings, embedders))
             if reasons:
                 raise IndexStaleError(f"the index is out of date ({'; '.join(reasons)}): run `assistant index` to rebuild it")
-        return cls(index, embedder, settings)
+        return cls(index, embedders, settings)
 
     @staticmethod
-    def stale(settings: Settings, embedder: Embedder) -> list[str]:
+    def stale(settings: Settings, embedders: dict[str, Embedder]) -> list[str]:
         """Why the index on disk cannot be used as it is; empty when it is up to date."""
         try:
             manifest = load_manifest(settings.index_dir)
@@ -121,14 +138,15 @@ class Assistant:
             return ["there is no index yet"]
         except IndexCorruptError as error:
             return [str(error)]
-        return stale_reasons(manifest, expected_manifest(settings, embedder))
+        return stale_reasons(manifest, expected_manifest(settings, embedders))
 
-    def _dense_hits(self, index: Index, question_vector, candidates: int) -> list[Hit]:
+    def _dense_hits(self, index: Index, space: str, question_vector, candidates: int) -> list[Hit]:
         """A passage scores its own similarity or that of its best sentence, whichever is higher:
         one precise sentence inside a long passage should not be drowned by the rest (dense
         Hit@1 on dev rose from 0.51 to 0.64 with this)."""
-        best = {hit.passage: hit.score for hit in index.dense.search(question_vector, candidates)}
-        for hit in index.sentence_dense.search(question_vector, candidates):
+        backend = index.backend
+        best = {hit.passage: hit.score for hit in backend.search_dense(space, "passage", question_vector, candidates)}
+        for hit in backend.search_dense(space, "sentence", question_vector, candidates):
             passage = int(index.sentence_passage[hit.passage])
             best[passage] = max(best.get(passage, -1.0), hit.score)
         return sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage))
@@ -139,7 +157,7 @@ class Assistant:
 
     @cached_property
     def coverage(self) -> CorpusCoverage:
-        vocabulary = frozenset(word for word in self.embedder.model.tokenizer.get_vocab() if word.isalpha())
+        vocabulary = vocabulary_words(self.settings.model_path)
         return CorpusCoverage.of_texts((d.text for d in self.index.documents.values()), vocabulary)
 
     def ask(self, question: str, k: int | None = None) -> Answer:
@@ -149,12 +167,12 @@ class Assistant:
         if settings.log_questions:
             log.info("question: %r (k=%d)", question, k)
         index = self.index  # one build for the whole answer, even if `refresh` swaps it meanwhile
-        question_vector = question_encoder(self).encode(question)  # LRU cache + micro-batching
+        question_vector = self.question_encoder(ENGLISH).encode(question)  # LRU cache + micro-batching
         expansions = self.glossary.expansions(question) if settings.use_glossary else []
         question_tokens = tokenize(" ".join([question, *expansions]))
         candidates = max(settings.candidates, k)
-        dense = self._dense_hits(index, question_vector, candidates)
-        lexical = index.lexical.search(question_tokens, candidates)
+        dense = self._dense_hits(index, ENGLISH, question_vector, candidates)
+        lexical = index.backend.search_lexical(question_tokens, candidates)
         hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
         ranking = {
             "dense": dense,
@@ -165,7 +183,7 @@ class Assistant:
         if expansions:
             # Evidence is judged on the question as asked: an expansion helps find a passage, it
             # must not make an unanswerable question look answered.
-            as_asked = index.lexical.search(tokenize(question), candidates)
+            as_asked = index.backend.search_lexical(tokenize(question), candidates)
             evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation)
         else:
             evidence = hybrid
@@ -192,7 +210,7 @@ class Assistant:
             if len(kept) == k:
                 break
             passage = index.passages[hit.passage]
-            sentence_vectors = index.sentence_vectors[index.sentence_rows[hit.passage]]
+            sentence_vectors = index.backend.vectors(ENGLISH, "sentence", index.sentence_rows[hit.passage])
             highlight = choose_highlight(passage, sentence_vectors, question_vector, question_tokens)
             meaning = _highlight_vector(passage, highlight, sentence_vectors)
             citation = citation_for(index.documents[passage.doc_id], passage)

@@ -1,14 +1,11 @@
-"""Retrieval: dense hits from FAISS, lexical hits from BM25, and their fusion into one ranking."""
+"""Lexical tokens of text, and the fusion of dense and lexical hits into one ranking."""
 
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-import numpy as np
+from .backends.base import Hit
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
@@ -39,99 +36,6 @@ def tokenize(text: str) -> list[str]:
     ("persons9", "Art.270") are split, so a footnote number never hides a word."""
     words = _TOKEN.findall(_LETTER_DIGIT.sub(" ", text.lower()))
     return _stemmer().stemWords([word for word in words if word not in _stopwords()])
-
-
-@dataclass(frozen=True)
-class Hit:
-    passage: int
-    score: float
-
-
-class DenseIndex:
-    """Normalized passage vectors in FAISS; inner product is cosine similarity."""
-
-    def __init__(self, index):
-        self.faiss = index
-
-    @classmethod
-    def build(cls, vectors: np.ndarray, index_type: str, hnsw_threshold: int) -> "DenseIndex":
-        import faiss
-
-        dimension = vectors.shape[1]
-        if index_type == "hnsw" or (index_type == "auto" and len(vectors) >= hnsw_threshold):
-            index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = 64
-        else:
-            index = faiss.IndexFlatIP(dimension)
-        index.add(vectors)
-        return cls(index)
-
-    @classmethod
-    def load(cls, path: Path) -> "DenseIndex":
-        import faiss
-
-        return cls(faiss.read_index(str(path)))
-
-    def save(self, path: Path) -> None:
-        import faiss
-
-        faiss.write_index(self.faiss, str(path))
-
-    def __len__(self) -> int:
-        return int(self.faiss.ntotal)
-
-    def vector(self, position: int) -> np.ndarray:
-        return self.faiss.reconstruct(position)
-
-    def vectors(self) -> np.ndarray:
-        """Every stored vector, row i for id i: a read-only view of FAISS's own storage (flat and
-        HNSW indexes keep the vectors whole), so they are held in memory and on disk once."""
-        import faiss
-
-        storage = self.faiss if isinstance(self.faiss, faiss.IndexFlat) else faiss.downcast_index(self.faiss.storage)
-        view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self.faiss.d).reshape(len(self), self.faiss.d)
-        view.flags.writeable = False
-        return view
-
-    def search(self, query: np.ndarray, k: int) -> list[Hit]:
-        scores, ids = self.faiss.search(query.reshape(1, -1), min(k, len(self)))
-        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-
-class LexicalIndex:
-    """BM25 (bm25s) over stemmed tokens."""
-
-    def __init__(self, retriever):
-        self.bm25 = retriever
-
-    @classmethod
-    def build(cls, token_lists: list[list[str]]) -> "LexicalIndex":
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        retriever = bm25s.BM25()
-        retriever.index(token_lists, show_progress=False)
-        return cls(retriever)
-
-    @classmethod
-    def load(cls, path: Path) -> "LexicalIndex":
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(path), show_progress=False))
-
-    def save(self, path: Path) -> None:
-        self.bm25.save(str(path), show_progress=False)
-
-    def search(self, tokens: list[str], k: int) -> list[Hit]:
-        """BM25 hits with a positive score; bm25s pads the top-k with score-0 passages that share
-        no word with the question, and those would only add noise to the fusion."""
-        known = [token for token in tokens if token in self.bm25.vocab_dict]
-        if not known:
-            return []
-        size = int(self.bm25.scores["num_docs"])
-        results, scores = self.bm25.retrieve([known], k=min(k, size), show_progress=False)
-        return [Hit(int(i), float(s)) for i, s in zip(results[0], scores[0]) if s > 0]
 
 
 def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:

@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assistant.embedding import Embedder  # noqa: E402
+from assistant.embedding import create_embedders  # noqa: E402
 from assistant.formats import extract  # noqa: E402
 from assistant.index import build_index, load_index  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -132,7 +132,7 @@ def main() -> None:
 
     settings = Settings(corpus_dir=corpus, index_dir=work / "full-index")
     started = time.perf_counter()
-    full = build_index(settings, Embedder(), progress=False)
+    full = build_index(settings, create_embedders(settings), progress=False)
     print(f"for comparison, a full rebuild with no embedding cache (in-process, model load included): "
           f"{time.perf_counter() - started:.1f} s, {full.manifest['passages']} passages")
     print(f"work folder: {work}" + ("" if args.keep else " (temporary)"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import inspect
 import json
 import os
 import platform
@@ -41,7 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant.answer import Answer, abstain_reason, sources_span  # noqa: E402
 from assistant.batching import QuestionEncoder  # noqa: E402
-from assistant.embedding import Embedder  # noqa: E402
+from assistant.embedding import ENGLISH, Embedder, create_embedders  # noqa: E402
 from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant, use_query_threads  # noqa: E402
 from assistant.search import score_fusion, tokenize  # noqa: E402
@@ -80,13 +79,12 @@ def stage_times(assistant: Assistant, question: str, encoder: QuestionEncoder, k
     t1 = time.perf_counter()
     candidates = max(settings.candidates, k)
     index = assistant.index
-    takes_index = "index" in inspect.signature(assistant._dense_hits).parameters
-    dense = assistant._dense_hits(index, vector, candidates) if takes_index else assistant._dense_hits(vector, candidates)
+    dense = assistant._dense_hits(index, ENGLISH, vector, candidates)
     t2 = time.perf_counter()
     expansions = assistant.glossary.expansions(question) if settings.use_glossary else []
     tokens = tokenize(" ".join([question, *expansions]))
-    lexical = assistant.index.lexical.search(tokens, candidates)
-    as_asked = assistant.index.lexical.search(tokenize(question), candidates) if expansions else None
+    lexical = index.backend.search_lexical(tokens, candidates)
+    as_asked = index.backend.search_lexical(tokenize(question), candidates) if expansions else None
     t3 = time.perf_counter()
     hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
     evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation) \
@@ -95,8 +93,7 @@ def stage_times(assistant: Assistant, question: str, encoder: QuestionEncoder, k
     reason = abstain_reason(evidence=evidence[0].score if evidence else 0.0,
                             unknown_terms=assistant.coverage.unknown_terms(question),
                             min_evidence=settings.abstain_min_evidence)
-    results = assistant._results(index, hybrid, k, vector, set(tokens)) if takes_index \
-        else assistant._results(hybrid, k, vector, set(tokens))
+    results = assistant._results(index, hybrid, k, vector, set(tokens))
     Answer(question=question, abstained=reason is not None, abstain_reason=reason,
            sources_span=sources_span(results, settings.span_min_years), results=results)
     t5 = time.perf_counter()
@@ -105,7 +102,7 @@ def stage_times(assistant: Assistant, question: str, encoder: QuestionEncoder, k
 
 
 def in_process(assistant: Assistant, questions: list[str]) -> dict:
-    embedder = assistant.embedder
+    embedder = assistant.embedders[ENGLISH]
     out: dict = {}
     cold = QuestionEncoder.from_settings(embedder, Settings(), cache_size=0, window_ms=0)
     warm = QuestionEncoder.from_settings(embedder, Settings())
@@ -120,14 +117,14 @@ def in_process(assistant: Assistant, questions: list[str]) -> dict:
     # `ask` itself, end to end, as the API calls it.
     for label, encoder in (("ask, cache cold", QuestionEncoder.from_settings(embedder, Settings(), cache_size=0, window_ms=0)),
                            ("ask, cache warm", warm)):
-        assistant.__dict__["_question_encoder"] = encoder
+        assistant._encoders[ENGLISH] = encoder
         times = []
         for question in questions:
             started = time.perf_counter()
             assistant.ask(question, 5)
             times.append((time.perf_counter() - started) * 1000)
         out[label] = (statistics.median(times), percentile(times, 95))
-    assistant.__dict__.pop("_question_encoder", None)
+    assistant._encoders.pop(ENGLISH, None)
     return out
 
 
@@ -138,7 +135,7 @@ def encoder_batches(embedder: Embedder, questions: list[str]) -> dict[int, float
         times = []
         for first in range(0, min(len(questions), 96) - n + 1, n):
             started = time.perf_counter()
-            embedder.encode(questions[first:first + n])
+            embedder.encode_queries(questions[first:first + n])
             times.append((time.perf_counter() - started) * 1000 / n)
         out[n] = statistics.median(times)
     return out
@@ -225,23 +222,23 @@ def http_runs(index_dir: Path, questions: list[str], seconds: int, workdir: Path
 
 # --- report -------------------------------------------------------------------------------------
 
-def one_run(settings_dir: Path, embedder: Embedder, questions: list[str], seconds: int) -> dict:
+def one_run(settings_dir: Path, embedders: dict[str, Embedder], questions: list[str], seconds: int) -> dict:
     settings = Settings(index_dir=settings_dir)
     shutil.rmtree(settings_dir, ignore_errors=True)
     settings_dir.mkdir(parents=True)
     torch_threads = None
     started = time.perf_counter()
-    index = build_index(settings, embedder, progress=False)
+    index = build_index(settings, embedders, progress=False)
     build = time.perf_counter() - started
     passages, sentences = index.manifest["passages"], index.manifest["sentences"]
     use_query_threads(settings)
     import torch
 
     torch_threads = torch.get_num_threads()
-    assistant = Assistant(index, embedder, settings)
+    assistant = Assistant(index, embedders, settings)
     assistant.ask("warm-up question", 5)
     result = {"build_s": build, "passages": passages, "sentences": sentences, "torch_threads": torch_threads,
-              "in_process": in_process(assistant, questions), "batches": encoder_batches(embedder, questions)}
+              "in_process": in_process(assistant, questions), "batches": encoder_batches(embedders[ENGLISH], questions)}
     torch.set_num_threads(os.cpu_count() or 1)  # index builds use every core
     result["http"] = http_runs(settings_dir, questions, seconds, settings_dir.parent)
     return result
@@ -359,13 +356,13 @@ def main() -> int:
     machine_line = machine()
     gold = ROOT / "eval" / "gold.jsonl"
     questions = [json.loads(line)["question"] for line in gold.read_text().splitlines() if line.strip()]
-    embedder = Embedder()
-    embedder.encode(["load the model before timing"])
+    embedders = create_embedders(Settings())
+    embedders[ENGLISH].encode_queries(["load the model before timing"])
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         for number in range(args.runs):
             print(f"run {number + 1} of {args.runs} ...", file=sys.stderr, flush=True)
-            runs.append(one_run(Path(tmp) / "index", embedder, questions, args.seconds))
+            runs.append(one_run(Path(tmp) / "index", embedders, questions, args.seconds))
     text = report(runs, started, machine_line, args.seconds)
     args.out.write_text(text)
     if args.json:

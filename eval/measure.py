@@ -15,7 +15,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from assistant.embedding import Embedder
+from assistant.embedding import ENGLISH, create_embedders
 from assistant.evaluation import load_gold
 from assistant.index import build_index
 from assistant.pipeline import Assistant
@@ -27,16 +27,16 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=100)
     parser.add_argument("--builds", type=int, default=3)
     args = parser.parse_args()
-    embedder = Embedder()
-    embedder.encode(["load the model before timing"])
+    embedders = create_embedders(Settings())
+    embedders[ENGLISH].encode_queries(["load the model before timing"])
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(index_dir=Path(tmp))
         build_times = []
         for _ in range(args.builds):
             started = time.perf_counter()
-            index = build_index(settings, embedder, progress=False)
+            index = build_index(settings, embedders, progress=False)
             build_times.append(time.perf_counter() - started)
-        assistant = Assistant(index, embedder, settings)
+        assistant = Assistant(index, embedders, settings)
         questions = [q.question for q in load_gold(settings.gold_file)][: args.questions]
         assistant.ask("warm-up", 5)
         latencies = []

@@ -33,7 +33,7 @@ def main() -> None:
         f"({in_scope} in scope, {len(gold) - in_scope} out of scope), split into dev (tuning) and test (reported).",
         "",
         f"Index: {test['index']['passages']} passages from {test['index']['documents']} documents, "
-        f"model {test['index']['model']['name']}, built {test['index']['built_at']}.",
+        f"models {', '.join(m['name'] for m in test['index']['models'].values())}, built {test['index']['built_at']}.",
         "",
         "Settings: " + ", ".join(f"`{k}={v}`" for k, v in test["settings"].items()) + ".",
         "",

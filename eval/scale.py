@@ -144,7 +144,7 @@ def encoding_rate() -> dict:
     """Real passages of ./corpus through the real model, every core, batch 32."""
     from assistant.chunking import chunk_document
     from assistant.corpus import load_corpus
-    from assistant.embedding import Embedder
+    from assistant.embedding import SentenceTransformerEmbedder
     from assistant.settings import Settings
 
     settings = Settings()
@@ -152,10 +152,10 @@ def encoding_rate() -> dict:
     for document in load_corpus(settings.corpus_dir):
         chunks.extend(chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars))
     texts = [chunk.text for chunk in chunks][:1024]
-    embedder = Embedder()
-    embedder.encode(texts[:32])
+    embedder = SentenceTransformerEmbedder()
+    embedder.encode_passages(texts[:32])
     started = time.perf_counter()
-    embedder.encode(texts)
+    embedder.encode_passages(texts)
     seconds = time.perf_counter() - started
     rate = len(texts) / seconds
     return {"texts": len(texts), "seconds": seconds, "rate": rate,

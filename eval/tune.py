@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from assistant.embedding import Embedder
+from assistant.embedding import create_embedders
 from assistant.evaluation import evaluate, load_gold
 from assistant.index import build_index
 from assistant.settings import Settings
@@ -27,14 +27,14 @@ def main() -> None:
     parser.add_argument("--targets", default="300,450,600,800,1000")
     parser.add_argument("--max-chars", type=int, default=1000)
     args = parser.parse_args()
-    embedder = Embedder()
+    embedders = create_embedders(Settings())
     gold = load_gold(Settings().gold_file)
     print("| chunk target | passages | variant | hit@1 | hit@3 | hit@5 | mrr@10 |")
     print("|---|---|---|---|---|---|---|")
     for target in [int(t) for t in args.targets.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(index_dir=Path(tmp), chunk_target_chars=target, chunk_max_chars=max(args.max_chars, target))
-            build_index(settings, embedder, progress=False)
+            build_index(settings, embedders, progress=False)
             report = evaluate(settings, gold, split=args.split, modes=VARIANTS)
             for name, m in report["modes"].items():
                 print(f"| {target} | {report['index']['passages']} | {name} | {m['hit@1']:.3f} | {m['hit@3']:.3f} | {m['hit@5']:.3f} | {m['mrr@10']:.3f} |")

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.embedding import Embedder  # noqa: E402
+from assistant.embedding import ENGLISH, Embedder, SentenceTransformerEmbedder  # noqa: E402
 from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -19,9 +19,44 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 
 
+class RecordingEmbedder:
+    """A real embedder that records every text it is asked to encode (a spy, not a mock)."""
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+        self.queries: list[str] = []
+        self.passages: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode_queries(self, texts):
+        self.queries.extend(texts)
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts, **options):
+        self.passages.extend(texts)
+        return self.inner.encode_passages(texts, **options)
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder()
+    """The English model (all-MiniLM-L6-v2 through sentence-transformers), loaded once."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def embedders(embedder) -> dict[str, Embedder]:
+    return {ENGLISH: embedder}
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +65,10 @@ def settings(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def index(settings, embedder):
-    return build_index(settings, embedder, progress=False)
+def index(settings, embedders):
+    return build_index(settings, embedders, progress=False)
 
 
 @pytest.fixture(scope="session")
-def assistant(index, embedder, settings) -> Assistant:
-    return Assistant(index, embedder, settings)
+def assistant(index, embedders, settings) -> Assistant:
+    return Assistant(index, embedders, settings)

@@ -15,8 +15,8 @@ def test_highlight_is_the_sentence_that_answers(embedder):
         "Substitution therapy is available only in three pilot sites."
     )
     question = "How many friendly cabinets are there?"
-    sentence_vectors = embedder.encode([passage.text[s:e] for s, e in passage.sentences])
-    highlight = choose_highlight(passage, sentence_vectors, embedder.encode([question])[0], set(tokenize(question)))
+    sentence_vectors = embedder.encode_passages([passage.text[s:e] for s, e in passage.sentences])
+    highlight = choose_highlight(passage, sentence_vectors, embedder.encode_queries([question])[0], set(tokenize(question)))
     assert passage.text[highlight.start : highlight.end] == "Nationwide, there are 33 friendly cabinets and 22 AIDS centres."
 
 

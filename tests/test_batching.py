@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from assistant.batching import QuestionEncoder, question_encoder
+from assistant.batching import QuestionEncoder
+from assistant.embedding import ENGLISH
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 
@@ -40,18 +41,18 @@ class CountingEmbedder:
         self.fail_on = fail_on
         self._lock = threading.Lock()
 
-    def encode(self, texts):
+    def encode_queries(self, texts):
         with self._lock:
             self.calls.append(list(texts))
         if self.fail_on in texts:
             raise RuntimeError("the model failed")
-        return self.embedder.encode(texts)
+        return self.embedder.encode_queries(texts)
 
 
 def test_single_question_is_exactly_the_embedder_vector(embedder):
     encoder = QuestionEncoder.from_settings(embedder, SETTINGS)
     for question in QUESTIONS[:3]:
-        assert np.array_equal(encoder.encode(question), embedder.encode([question])[0])
+        assert np.array_equal(encoder.encode(question), embedder.encode_queries([question])[0])
 
 
 def test_a_repeated_question_comes_from_the_cache(embedder):
@@ -116,7 +117,7 @@ def test_concurrent_questions_share_encoder_calls(embedder):
     assert len(spy.calls) < len(QUESTIONS), spy.calls  # some questions were batched together
     assert max(len(call) for call in spy.calls) <= 8
     for question, vector in zip(QUESTIONS, vectors):
-        alone = embedder.encode([question])[0]
+        alone = embedder.encode_queries([question])[0]
         assert vector.dtype == np.float32 and vector.shape == alone.shape
         # Padding to the longest question of a batch changes float rounding only.
         assert float(vector @ alone) > 0.99999
@@ -158,7 +159,7 @@ def test_a_model_error_reaches_every_waiting_caller_and_is_not_cached(embedder):
     assert outcomes == ["error"] * 4
     assert encoder.stats()["cached"] == 0 and not encoder._inflight
     spy.fail_on = None
-    assert np.array_equal(encoder.encode(QUESTIONS[0]), embedder.encode([QUESTIONS[0]])[0])
+    assert np.array_equal(encoder.encode(QUESTIONS[0]), embedder.encode_queries([QUESTIONS[0]])[0])
 
 
 def test_invalid_settings_are_refused(embedder):
@@ -173,18 +174,18 @@ def _gold_questions(settings, n):
     return [json.loads(line)["question"] for line in lines if line.strip()][:n]
 
 
-def test_ask_answers_the_same_with_and_without_cache_and_batching(index, embedder, settings):
+def test_ask_answers_the_same_with_and_without_cache_and_batching(index, embedder, embedders, settings):
     questions = _gold_questions(settings, 24)
-    plain = Assistant(index, embedder, settings)
-    plain.__dict__["_question_encoder"] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=0, window_ms=0)
+    plain = Assistant(index, embedders, settings)
+    plain._encoders[ENGLISH] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=0, window_ms=0)
     expected = [plain.ask(question, 5).model_dump() for question in questions]
 
-    levers = Assistant(index, embedder, settings)
-    levers.__dict__["_question_encoder"] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=64, window_ms=20, max_batch=8)
+    levers = Assistant(index, embedders, settings)
+    levers._encoders[ENGLISH] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=64, window_ms=20, max_batch=8)
     with ThreadPoolExecutor(8) as pool:  # concurrent: batched
         batched = list(pool.map(lambda q: levers.ask(q, 5).model_dump(), questions))
     cached = [levers.ask(question, 5).model_dump() for question in questions]  # all from the cache now
-    assert levers.__dict__["_question_encoder"].stats()["hits"] >= len(questions)
+    assert levers.question_encoder(ENGLISH).stats()["hits"] >= len(questions)
 
     def ranking(answer):
         return [(r["citation"]["doc_id"], r["citation"]["start"], r["highlight"]) for r in answer["results"]]
@@ -195,10 +196,10 @@ def test_ask_answers_the_same_with_and_without_cache_and_batching(index, embedde
         assert [r["score"] for r in got["results"]] == pytest.approx([r["score"] for r in want["results"]], abs=1e-4)
 
 
-def test_the_assistant_makes_its_encoder_from_settings_and_remakes_it_for_a_new_model(index, embedder, settings):
-    assistant = Assistant(index, embedder, settings)
-    encoder = question_encoder(assistant)
-    assert question_encoder(assistant) is encoder
-    assert encoder.cache_size == getattr(settings, "question_cache_size", encoder.cache_size)
-    assistant.embedder = CountingEmbedder(embedder)
-    assert question_encoder(assistant) is not encoder
+def test_the_assistant_makes_its_encoder_from_settings_and_remakes_it_for_a_new_model(index, embedder, embedders, settings):
+    assistant = Assistant(index, dict(embedders), settings)
+    encoder = assistant.question_encoder(ENGLISH)
+    assert assistant.question_encoder(ENGLISH) is encoder
+    assert encoder.cache_size == settings.question_cache_size
+    assistant.embedders[ENGLISH] = CountingEmbedder(embedder)
+    assert assistant.question_encoder(ENGLISH) is not encoder

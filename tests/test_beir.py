@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from assistant.beir import evaluate_beir, format_beir, load_beir, ndcg_at_k, recall_at_k
-from assistant.embedding import Embedder
+from assistant.embedding import CachedEmbedder
+from conftest import RecordingEmbedder
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 
@@ -113,9 +114,9 @@ def test_loader_rejects_a_missing_folder(tmp_path):
         load_beir(tmp_path / "nowhere")
 
 
-def test_benchmark_runs_the_product_pipeline_end_to_end(tmp_path, embedder):
+def test_benchmark_runs_the_product_pipeline_end_to_end(tmp_path, embedders):
     settings = Settings(corpus_dir=tmp_path / "unused", index_dir=tmp_path / "unused-index")
-    report = evaluate_beir(write_beir(tmp_path / "tiny"), settings, embedder=embedder, progress=False)
+    report = evaluate_beir(write_beir(tmp_path / "tiny"), settings, embedders=embedders, progress=False)
     assert report["documents"] == 20 and report["queries"] == 8
     assert [run["chunking"] for run in report["runs"]] == ["document", "product"]
     document, product = report["runs"]
@@ -131,19 +132,28 @@ def test_benchmark_runs_the_product_pipeline_end_to_end(tmp_path, embedder):
     assert "| hybrid |" in table
 
 
-def test_embedding_cache_serves_a_second_encode_without_the_model(tmp_path):
+def test_embedding_cache_serves_a_second_encode_without_the_model(tmp_path, embedder):
     texts = ["Ash clouds ground flights.", "Bees vanish in winter.", "Ash clouds ground flights.", "x" * 600]
-    first = Embedder(cache_dir=tmp_path).encode(texts, progress=True)
-    again = Embedder(cache_dir=tmp_path)
-    second = again.encode(texts)
-    assert "model" not in again.__dict__  # every vector came from the cache
+    first = CachedEmbedder(embedder, tmp_path).encode_passages(texts, progress=True)
+    spy = RecordingEmbedder(embedder)
+    second = CachedEmbedder(spy, tmp_path).encode_passages(texts)
+    assert spy.passages == []  # every vector came from the cache
     assert second.dtype == np.float32 and np.array_equal(first, second)
-    assert np.allclose(second, Embedder().encode(texts), atol=1e-5)
+    assert np.allclose(second, embedder.encode_passages(texts), atol=1e-5)
     assert np.allclose(np.linalg.norm(second, axis=1), 1.0, atol=1e-5)
 
 
-def test_embedding_cache_is_keyed_by_model(tmp_path):
-    cached = Embedder(cache_dir=tmp_path)
+def test_questions_are_never_cached(tmp_path, embedder):
+    spy = RecordingEmbedder(embedder)
+    cached = CachedEmbedder(spy, tmp_path)
+    cached.encode_queries(["where can I get tested"])
+    cached.encode_queries(["where can I get tested"])
+    assert spy.queries == ["where can I get tested"] * 2
+    assert cached.cache.get([cached.cache.key("where can I get tested")]) == {}
+
+
+def test_embedding_cache_is_keyed_by_model(tmp_path, embedder):
+    cached = CachedEmbedder(embedder, tmp_path)
     assert cached.cache.key("same text") != cached.cache.key("same text ")
     other = type(cached.cache)(tmp_path, "another-model")
     assert other.key("same text") != cached.cache.key("same text")

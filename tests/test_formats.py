@@ -92,14 +92,14 @@ def test_docx_structure(files):
 
 
 @pytest.fixture(scope="module")
-def mixed_assistant(files, embedder, tmp_path_factory) -> Assistant:
+def mixed_assistant(files, embedders, tmp_path_factory) -> Assistant:
     corpus = tmp_path_factory.mktemp("mixed-corpus")
     for path in files.values():
         (corpus / path.name).write_bytes(path.read_bytes())
     for suffix in (".txt", ".toml"):
         (corpus / f"{SEED.name}{suffix}").write_bytes(SEED.with_suffix(suffix).read_bytes())
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("mixed-index"))
-    return Assistant(build_index(settings, embedder, progress=False), embedder, settings)
+    return Assistant(build_index(settings, embedders, progress=False), embedders, settings)
 
 
 @pytest.mark.parametrize("question, doc_id, page", [

@@ -8,33 +8,22 @@ import time
 import numpy as np
 import pytest
 
-import assistant.index as index_module
-from assistant.embedding import Embedder
+from assistant.backends import LexicalIndex
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
 from assistant.index import CURRENT_FILE, build_index, current_build, load_index
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from conftest import CORPUS
-
-
-class CountingEmbedder(Embedder):
-    """The real model, counting how many texts it is asked to encode."""
-
-    encoded = 0
-
-    def encode(self, texts, **kwargs):
-        self.encoded += len(texts)
-        return super().encode(texts, **kwargs)
+from conftest import CORPUS, RecordingEmbedder
 
 
 @pytest.fixture
-def small(tmp_path, embedder):
+def small(tmp_path, embedders):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "alpha.txt").write_text("Alpha report\n\nSex work was decriminalised in 2001. Police raids continue.\n", encoding="utf-8")
     (corpus / "beta.txt").write_text("Beta note\n\nThere are 33 friendly cabinets across the country.\n", encoding="utf-8")
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-    build_index(settings, embedder, progress=False)
+    build_index(settings, embedders, progress=False)
     return settings
 
 
@@ -42,55 +31,59 @@ def test_round_trip_loads_what_was_built(index, settings):
     loaded = load_index(settings.index_dir)
     assert loaded.passages == index.passages
     assert loaded.manifest == index.manifest
-    assert np.array_equal(loaded.sentence_vectors, index.sentence_vectors)
-    query = index.sentence_vectors[0]
-    assert loaded.dense.search(query, 5) == index.dense.search(query, 5)
+    for space in index.spaces:
+        for unit in ("passage", "sentence"):
+            rows = range(len(index.passages) if unit == "passage" else len(index.sentence_passage))
+            assert np.array_equal(loaded.backend.vectors(space, unit, rows), index.backend.vectors(space, unit, rows))
+    query = index.backend.vectors("english", "sentence", [0])[0]
+    assert loaded.backend.search_dense("english", "passage", query, 5) == index.backend.search_dense("english", "passage", query, 5)
+    assert loaded.backend.search_lexical(["condom"], 5) == index.backend.search_lexical(["condom"], 5)
     assert {d: doc.text for d, doc in loaded.documents.items()} == {d: doc.text for d, doc in index.documents.items()}
 
 
 def test_manifest_records_model_corpus_and_chunking(index):
     manifest = index.manifest
-    assert manifest["model"]["name"] == "all-MiniLM-L6-v2"
+    assert manifest["models"]["english"]["name"] == "all-MiniLM-L6-v2"
     assert manifest["chunking"] == {"chunk_target_chars": index.manifest["chunking"]["chunk_target_chars"],
                                     "chunk_max_chars": index.manifest["chunking"]["chunk_max_chars"]}
     assert len(manifest["corpus_fingerprint"]) == 64
     assert manifest["passages"] == len(index.passages)
 
 
-def test_loading_an_up_to_date_index_never_re_embeds(index, settings):
-    counting = CountingEmbedder()
-    Assistant.open(settings, embedder=counting)
-    assert counting.encoded == 0
+def test_loading_an_up_to_date_index_never_re_embeds(index, settings, embedders):
+    recording = {space: RecordingEmbedder(embedder) for space, embedder in embedders.items()}
+    Assistant.open(settings, embedders=recording)
+    assert not any(spy.passages or spy.queries for spy in recording.values())
 
 
-def test_a_changed_corpus_makes_the_index_stale(small, embedder):
+def test_a_changed_corpus_makes_the_index_stale(small, embedders):
     (small.corpus_dir / "gamma.txt").write_text("Gamma\n\nA new document.\n", encoding="utf-8")
     with pytest.raises(IndexStaleError, match="corpus changed.*assistant index"):
-        Assistant.open(small, embedder=embedder)
-    rebuilt = Assistant.open(small, rebuild="stale", embedder=embedder)
+        Assistant.open(small, embedders=embedders)
+    rebuilt = Assistant.open(small, rebuild="stale", embedders=embedders)
     assert "gamma" in rebuilt.index.documents
 
 
-def test_changed_chunking_settings_make_the_index_stale(small, embedder):
+def test_changed_chunking_settings_make_the_index_stale(small, embedders):
     changed = small.model_copy(update={"chunk_target_chars": small.chunk_target_chars + 1})
     with pytest.raises(IndexStaleError, match="chunking settings changed"):
-        Assistant.open(changed, embedder=embedder)
+        Assistant.open(changed, embedders=embedders)
 
 
-def test_an_interrupted_build_keeps_the_last_good_index(small, embedder, monkeypatch):
+def test_an_interrupted_build_keeps_the_last_good_index(small, embedders, monkeypatch):
     before = current_build(small.index_dir)
     (small.corpus_dir / "gamma.txt").write_text("Gamma\n\nA new document.\n", encoding="utf-8")
 
     def crash(self, path):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index_module.LexicalIndex, "save", crash)
+    monkeypatch.setattr(LexicalIndex, "save", crash)
     with pytest.raises(RuntimeError):
-        build_index(small, embedder, progress=False)
+        build_index(small, embedders, progress=False)
     assert current_build(small.index_dir) == before
     assert "gamma" not in load_index(small.index_dir).documents
     monkeypatch.undo()
-    build_index(small, embedder, progress=False)
+    build_index(small, embedders, progress=False)
     assert [p.name for p in small.index_dir.glob("build-*")] == [current_build(small.index_dir).name]
 
 
@@ -122,10 +115,10 @@ def test_missing_index_says_how_to_build_one(tmp_path):
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda build: (build / "vectors.faiss").write_bytes((build / "vectors.faiss").read_bytes()[:100]),
+        lambda build: (build / "dense-english-passages.faiss").write_bytes((build / "dense-english-passages.faiss").read_bytes()[:100]),
         lambda build: (build / "passages.jsonl").unlink(),
         lambda build: (build / "passages.jsonl").write_text("{not json\n"),
-        lambda build: (build / "sentences.faiss").write_bytes(b"garbage"),
+        lambda build: (build / "dense-english-sentences.faiss").write_bytes(b"garbage"),
         lambda build: (build / "documents.json").write_text("[]"),
         lambda build: (build / "manifest.json").write_text("{"),
         lambda build: [p.unlink() for p in (build / "lexical").iterdir()],
@@ -147,10 +140,10 @@ def test_an_index_of_another_format_version_is_refused(small):
         load_index(small.index_dir)
 
 
-def test_an_index_built_by_another_model_is_stale(small, embedder):
+def test_an_index_built_by_another_model_is_stale(small, embedders):
     manifest_path = current_build(small.index_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["model"] = {"name": "other-model", "fingerprint": "0"}
+    manifest["models"]["english"] = {"name": "other-model", "fingerprint": "0"}
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexStaleError, match="other-model"):
-        Assistant.open(small, embedder=embedder)
+        Assistant.open(small, embedders=embedders)

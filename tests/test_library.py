@@ -18,12 +18,13 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.cli import main
-from assistant.embedding import Embedder
+from assistant.embedding import CachedEmbedder
 from assistant.errors import CorpusError
 from assistant.index import build_index, current_build, load_index
 from assistant.library import add_documents, list_documents, remove_document
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
+from conftest import RecordingEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = ["eatg-2025-new-legislation-criminalizing-sex-work", "nswp-2015-amelia-report-sex-work"]
@@ -37,38 +38,42 @@ def _seed_corpus(folder: Path) -> Path:
     return folder
 
 
-class SpyEmbedder(Embedder):
-    """The real model and a real on-disk cache; records which texts reach the model."""
+class Spy(dict):
+    """The session's real models, each behind a real on-disk cache, recording which texts reach a model."""
 
-    def __init__(self, model, cache_dir: Path):
-        super().__init__(cache_dir=cache_dir)
-        self.__dict__["model"] = model  # share the session's loaded model
-        self.encoded: list[str] = []
+    def __init__(self, embedders, cache_dir: Path):
+        self.models = {space: RecordingEmbedder(embedder) for space, embedder in embedders.items()}
+        super().__init__({space: CachedEmbedder(model, cache_dir) for space, model in self.models.items()})
 
-    def _encode(self, texts):
-        self.encoded.extend(texts)
-        return super()._encode(texts)
+    @property
+    def encoded(self) -> list[str]:
+        return [text for model in self.models.values() for text in model.passages]
+
+    def forget(self) -> None:
+        for model in self.models.values():
+            model.passages.clear()
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory, embedder) -> Path:
+def seeded(tmp_path_factory, embedders) -> Path:
     """Two seed documents, indexed once, with their vectors in the index folder's cache."""
     folder = tmp_path_factory.mktemp("seeded")
     settings = Settings(corpus_dir=_seed_corpus(folder / "corpus"), index_dir=folder / "index")
-    build_index(settings, SpyEmbedder(embedder.model, settings.embedding_cache_path), progress=False)
+    build_index(settings, Spy(embedders, settings.embedding_cache_path), progress=False)
     return folder
 
 
 @pytest.fixture
-def library(seeded, tmp_path, embedder):
+def library(seeded, tmp_path, embedders):
     """A copy of `seeded` of the test's own: corpus, index and embedding cache."""
     shutil.copytree(seeded, tmp_path / "lib")
     settings = Settings(corpus_dir=tmp_path / "lib" / "corpus", index_dir=tmp_path / "lib" / "index")
-    return settings, SpyEmbedder(embedder.model, settings.embedding_cache_path)
+    return settings, Spy(embedders, settings.embedding_cache_path)
 
 
-def _vectors(index):
-    return index.dense.faiss.reconstruct_n(0, index.dense.faiss.ntotal)
+def _vectors(index, unit):
+    rows = range(len(index.passages) if unit == "passage" else len(index.sentence_passage))
+    return {space: index.backend.vectors(space, unit, rows) for space in index.spaces}
 
 
 def _same_index(incremental, full):
@@ -76,16 +81,19 @@ def _same_index(incremental, full):
            [(p.doc_id, p.section, p.start, p.end, p.text, p.sentences) for p in full.passages]
     assert {k: (d.text, d.metadata, d.pages) for k, d in incremental.documents.items()} == \
            {k: (d.text, d.metadata, d.pages) for k, d in full.documents.items()}
-    np.testing.assert_allclose(_vectors(incremental), _vectors(full), atol=1e-5)
-    np.testing.assert_allclose(incremental.sentence_vectors, full.sentence_vectors, atol=1e-5)
+    for unit in ("passage", "sentence"):
+        built, expected = _vectors(incremental, unit), _vectors(full, unit)
+        assert built.keys() == expected.keys()
+        for space in built:
+            np.testing.assert_allclose(built[space], expected[space], atol=1e-5)
     assert incremental.manifest["corpus_fingerprint"] == full.manifest["corpus_fingerprint"]
 
 
-def test_add_and_remove_equal_a_full_rebuild_and_embed_only_the_new_text(library, embedder, tmp_path):
+def test_add_and_remove_equal_a_full_rebuild_and_embed_only_the_new_text(library, embedders, tmp_path):
     settings, spy = library
     before = load_index(settings.index_dir)
     added, index = add_documents(settings, [make_pdf(tmp_path / "field-report.pdf")], publisher="Steppe Health Alliance",
-                                 date="2023-06", embedder=spy)
+                                 date="2023-06", embedders=spy)
     assert [a.document.doc_id for a in added] == ["field-report"]
     assert added[0].passages == sum(1 for p in index.passages if p.doc_id == "field-report") > 0
     new_texts = {p.text for p in index.passages if p.doc_id == "field-report"} | {
@@ -96,11 +104,11 @@ def test_add_and_remove_equal_a_full_rebuild_and_embed_only_the_new_text(library
     assert f'title = "{PDF_TITLE}"' in sidecar and 'publisher = "Steppe Health Alliance"' in sidecar and 'date = "2023-06"' in sidecar
 
     # A full rebuild from scratch (fresh vectors, no cache) of the same corpus gives the same index.
-    full = build_index(Settings(corpus_dir=settings.corpus_dir, index_dir=tmp_path / "full"), embedder, progress=False)
+    full = build_index(Settings(corpus_dir=settings.corpus_dir, index_dir=tmp_path / "full"), embedders, progress=False)
     _same_index(index, full)
 
-    spy.encoded.clear()
-    after = remove_document(settings, "field-report", embedder=spy)
+    spy.forget()
+    after = remove_document(settings, "field-report", embedders=spy)
     assert spy.encoded == []
     assert not any(settings.corpus_dir.glob("field-report.*"))
     assert not any(p.name.startswith(".removing") for p in settings.corpus_dir.iterdir())
@@ -110,7 +118,7 @@ def test_add_and_remove_equal_a_full_rebuild_and_embed_only_the_new_text(library
 def test_add_several_formats_and_list_them(library, tmp_path, capsys):
     settings, spy = library
     paths = [make_html(tmp_path / "night-bus.html"), make_docx(tmp_path / "Shelter Guidelines.docx")]
-    added, _ = add_documents(settings, paths, embedder=spy)
+    added, _ = add_documents(settings, paths, embedders=spy)
     ids = [a.document.doc_id for a in added]
     assert ids == ["night-bus", "shelter-guidelines"]
     assert (settings.corpus_dir / "shelter-guidelines.docx").is_file()
@@ -157,7 +165,7 @@ def test_bad_input_is_refused_with_one_line_and_nothing_changes(library, tmp_pat
     path = make(folder)
     state = _state(settings)
     with pytest.raises(CorpusError, match=message):
-        add_documents(settings, [path], embedder=spy)
+        add_documents(settings, [path], embedders=spy)
     assert _state(settings) == state
     load_index(settings.index_dir)  # still whole
     # The command line says the same in one line on stderr, exit code 2.
@@ -173,7 +181,7 @@ def test_a_batch_with_one_bad_file_adds_none(library, tmp_path):
     state = _state(settings)
     good, bad = make_html(tmp_path / "night-bus.html"), make_image_only_pdf(tmp_path / "scan.pdf")
     with pytest.raises(CorpusError, match="no text layer"):
-        add_documents(settings, [good, bad], embedder=spy)
+        add_documents(settings, [good, bad], embedders=spy)
     assert _state(settings) == state
 
 
@@ -186,10 +194,10 @@ def test_a_failed_rebuild_takes_the_copied_files_out(library, tmp_path, monkeypa
 
     monkeypatch.setattr("assistant.library.build_index", fail)
     with pytest.raises(RuntimeError):
-        add_documents(settings, [make_html(tmp_path / "night-bus.html")], embedder=spy)
+        add_documents(settings, [make_html(tmp_path / "night-bus.html")], embedders=spy)
     assert _state(settings) == state
     with pytest.raises(RuntimeError):
-        remove_document(settings, SEEDS[0], embedder=spy)
+        remove_document(settings, SEEDS[0], embedders=spy)
     assert _state(settings) == state
 
 
@@ -198,23 +206,23 @@ def test_duplicates_and_taken_ids_are_refused(library, tmp_path):
     copy = tmp_path / "same-content.txt"
     shutil.copyfile(settings.corpus_dir / f"{SEEDS[0]}.txt", copy)
     with pytest.raises(CorpusError, match=rf"already in the collection as '{SEEDS[0]}' \(same content\)"):
-        add_documents(settings, [copy], embedder=spy)
+        add_documents(settings, [copy], embedders=spy)
     taken = _write(tmp_path / f"{SEEDS[1]}.md", b"# Other text\n\nSomething else entirely.\n")
     with pytest.raises(CorpusError, match="already has a document with id"):
-        add_documents(settings, [taken], embedder=spy)
+        add_documents(settings, [taken], embedders=spy)
     pdf = make_pdf(tmp_path / "a.pdf")
     with pytest.raises(CorpusError, match="same content"):
-        add_documents(settings, [pdf, _write(tmp_path / "b.pdf", pdf.read_bytes())], embedder=spy)
+        add_documents(settings, [pdf, _write(tmp_path / "b.pdf", pdf.read_bytes())], embedders=spy)
 
 
 def test_flags_are_checked_and_override_the_file(library, tmp_path):
     settings, spy = library
     page = make_html(tmp_path / "night-bus.html")
     with pytest.raises(CorpusError, match="--date"):
-        add_documents(settings, [page], date="14 Sept 2022", embedder=spy)
+        add_documents(settings, [page], date="14 Sept 2022", embedders=spy)
     with pytest.raises(CorpusError, match="one document"):
-        add_documents(settings, [page, make_pdf(tmp_path / "r.pdf")], title="One title", embedder=spy)
-    added, _ = add_documents(settings, [page], title="Night bus", date="2022-09", embedder=spy)
+        add_documents(settings, [page, make_pdf(tmp_path / "r.pdf")], title="One title", embedders=spy)
+    added, _ = add_documents(settings, [page], title="Night bus", date="2022-09", embedders=spy)
     assert (added[0].document.metadata.title, added[0].document.metadata.date) == ("Night bus", "2022-09")
     assert added[0].document.metadata.publisher == "Harm Reduction Network"  # from the page
 
@@ -222,10 +230,10 @@ def test_flags_are_checked_and_override_the_file(library, tmp_path):
 def test_remove_unknown_or_last_document(library, tmp_path):
     settings, spy = library
     with pytest.raises(CorpusError, match="no document with id 'nope'"):
-        remove_document(settings, "nope", embedder=spy)
-    remove_document(settings, SEEDS[0], embedder=spy)
+        remove_document(settings, "nope", embedders=spy)
+    remove_document(settings, SEEDS[0], embedders=spy)
     with pytest.raises(CorpusError, match="last document"):
-        remove_document(settings, SEEDS[1], embedder=spy)
+        remove_document(settings, SEEDS[1], embedders=spy)
 
 
 def test_a_document_dropped_into_the_corpus_gets_in_with_a_warning(library, tmp_path, caplog):
@@ -238,11 +246,11 @@ def test_a_document_dropped_into_the_corpus_gets_in_with_a_warning(library, tmp_
     assert pdf.is_file()
 
 
-def test_the_api_and_page_show_an_added_document_without_a_restart(library, tmp_path, embedder):
+def test_the_api_and_page_show_an_added_document_without_a_restart(library, tmp_path, embedders):
     settings, spy = library
-    client = TestClient(create_app(Assistant(load_index(settings.index_dir), embedder, settings)))
+    client = TestClient(create_app(Assistant(load_index(settings.index_dir), embedders, settings)))
     assert {d["doc_id"] for d in client.get("/api/documents").json()} == set(SEEDS)
-    add_documents(settings, [make_pdf(tmp_path / "field-report.pdf")], embedder=spy)
+    add_documents(settings, [make_pdf(tmp_path / "field-report.pdf")], embedders=spy)
     listed = {d["doc_id"]: d for d in client.get("/api/documents").json()}
     assert listed["field-report"]["title"] == PDF_TITLE and listed["field-report"]["passages"] > 0
     assert PDF_TITLE in client.get("/").text
@@ -252,5 +260,5 @@ def test_the_api_and_page_show_an_added_document_without_a_restart(library, tmp_
     served = client.get("/api/documents/field-report").json()
     assert served["text"][citation["start"] : citation["end"]] == answer["results"][0]["text"]
     assert len(served["pages"]) == 3 and served["pages"][1] <= citation["start"] < served["pages"][2]
-    remove_document(settings, "field-report", embedder=spy)
+    remove_document(settings, "field-report", embedders=spy)
     assert client.get("/api/documents/field-report").status_code == 404

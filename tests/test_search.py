@@ -1,4 +1,5 @@
-from assistant.search import Hit, LexicalIndex, reciprocal_rank_fusion, score_fusion, tokenize
+from assistant.backends import Hit
+from assistant.search import reciprocal_rank_fusion, score_fusion, tokenize
 
 
 def test_tokenize_stems_drops_stop_words_and_unglues_footnotes():
@@ -6,13 +7,6 @@ def test_tokenize_stems_drops_stop_words_and_unglues_footnotes():
     assert tokenize("How many people have died?") == ["peopl", "die"]
     assert tokenize("14,316 persons9") == ["14", "316", "person", "9"]
     assert "270" in tokenize("Art.270")
-
-
-def test_lexical_search_drops_passages_that_share_no_word():
-    lexical = LexicalIndex.build([tokenize("friendly cabinets for sex workers"), tokenize("trafficking law"), tokenize("hello")])
-    hits = lexical.search(tokenize("friendly cabinets"), k=3)
-    assert [h.passage for h in hits] == [0]
-    assert lexical.search(tokenize("zebra"), k=3) == []
 
 
 def test_reciprocal_rank_fusion_rewards_agreement_and_scales_to_one():

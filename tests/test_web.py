@@ -136,7 +136,7 @@ class _Fixed:
     """The real assistant's index and settings, answering every question with one given answer."""
 
     def __init__(self, real, answer):
-        self.index, self.settings, self.embedder, self._answer = real.index, real.settings, real.embedder, answer
+        self.index, self.settings, self.embedders, self._answer = real.index, real.settings, real.embedders, answer
 
     def ask(self, question, k=None):
         return self._answer

@@ -19,6 +19,6 @@ def healthz(assistant: Assistant = Depends(current_assistant)) -> Health:
         status="ok",
         documents=len(index.documents),
         passages=len(index.passages),
-        model=index.manifest.get("model", {}).get("name", "unknown"),
+        model=", ".join(model["name"] for model in index.manifest["models"].values()),
         built_at=index.manifest.get("built_at"),
     )

@@ -1,0 +1,78 @@
+"""What every embedder is: a protocol, plus the batching and progress loop they share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+# Set before sentence-transformers, transformers or tokenizers are imported anywhere: no network, ever.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors, so an inner product is a cosine.
+
+    Questions and passages may be encoded differently (e5 prefixes "query: " and "passage: ");
+    a symmetric model such as MiniLM encodes both alike."""
+
+    @property
+    def name(self) -> str:
+        """A readable model name, e.g. "all-MiniLM-L6-v2"."""
+        ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the vectors could change (weights, configuration); an index records it."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per question."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
+        """One row per passage or sentence; `progress` shows a bar on stderr."""
+        ...
+
+
+def encode_in_batches(encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], *, dimension: int,
+                      batch_size: int, progress: bool, description: str) -> np.ndarray:
+    """`encode` over `texts` in batches, longest first (a batch then pads little), with a tqdm bar
+    when `progress` is set; rows come back in the order of `texts`."""
+    vectors = np.empty((len(texts), dimension), dtype=np.float32)
+    if not texts:
+        return vectors
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc=description, unit="text")
+    try:
+        for first in range(0, len(texts), batch_size):
+            rows = order[first : first + batch_size]
+            vectors[rows] = encode([texts[i] for i in rows])
+            if bar is not None:
+                bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+    return vectors
+
+
+def normalized(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as contiguous float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -1,0 +1,93 @@
+"""Passage vectors kept on disk, so re-indexing unchanged text costs a lookup instead of the model.
+
+Only passages and sentences of documents are cached, never questions: questions are sensitive and
+are not written anywhere unless the operator turns logging on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AssistantError
+from .base import Embedder
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingCache:
+    """Vectors keyed by sha256(model fingerprint, text) in one SQLite file."""
+
+    FILE = "embeddings.sqlite3"
+
+    def __init__(self, cache_dir: Path, fingerprint: str):
+        self.path = Path(cache_dir) / self.FILE
+        self.fingerprint = fingerprint.encode()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID")
+        except (OSError, sqlite3.Error) as error:
+            raise AssistantError(f"cannot use the embedding cache {self.path} ({error}): delete it or pick another folder") from None
+
+    def key(self, text: str) -> bytes:
+        return hashlib.sha256(self.fingerprint + b"\0" + text.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        with self._connect() as db:
+            for first in range(0, len(keys), 500):
+                batch = keys[first : first + 500]
+                rows = db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})", batch)
+                found.update((key, np.frombuffer(vector, dtype=np.float32)) for key, vector in rows)
+        return found
+
+    def put(self, items: dict[bytes, np.ndarray]) -> None:
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", ((k, v.tobytes()) for k, v in items.items()))
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60)
+
+
+class CachedEmbedder:
+    """An `Embedder` whose passage vectors go through an `EmbeddingCache`: only unseen texts reach
+    the model. Questions pass straight through, uncached."""
+
+    def __init__(self, inner: Embedder, cache_dir: Path):
+        self.inner = inner
+        self.cache = EmbeddingCache(cache_dir, inner.fingerprint)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [self.cache.key(text) for text in texts]
+        vectors = self.cache.get(list(set(keys)))
+        missing = {key: text for key, text in zip(keys, texts) if key not in vectors}
+        if missing:
+            (log.info if progress else log.debug)("%s: %d of %d texts not cached", description, len(missing), len(texts))
+            fresh = dict(zip(missing, self.inner.encode_passages(list(missing.values()), progress=progress,
+                                                                  description=description)))
+            self.cache.put(fresh)
+            vectors.update(fresh)
+        return np.ascontiguousarray(np.stack([vectors[key] for key in keys]))
