@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import FaissBackend, IndexData, RetrievalBackend
+from .backends import BackendStore, Change, IndexData, PendingWrite, RetrievalBackend, create_store
 from .chunking import Passage, chunk_document
 from .cleaning import Block, CleanText
 from .corpus import Document, DocumentMetadata, corpus_fingerprint, load_corpus
@@ -111,8 +111,11 @@ def stale_reasons(manifest: dict, expected: dict) -> list[str]:
     return reasons
 
 
-def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress: bool = True) -> Index:
-    """Read, clean, chunk, embed and index the corpus, then switch `index/` to the new build."""
+def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress: bool = True,
+                change: Change | None = None) -> Index:
+    """Read, clean, chunk, embed and index the corpus, then switch `index/` to the new build.
+    `change` (documents added or removed since the build in use) lets a backend that can update in
+    place do only that."""
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(settings.corpus_dir)
     documents = load_corpus(settings.corpus_dir, settings.extraction_limits)
@@ -134,12 +137,9 @@ def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress:
             "passage": embedder.encode_passages(passage_texts, progress=progress, description=f"{label}passages"),
             "sentence": embedder.encode_passages(sentence_texts, progress=progress, description=f"{label}sentences"),
         }
-    backend = FaissBackend.build(data, index_type=settings.faiss_index_type, hnsw_threshold=settings.hnsw_threshold)
-
     manifest = {
         **expected_manifest(settings, embedders),
         "corpus_fingerprint": fingerprint,
-        "backend": backend.describe(),
         "documents": len(documents),
         "passages": len(passages),
         "sentences": len(sentence_texts),
@@ -147,12 +147,21 @@ def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress:
         "build_seconds": round(time.perf_counter() - started, 2),
     }
     index_dir = settings.index_dir
+    store = create_store(settings)
     with _build_lock(index_dir):
-        build_dir = _write_build(index_dir, manifest, documents, passages, backend)
-        _switch_current(index_dir, build_dir)
-        _remove_old_builds(index_dir, keep=build_dir.name)
+        current = _current_backend(index_dir, store)
+        build_dir, pending = _write_build(index_dir, manifest, documents, passages, store, data, current,
+                                          change if current is not None else None)
+        try:
+            _switch_current(index_dir, build_dir)
+        except BaseException:
+            pending.rollback()
+            shutil.rmtree(build_dir, ignore_errors=True)
+            raise
+        pending.commit()
+        _remove_old_builds(index_dir, store, keep=build_dir.name, kept=pending.description)
     log.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), manifest["build_seconds"])
-    return load_index(index_dir)
+    return load_index(index_dir, settings)
 
 
 def current_build(index_dir: Path) -> Path:
@@ -177,8 +186,10 @@ def load_manifest(index_dir: Path) -> dict:
     return manifest
 
 
-def load_index(index_dir: Path) -> Index:
-    """Load the current build; any missing or damaged file is reported as such, never a crash."""
+def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
+    """Load the current build; any missing or damaged file is reported as such, never a crash.
+    `settings` configure the backend's connection (e.g. the Milvus address); by default, the
+    environment's."""
     manifest = load_manifest(index_dir)
     build = current_build(index_dir)
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -190,7 +201,8 @@ def load_index(index_dir: Path) -> Index:
         documents = {d.doc_id: d for d in map(_document_from_json, json.loads((build / DOCUMENTS).read_text("utf-8")))}
         with (build / PASSAGES).open(encoding="utf-8") as lines:
             passages = [_passage_from_json(json.loads(line)) for line in lines if line.strip()]
-        backend = FaissBackend.load(build, passages, list(manifest["models"]))
+        description = manifest["backend"]
+        backend = create_store(settings or Settings(), description["name"]).open(build, description, passages)
     except Exception as error:  # every way a damaged file can fail to parse
         raise IndexCorruptError(f"the index in {build} is damaged ({_short(error)}): {REBUILD_HINT}") from None
 
@@ -274,22 +286,40 @@ def _build_lock(index_dir: Path):
         yield
 
 
+def _current_backend(index_dir: Path, store: BackendStore) -> dict | None:
+    """The backend description of the build in use, when it was written by the same store."""
+    try:
+        description = load_manifest(index_dir).get("backend") or {}
+    except (IndexMissingError, IndexCorruptError):
+        return None
+    return description if description.get("name") == store.name else None
+
+
 def _write_build(index_dir: Path, manifest: dict, documents: list[Document], passages: list[Passage],
-                 backend: FaissBackend) -> Path:
+                 store: BackendStore, data: IndexData, current: dict | None,
+                 change: Change | None) -> tuple[Path, PendingWrite]:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     final = index_dir / f"build-{stamp}-{uuid.uuid4().hex[:8]}"
     partial = index_dir / f"{final.name}.partial"
     partial.mkdir(parents=True)
-    _write_text(partial / DOCUMENTS, json.dumps([_document_to_json(d) for d in documents], ensure_ascii=False))
-    _write_text(partial / PASSAGES, "".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in passages))
-    backend.save(partial)
-    _write_text(partial / MANIFEST, json.dumps(manifest, indent=2))
-    for path in partial.rglob("*"):
-        if path.is_file():
-            _fsync(path)
-    partial.rename(final)
-    _fsync_dir(index_dir)
-    return final
+    pending = None
+    try:
+        _write_text(partial / DOCUMENTS, json.dumps([_document_to_json(d) for d in documents], ensure_ascii=False))
+        _write_text(partial / PASSAGES, "".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in passages))
+        pending = store.write(data, partial, current=current, change=change)
+        manifest = {**manifest, "backend": pending.description}
+        _write_text(partial / MANIFEST, json.dumps(manifest, indent=2))
+        for path in partial.rglob("*"):
+            if path.is_file():
+                _fsync(path)
+        partial.rename(final)
+        _fsync_dir(index_dir)
+    except BaseException:
+        if pending is not None:
+            pending.rollback()
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final, pending
 
 
 def _switch_current(index_dir: Path, build: Path) -> None:
@@ -300,10 +330,21 @@ def _switch_current(index_dir: Path, build: Path) -> None:
     _fsync_dir(index_dir)
 
 
-def _remove_old_builds(index_dir: Path, keep: str) -> None:
+def _remove_old_builds(index_dir: Path, store: BackendStore, *, keep: str, kept: dict) -> None:
+    """Every build but `keep`, and what its backend alone holds (`kept` describes the one in use)."""
     for path in index_dir.glob("build-*"):
-        if path.name != keep and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
+        if path.name == keep or not path.is_dir():
+            continue
+        try:
+            description = json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("backend") or {}
+        except (OSError, ValueError, AttributeError):
+            description = {}
+        if description.get("name") == store.name:
+            try:
+                store.discard(description, keep=kept)
+            except Exception as error:  # an old generation left behind is not worth failing a build for
+                log.warning("could not free the backend data of the old build %s: %s", path.name, error)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _write_text(path: Path, text: str) -> None:

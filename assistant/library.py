@@ -30,6 +30,7 @@ from .dates import is_iso_date
 from .embedding import Embedder, create_embedders
 from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES
+from .backends import Change
 from .index import Index, build_index, load_index
 from .settings import Settings
 
@@ -105,7 +106,9 @@ def add_documents(
             _copy_atomically(source, target)
             meta = _sidecar_values(added.document, source)
             _write_atomically(sidecar, _toml(meta))
-        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress)
+        added_ids = frozenset(added.document.doc_id for _, added in planned)
+        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress,
+                            change=Change(added=added_ids))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -137,7 +140,8 @@ def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Emb
         for path in files:
             os.replace(path, aside / path.name)
             moved.append((path, aside / path.name))
-        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress)
+        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress,
+                            change=Change(removed=frozenset({doc_id})))
     except BaseException:
         for original, kept in moved:
             os.replace(kept, original)
@@ -149,7 +153,7 @@ def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Emb
 
 def list_documents(settings: Settings) -> list[dict]:
     """The documents of the current index: id, title, publisher, year, passages (and pages)."""
-    index = load_index(settings.index_dir)
+    index = load_index(settings.index_dir, settings)
     counts = index.passage_counts
     return [
         {"doc_id": doc_id, "title": d.metadata.title, "publisher": d.metadata.publisher, "year": d.metadata.year,

@@ -101,7 +101,7 @@ class Assistant:
                 return False
             self._current_stamp = stamp
             try:
-                index = load_index(self.settings.index_dir)
+                index = load_index(self.settings.index_dir, self.settings)
             except Exception as error:  # keep answering from the index already loaded
                 log.warning("the index changed on disk but cannot be loaded, keeping the loaded one: %s", error)
                 return False
@@ -122,7 +122,7 @@ class Assistant:
             if reasons:
                 log.warning("rebuilding the index: %s", "; ".join(reasons))
                 return cls(build_index(settings, embedders), embedders, settings)
-        index = load_index(settings.index_dir)
+        index = load_index(settings.index_dir, settings)
         if rebuild == "never":
             reasons = stale_reasons(index.manifest, expected_manifest(settings, embedders))
             if reasons:

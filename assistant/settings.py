@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     chunk_target_chars: int = 200
     chunk_max_chars: int = 1000
 
+    # Where retrieval runs: "faiss" (FAISS + bm25s files in index_dir, the embedded default) or
+    # "milvus" (a Milvus server or a milvus-lite file at milvus_uri).
+    backend: Literal["faiss", "milvus"] = "faiss"
+
     # "flat" is exact search; "hnsw" trades a little recall for speed on large corpora;
     # "auto" picks flat below `hnsw_threshold` passages.
     faiss_index_type: Literal["auto", "flat", "hnsw"] = "auto"

@@ -1,9 +1,33 @@
-"""Retrieval backends behind one protocol (`RetrievalBackend`): FAISS + bm25s in the index folder
-(the embedded default), or Milvus (`ASSISTANT_BACKEND=milvus`)."""
+"""Retrieval backends behind one protocol (`RetrievalBackend`), written and opened by a
+`BackendStore`: FAISS + bm25s files in the index folder (the embedded default), or Milvus
+(`ASSISTANT_BACKEND=milvus`). `create_store` turns the setting into a store."""
 
 from __future__ import annotations
 
-from .base import Hit, IndexData, RetrievalBackend, Unit
-from .faiss import DenseIndex, FaissBackend, LexicalIndex
+from ..errors import AssistantError
+from ..settings import Settings
+from .base import BackendStore, Change, Hit, IndexData, PendingWrite, RetrievalBackend, Unit
+from .faiss import DenseIndex, FaissBackend, FaissStore, LexicalIndex
 
-__all__ = ["DenseIndex", "FaissBackend", "Hit", "IndexData", "LexicalIndex", "RetrievalBackend", "Unit"]
+__all__ = [
+    "BackendStore",
+    "Change",
+    "DenseIndex",
+    "FaissBackend",
+    "FaissStore",
+    "Hit",
+    "IndexData",
+    "LexicalIndex",
+    "PendingWrite",
+    "RetrievalBackend",
+    "Unit",
+    "create_store",
+]
+
+
+def create_store(settings: Settings, name: str | None = None) -> BackendStore:
+    """The store of the backend `name` (default: the `backend` setting)."""
+    name = name or settings.backend
+    if name == "faiss":
+        return FaissStore(index_type=settings.faiss_index_type, hnsw_threshold=settings.hnsw_threshold)
+    raise AssistantError(f"unknown backend {name!r}: set ASSISTANT_BACKEND to faiss or milvus")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -74,4 +75,52 @@ class RetrievalBackend(Protocol):
 
     def describe(self) -> dict:
         """What the index manifest records of this backend (its name, index types, collection)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an update changes relative to the build in use: documents added and removed. A store
+    may apply just that (Milvus upserts and deletes those documents' passages); one that cannot
+    (FAISS) writes everything anew."""
+
+    added: frozenset[str] = frozenset()
+    removed: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class PendingWrite(Protocol):
+    """A build's backend data, written but not yet in use."""
+
+    description: dict
+    """What the manifest records of it (backend name, collection or generation, index types)."""
+
+    def commit(self) -> None:
+        """Called once `index/CURRENT` names the new build: finish (e.g. delete removed passages)."""
+        ...
+
+    def rollback(self) -> None:
+        """Called when the new build will not be used: undo what `write` changed."""
+        ...
+
+
+@runtime_checkable
+class BackendStore(Protocol):
+    """Writes and opens the backend data of index builds (one store per `ASSISTANT_BACKEND`)."""
+
+    name: str
+
+    def write(self, data: IndexData, folder: Path, *, current: dict | None = None,
+              change: Change | None = None) -> PendingWrite:
+        """Store `data` for a new build whose files go to `folder`. `current` is the description of
+        the build in use (from its manifest) and `change` what differs from it, when known."""
+        ...
+
+    def open(self, folder: Path, description: dict, passages: list[Passage]) -> RetrievalBackend:
+        """The backend of a build, from the description its manifest records."""
+        ...
+
+    def discard(self, description: dict, *, keep: dict) -> None:
+        """A build is no longer in use: free what it alone holds (not what `keep`, the build in
+        use, shares with it)."""
         ...

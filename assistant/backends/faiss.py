@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..chunking import Passage
-from .base import Hit, IndexData, Unit
+from .base import Change, Hit, IndexData, Unit
 
 LEXICAL = "lexical"
 
@@ -211,3 +211,39 @@ class FaissBackend:
     def _allowed(rows_by_doc: dict[str, np.ndarray], doc_ids: Collection[str]) -> np.ndarray:
         found = [rows_by_doc[doc] for doc in doc_ids if doc in rows_by_doc]
         return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+class _Written:
+    """A FAISS build is complete once its files are in the folder: nothing to commit or undo
+    (index.py removes the folder of a build that is not used)."""
+
+    def __init__(self, description: dict):
+        self.description = description
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+
+class FaissStore:
+    """FAISS + bm25s files inside each build folder; every write is a whole new generation."""
+
+    name = "faiss"
+
+    def __init__(self, *, index_type: str, hnsw_threshold: int):
+        self.index_type = index_type
+        self.hnsw_threshold = hnsw_threshold
+
+    def write(self, data: IndexData, folder: Path, *, current: dict | None = None,
+              change: Change | None = None) -> _Written:
+        backend = FaissBackend.build(data, index_type=self.index_type, hnsw_threshold=self.hnsw_threshold)
+        backend.save(folder)
+        return _Written({**backend.describe(), "spaces": sorted(data.vectors)})
+
+    def open(self, folder: Path, description: dict, passages: list[Passage]) -> FaissBackend:
+        return FaissBackend.load(folder, passages, description["spaces"])
+
+    def discard(self, description: dict, *, keep: dict) -> None:
+        pass
