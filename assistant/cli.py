@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = command("eval", _eval, "Measure retrieval over a gold question file.")
     evaluate.add_argument("--gold", type=Path, default=None, help="gold JSON Lines file (default eval/gold.jsonl)")
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    evaluate.add_argument("--lang", choices=["en", "ru", "kk"], default=None, help="only questions in this language")
+    evaluate.add_argument("--kind", default=None, help="only questions of this kind (e.g. temporal, number, why)")
     evaluate.add_argument("--json", action="store_true", help="print metrics as JSON")
     evaluate.add_argument("--beir", type=Path, metavar="DIR", default=None,
                           help="BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), run in a temporary index")
@@ -197,7 +199,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluation import evaluate, format_report, load_gold
 
     gold = load_gold(args.gold or settings.gold_file)
-    report = evaluate(settings, gold, split=args.split)
+    report = evaluate(settings, gold, split=args.split, lang=args.lang, kind=args.kind)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
