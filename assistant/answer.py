@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from .chunking import Passage
 from .corpus import Document, page_at
-from .search import tokenize
+from .tokens import tokenize
 
 HIGHLIGHT_TERM_WEIGHT = 0.3
 """Weight of question-word overlap next to cosine similarity when picking the answer sentence."""
@@ -65,6 +65,7 @@ class Result(BaseModel):
 
 class Answer(BaseModel):
     question: str
+    language: str = Field("en", description="The language the question was asked in (ISO 639-1: en, ru or kk).")
     abstained: bool = Field(description="True when the corpus does not seem to answer; the nearest passages may still be listed.")
     abstain_reason: str | None = Field(None, description="Why the assistant abstained, in plain words.")
     sources_span: list[int] | None = Field(
@@ -84,15 +85,18 @@ def citation_for(document: Document, passage: Passage) -> Citation:
 
 
 def choose_highlight(
-    passage: Passage, sentence_vectors: np.ndarray, question_vector: np.ndarray, question_tokens: set[str]
+    passage: Passage, sentence_vectors: np.ndarray, question_vector: np.ndarray, question_tokens: set[str],
+    language: str | None = None,
 ) -> Highlight:
-    """The sentence (or two adjacent sentences) of the passage that best matches the question."""
+    """The sentence (or two adjacent sentences) of the passage that best matches the question;
+    `language` is the passage's, for tokenizing its sentences."""
     if not passage.sentences:
         return Highlight(start=0, end=len(passage.text))
     scores = sentence_vectors @ question_vector
     if question_tokens:
         overlap = [
-            len(question_tokens & set(tokenize(passage.text[s:e]))) / len(question_tokens) for s, e in passage.sentences
+            len(question_tokens & set(tokenize(passage.text[s:e], language))) / len(question_tokens)
+            for s, e in passage.sentences
         ]
         scores = scores + HIGHLIGHT_TERM_WEIGHT * np.asarray(overlap, dtype=np.float32)
     best = int(np.argmax(scores))

@@ -22,6 +22,7 @@ from .cleaning import CleanText, clean
 from .dates import is_iso_date
 from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, extract, page_offsets
+from .language import LANGUAGES, Language, detect_language
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,12 @@ class Document:
     pages: tuple[int, ...] = ()
     """For a paginated source (PDF): the offset in `text` where each page starts; page n starts
     at `pages[n - 1]`. Empty for a document without pages."""
+
+    @property
+    def language(self) -> Language:
+        """The language its text is in: the metadata's when it names one of ours, else detected."""
+        declared = (self.metadata.language or "").lower()[:2]
+        return declared if declared in LANGUAGES else detect_language(self.text[:5000])  # type: ignore[return-value]
 
 
 def load_corpus(corpus_dir: Path, limits: ExtractionLimits | None = None) -> list[Document]:

@@ -3,64 +3,177 @@
 "Is prostitution legal in Germany?" is close in meaning to passages about Kazakhstan, so
 similarity alone cannot tell that the documents do not cover it; that Germany appears nowhere
 in them can. Places come from ISO 3166 (`pycountry`): country names, and region and city names
-that are not also common English words (the embedding model's vocabulary stands in for a
-dictionary, so "Central" or "Capital" never count as places).
+that are not also common English words (the English model's vocabulary stands in for a
+dictionary, so "Central" or "Capital" never count as places), in English and, from pycountry's
+own translations, in Russian and Kazakh ("Швеция", "Шымкент", "Ресей"), with a few everyday short
+names pycountry lacks ("Россия", "США"). A place is known when the corpus mentions its English
+name. Russian and Kazakh names are matched by word beginnings, so their inflections count
+("в Швеции", "Шымкенттегі", "Ресейде").
 """
 
 from __future__ import annotations
 
+import gettext
 import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from .language import KAZAKH_LETTERS
+
 _WORDS = re.compile(r"[^\W_]+")
-_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+_YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+_SHORTEST_STEM = 5
+"""A name word's stem shorter than this must match a whole word ("Того" is no prefix of anything)."""
+_LONGEST_ENDING = 6
+
+EVERYDAY_NAMES = {
+    "Russian Federation": ["Russia", "Россия", "Ресей"],
+    "United States": ["USA", "America", "США", "Америка", "АҚШ"],
+    "United Kingdom": ["UK", "Britain", "England", "Великобритания", "Британия", "Англия", "Ұлыбритания"],
+    "Türkiye": ["Turkey", "Турция", "Түркия"],
+    "Korea, Republic of": ["South Korea", "Южная Корея", "Корея", "Оңтүстік Корея"],
+    "Iran, Islamic Republic of": ["Iran", "Иран"],
+    "Moldova, Republic of": ["Moldova", "Молдова", "Молдавия"],
+    "Czechia": ["Czech Republic", "Чехия"],
+}
+"""Short names people use that pycountry leaves out, by pycountry's English name."""
+
+KAZAKH_COMMON_WORDS = frozenset({"жер"})
+"""Kazakh words that are also the name of a far-away place in pycountry (жер, "earth, place",
+is the French département Gers)."""
 
 
 def _words(text: str) -> list[str]:
     return _WORDS.findall(text.lower())
 
 
-def place_names(common_words: frozenset[str]) -> set[str]:
+def _translations(domain: str, language: str):
     import pycountry
 
-    names: set[str] = set()
+    try:
+        return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[language])
+    except OSError:
+        return gettext.NullTranslations()
+
+
+def places(common_words: frozenset[str]) -> dict[str, set[str]]:
+    """English place name -> its names in English, Russian and Kazakh."""
+    import pycountry
+
+    names: dict[str, set[str]] = {}
+    countries = {lang: _translations("iso3166-1", lang) for lang in ("ru", "kk")}
+    regions = {lang: _translations("iso3166-2", lang) for lang in ("ru", "kk")}
     for country in pycountry.countries:
-        for attribute in ("name", "common_name", "official_name"):
-            value = getattr(country, attribute, None)
-            if value and "," not in value:
-                names.add(value.lower())
+        english = [getattr(country, attribute, None) for attribute in ("name", "common_name", "official_name")]
+        english = [value for value in english if value and "," not in value]
+        if not english:
+            continue
+        found = names.setdefault(english[0], set(english))
+        found.update(translation.gettext(country.name) for translation in countries.values())
+        found.update(EVERYDAY_NAMES.get(country.name, []))
     for subdivision in pycountry.subdivisions:
-        name = subdivision.name.lower()
-        if len(name) >= 4 and name not in common_words and not re.search(r"[\d(,]", name):
-            names.add(name)
-    return names
+        name = subdivision.name
+        if len(name) >= 4 and name.lower() not in common_words and not re.search(r"[\d(,]", name):
+            found = names.setdefault(name, {name})
+            found.update(translation.gettext(name) for translation in regions.values())
+    return {english: {name for name in found if name} for english, found in names.items()}
+
+
+def _cyrillic_key(word: str) -> tuple[str, bool]:
+    """What a Russian or Kazakh place-name word must match: the beginning of a question word when
+    its Russian stem is long enough ("швеция" -> "швец", so "Швеции" and "Швецияда" count), else
+    the whole word ("ақш" is not "ақша")."""
+    from .tokens import russian_stem
+
+    stem = russian_stem(word)
+    return (stem, True) if len(stem) >= _SHORTEST_STEM else (word, False)
 
 
 @dataclass
 class CorpusCoverage:
     corpus_words: frozenset[str]
     common_words: frozenset[str] = frozenset()
+    corpus_text: str = ""
+    """The corpus's words, lower-cased, one space apart (with a space at either end), so a
+    multi-word name is looked up as a phrase."""
 
     @classmethod
     def of_texts(cls, texts, common_words: frozenset[str] = frozenset()) -> "CorpusCoverage":
         words: set[str] = set()
+        runs: list[str] = []
         for text in texts:
-            words.update(_words(text))
-        return cls(frozenset(words), common_words)
+            found = _words(text)
+            words.update(found)
+            runs.append(" ".join(found))
+        return cls(frozenset(words), common_words, " " + " | ".join(runs) + " ")
+
+    def mentions(self, name: str) -> bool:
+        """Whether the corpus has `name`, as a whole word or phrase."""
+        return f" {' '.join(_words(name))} " in self.corpus_text
 
     @cached_property
-    def _unknown_places(self) -> re.Pattern | None:
-        unknown = [name for name in place_names(self.common_words) if not set(_words(name)) <= self.corpus_words]
-        if not unknown:
+    def _unknown(self) -> list[set[str]]:
+        """The names of every place the corpus does not mention under any of its names
+        ("Russian Federation" is unknown although "Russian" and "Federation" occur apart)."""
+        return [found for found in places(self.common_words).values()
+                if not any(self.mentions(name) for name in found if not re.search(r"[\u0400-\u04FF]", name))]
+
+    @cached_property
+    def _latin_pattern(self) -> re.Pattern | None:
+        latin = {name.lower() for found in self._unknown for name in found if not re.search(r"[\u0400-\u04FF]", name)}
+        if not latin:
             return None
-        alternatives = "|".join(re.escape(name) for name in sorted(unknown, key=len, reverse=True))
+        alternatives = "|".join(re.escape(name) for name in sorted(latin, key=len, reverse=True))
         return re.compile(rf"(?<![\w-])({alternatives})(?![\w-])", re.IGNORECASE)
+
+    @cached_property
+    def _cyrillic_names(self) -> list[tuple[tuple[tuple[str, bool], ...], str]]:
+        """(per word: what to match and whether as a beginning, name) of every Cyrillic name of an
+        unknown place, longest first; names that are also Russian or Kazakh function words
+        ("Того", "Об") are left out."""
+        from .tokens import KAZAKH_STOPWORDS, russian_stopwords
+
+        common = KAZAKH_STOPWORDS | russian_stopwords() | KAZAKH_COMMON_WORDS
+        found = {name for names in self._unknown for name in names
+                 if re.search(r"[\u0400-\u04FF]", name) and not set(_words(name)) <= common}
+        keyed = [(tuple(_cyrillic_key(word) for word in _words(name)), name) for name in found if _words(name)]
+        return sorted(keyed, key=lambda item: -len(item[0]))
 
     def unknown_terms(self, question: str) -> list[str]:
         """Places and years named in the question that no document mentions."""
         found = [year for year in _YEAR.findall(question) if year not in self.corpus_words]
-        pattern = self._unknown_places
+        pattern = self._latin_pattern
         if pattern is not None:
             found += [match.group(1) for match in pattern.finditer(question)]
+        words = _words(question)
+        if any(re.search(r"[\u0400-\u04FF]", word) for word in words):
+            found += self._cyrillic_places(words)
         return list(dict.fromkeys(found))
+
+    def _cyrillic_places(self, words: list[str]) -> list[str]:
+        found = []
+        for keys, name in self._cyrillic_names:
+            for start in range(len(words) - len(keys) + 1):
+                if all(_matches(words[start + i], key, prefix) for i, (key, prefix) in enumerate(keys)):
+                    found.append(name)
+                    break
+        return found
+
+
+_KAZAKH_ENDINGS = frozenset(
+    """да де та те ға ге қа ке на не ны ні ды ді ты ті дан ден тан тен нан нен дың дің тың тің ның нің
+    ғы гі дағы дегі тағы тегі""".split()
+)
+_RUSSIAN_ENDINGS = frozenset("а у е ом ой ю и ы ам ах ами".split())
+"""Case endings a short name may carry: Kazakh ones on any name ("Ресей" -> "Ресейде"), Russian
+ones only on a name without Kazakh letters ("ақша", money, is not "АҚШ" + "а")."""
+
+
+def _matches(word: str, key: str, prefix: bool) -> bool:
+    if prefix:
+        return word.startswith(key) and len(word) - len(key) <= _LONGEST_ENDING
+    if word == key:
+        return True
+    ending = word[len(key):] if word.startswith(key) else None
+    return ending is not None and (ending in _KAZAKH_ENDINGS or (
+        ending in _RUSSIAN_ENDINGS and not KAZAKH_LETTERS & set(key)))

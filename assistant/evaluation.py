@@ -25,12 +25,16 @@ from .settings import Settings
 
 PRODUCT = "product"
 NO_FOLDING = 1.01
+EVERY_LANGUAGE = ("en", "ru", "kk")
 MODES: dict[str, dict] = {
     PRODUCT: {},
     "lexical only": {"retrieval": "lexical"},
     "dense only": {"retrieval": "dense"},
     "no glossary": {"use_glossary": False},
     "no folding": {"duplicate_similarity": NO_FOLDING},
+    "English model for every question": {"spaces_by_language": {lang: ["english"] for lang in EVERY_LANGUAGE}},
+    "multilingual model for every question": {"spaces_by_language": {lang: ["multilingual"] for lang in EVERY_LANGUAGE}},
+    "both models for every question": {"spaces_by_language": {lang: ["english", "multilingual"] for lang in EVERY_LANGUAGE}},
 }
 """Modes side by side: the product (the settings as they are) and one lever changed at a time."""
 CUTOFF = 10
@@ -227,7 +231,7 @@ def _percentile(values: list[float], percent: float) -> float:
 
 
 REPORTED_SETTINGS = ("chunk_target_chars", "chunk_max_chars", "fusion", "fusion_dense_weight", "lexical_saturation",
-                     "candidates", "abstain_min_evidence", "duplicate_similarity", "span_min_years")
+                     "candidates", "duplicate_similarity", "span_min_years", "spaces_by_language")
 
 
 def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", modes: dict | None = None, *,

@@ -1,5 +1,13 @@
-"""A curated glossary of the words users type ("SW", "PLHIV", "GF", "Kazakstan") and the words
-the documents use, applied to the lexical side of search as a query expansion."""
+"""A curated glossary of the words users type and the words the documents use, applied to the
+lexical side of search as a query expansion.
+
+It maps abbreviations, slang and spellings ("SW", "PLHIV", "Kazakstan") and, across languages, the
+Russian and Kazakh words people type ("прописка", "ВИЧ", "АИТВ", "торговля людьми") to the English
+terms of the documents. A key is one or more words; a word ending in "*" matches any word that
+begins with it, which is how a Russian or Kazakh key covers its inflections ("прописк*":
+прописка, прописки, прописку; "жезөкше*": жезөкшелік, жезөкшелікке). Keys match whole words, in
+any case. The file's tables (`[en]`, `[ru]`, `[kk]`, or one `[terms]`) only organise it.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +20,17 @@ from pathlib import Path
 from .errors import AssistantError
 
 
+def _key_pattern(key: str) -> str:
+    words = key.split()
+    parts = [re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word) for word in words]
+    tail = "" if words[-1].endswith("*") else r"(?!\w|\.\w)"
+    return r"(?<![\w.])" + r"[\s\-]+".join(parts) + tail
+
+
 @dataclass(frozen=True)
 class Glossary:
     terms: dict[str, str] = field(default_factory=dict)
+    """Key (lower case; see the module docstring) -> expansion (words as the documents write them)."""
 
     @classmethod
     def load(cls, path: Path | None) -> "Glossary":
@@ -25,26 +41,40 @@ class Glossary:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise AssistantError(f"glossary {path} is unreadable ({error}): fix it or remove it") from None
-        terms = data.get("terms", {})
-        if not isinstance(terms, dict) or not all(isinstance(v, str) for v in terms.values()):
-            raise AssistantError(f"glossary {path}: [terms] must map words to text")
-        return cls({key.lower(): value for key, value in terms.items()})
+        terms: dict[str, str] = {}
+        for table, entries in data.items():
+            if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+                raise AssistantError(f"glossary {path}: [{table}] must map words to text")
+            for key, expansion in entries.items():
+                key = " ".join(key.lower().split())
+                if not key or key.startswith("*"):
+                    raise AssistantError(f"glossary {path}: [{table}] has an empty key or one starting with *")
+                if key in terms:
+                    raise AssistantError(f"glossary {path}: {key!r} is given twice; keep one entry")
+                terms[key] = expansion
+        return cls(terms)
+
+    @cached_property
+    def _matchers(self) -> list[tuple[re.Pattern, str]]:
+        keys = sorted(self.terms, key=lambda k: (-len(k.replace("*", "")), k))
+        return [(re.compile(_key_pattern(key), re.IGNORECASE), key) for key in keys]
 
     @cached_property
     def _pattern(self) -> re.Pattern | None:
         if not self.terms:
             return None
-        keys = sorted(self.terms, key=len, reverse=True)
-        return re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in keys) + r")(?!\w|\.\w)", re.IGNORECASE)
+        return re.compile("|".join(f"(?:{matcher.pattern})" for matcher, _ in self._matchers), re.IGNORECASE)
 
     def expansions(self, question: str) -> list[str]:
         """The expansions of every glossary term found in the question, in order, once each."""
         pattern = self._pattern
         if pattern is None:
             return []
-        found = []
+        found: list[str] = []
         for match in pattern.finditer(question):
-            expansion = self.terms[match.group(1).lower()]
+            text = match.group(0)
+            key = next(key for matcher, key in self._matchers if matcher.fullmatch(text))
+            expansion = self.terms[key]
             if expansion not in found:
                 found.append(expansion)
         return found

@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from .backends import BackendStore, Change, IndexData, PendingWrite, RetrievalBackend, create_store
+from .calibration import Calibration
 from .chunking import Passage, chunk_document
 from .cleaning import Block, CleanText
 from .corpus import Document, DocumentMetadata, corpus_fingerprint, load_corpus
 from .embedding import Embedder
 from .errors import AssistantError, IndexCorruptError, IndexMissingError
-from .search import tokenize
+from .tokens import tokenize
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,12 @@ def passage_embedding_text(document: Document, passage: Passage) -> str:
 
 def passage_lexical_text(document: Document, passage: Passage) -> str:
     return " ".join(filter(None, [document.metadata.title, passage.section, passage.text]))
+
+
+def passage_tokens(document: Document, passage: Passage) -> list[str]:
+    """What BM25 indexes of a passage: its document's title, its section and its text, tokenized
+    in the document's language."""
+    return tokenize(passage_lexical_text(document, passage), document.language)
 
 
 def model_fingerprints(embedders: dict[str, Embedder]) -> dict[str, dict]:
@@ -130,15 +137,19 @@ def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress:
 
     passage_texts = [passage_embedding_text(by_id[p.doc_id], p) for p in passages]
     sentence_texts = [p.text[s:e] for p in passages for s, e in p.sentences]
-    data = IndexData(passages=passages, tokens=[tokenize(passage_lexical_text(by_id[p.doc_id], p)) for p in passages])
+    data = IndexData(passages=passages, tokens=[passage_tokens(by_id[p.doc_id], p) for p in passages])
     for space, embedder in embedders.items():
         label = "" if len(embedders) == 1 else f"{space} "
         data.vectors[space] = {
             "passage": embedder.encode_passages(passage_texts, progress=progress, description=f"{label}passages"),
             "sentence": embedder.encode_passages(sentence_texts, progress=progress, description=f"{label}sentences"),
         }
+    calibration, warnings = Calibration.load(settings.calibration_file).for_models(model_fingerprints(embedders))
+    for warning in warnings:
+        log.warning(warning)
     manifest = {
         **expected_manifest(settings, embedders),
+        "calibration": calibration.describe(),
         "corpus_fingerprint": fingerprint,
         "documents": len(documents),
         "passages": len(passages),

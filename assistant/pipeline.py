@@ -1,6 +1,13 @@
 """`Assistant`: the one object that owns a loaded index and answers `ask(question, k)`.
 
-The CLI, the HTTP API and the evaluation all call `ask`, so a behaviour is written once.
+The CLI, the HTTP API and the evaluation all call `ask`, so a behaviour is written once, and
+every input is validated once, here. Answering runs in stages:
+
+1. the question's language decides which vector spaces (models) encode it (`spaces_by_language`);
+2. `retrieve`: dense hits per space (a passage scores its own cosine or its best sentence's), on
+   one calibrated scale, and BM25 hits over the question's tokens and glossary expansions, fused
+   into one ranking, and the evidence the abstention rule judges;
+3. the answer: highlights, citations, "also in" folding, the abstain flag and its reason.
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ import logging
 import os
 import threading
 import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -16,14 +25,17 @@ import numpy as np
 from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span
 from .backends import Hit
 from .batching import QuestionEncoder
+from .calibration import Calibration
 from .chunking import Passage
 from .coverage import CorpusCoverage
 from .embedding import ENGLISH, Embedder, create_embedders, vocabulary_words
 from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
+from .fusion import reciprocal_rank_fusion, score_fusion
 from .glossary import Glossary
 from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
-from .search import reciprocal_rank_fusion, score_fusion, tokenize
+from .language import LANGUAGES, Language, detect_language
 from .settings import Settings
+from .tokens import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,62 @@ def validate_k(k: object, max_k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
         raise QuestionError(f"k must be a whole number from 1 to {max_k}")
     return k
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a question may be answered from: some documents, a range of source years, documents
+    in one language. Empty filters allow everything."""
+
+    doc_ids: frozenset[str] | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    language: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(value is not None for value in (self.doc_ids, self.year_from, self.year_to, self.language))
+
+
+def validate_filters(index: Index, doc_ids: object = None, year_from: object = None, year_to: object = None,
+                     language: object = None) -> Filters:
+    """The filters of a request, or a QuestionError that says what is wrong with them."""
+    if doc_ids is not None:
+        if isinstance(doc_ids, str) or not isinstance(doc_ids, Collection) or not all(isinstance(d, str) for d in doc_ids):
+            raise QuestionError("doc_ids must be a list of document ids")
+        unknown = sorted(set(doc_ids) - set(index.documents))
+        if unknown:
+            raise QuestionError(f"no document with id {unknown[0]!r}; GET /api/documents lists them")
+        doc_ids = frozenset(doc_ids)
+    for name, year in (("year_from", year_from), ("year_to", year_to)):
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1000 <= year <= 9999):
+            raise QuestionError(f"{name} must be a year such as 2015")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise QuestionError(f"year_from ({year_from}) is after year_to ({year_to})")
+    if language is not None and language not in LANGUAGES:
+        raise QuestionError(f"language must be one of {', '.join(LANGUAGES)}")
+    return Filters(doc_ids, year_from, year_to, language)  # type: ignore[arg-type]
+
+
+@dataclass
+class Retrieval:
+    """Everything `retrieve` found for a question, before the answer is composed."""
+
+    question: str
+    language: Language
+    spaces: list[str]
+    """The vector spaces (models) the question was encoded in, first the one highlights use."""
+    vectors: dict[str, np.ndarray]
+    tokens: list[str]
+    """The question's lexical tokens with its glossary expansions."""
+    dense: list[Hit]
+    lexical: list[Hit]
+    ranking: list[Hit]
+    evidence: float
+    """The fused score of the best passage on the question as asked (no expansions)."""
+    allowed: frozenset[str] | None = None
+    """The documents the filters allow (None: all)."""
+    dense_by_space: dict[str, list[Hit]] = field(default_factory=dict)
 
 
 class Assistant:
@@ -108,7 +176,8 @@ class Assistant:
             if index.path == self.index.path:
                 return False
             self.index = index
-            self.__dict__.pop("coverage", None)  # recomputed for the new documents on next use
+            for derived in ("coverage", "calibration"):
+                self.__dict__.pop(derived, None)  # recomputed for the new build on next use
             log.info("reloaded the index: %d documents, %d passages", len(index.documents), len(index.passages))
             return True
 
@@ -140,17 +209,6 @@ class Assistant:
             return [str(error)]
         return stale_reasons(manifest, expected_manifest(settings, embedders))
 
-    def _dense_hits(self, index: Index, space: str, question_vector, candidates: int) -> list[Hit]:
-        """A passage scores its own similarity or that of its best sentence, whichever is higher:
-        one precise sentence inside a long passage should not be drowned by the rest (dense
-        Hit@1 on dev rose from 0.51 to 0.64 with this)."""
-        backend = index.backend
-        best = {hit.passage: hit.score for hit in backend.search_dense(space, "passage", question_vector, candidates)}
-        for hit in backend.search_dense(space, "sentence", question_vector, candidates):
-            passage = int(index.sentence_passage[hit.passage])
-            best[passage] = max(best.get(passage, -1.0), hit.score)
-        return sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage))
-
     @cached_property
     def glossary(self) -> Glossary:
         return Glossary.load(self.settings.glossary_path)
@@ -160,59 +218,142 @@ class Assistant:
         vocabulary = vocabulary_words(self.settings.model_path)
         return CorpusCoverage.of_texts((d.text for d in self.index.documents.values()), vocabulary)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        question = validate_question(question, self.settings.max_question_chars)
-        k = validate_k(self.settings.default_k if k is None else k, self.settings.max_k)
+    @cached_property
+    def calibration(self) -> Calibration:
+        """The calibration of the loaded index's models (a warning for a model it does not know)."""
+        calibration, warnings = Calibration.load(self.settings.calibration_file).for_models(self.index.manifest["models"])
+        for warning in warnings:
+            log.warning(warning)
+        return calibration
+
+    def spaces_for(self, language: Language) -> list[str]:
+        """The vector spaces a question in `language` is encoded in (`spaces_by_language`), among
+        those the index holds; the English space when none of them is."""
+        wanted = self.settings.spaces_by_language.get(language) or [ENGLISH]
+        available = [space for space in wanted if space in self.index.spaces and space in self.embedders]
+        return available or [ENGLISH]
+
+    def allowed_documents(self, index: Index, filters: Filters) -> frozenset[str] | None:
+        """The documents `filters` allow; None when they allow all."""
+        if not filters.active:
+            return None
+        allowed = set(filters.doc_ids) if filters.doc_ids is not None else set(index.documents)
+        for doc_id in list(allowed):
+            document = index.documents[doc_id]
+            year = document.metadata.year
+            if (filters.year_from is not None or filters.year_to is not None) and year is None:
+                allowed.discard(doc_id)
+            elif (filters.year_from is not None and year < filters.year_from) or (
+                    filters.year_to is not None and year > filters.year_to):
+                allowed.discard(doc_id)
+            elif filters.language is not None and document.language != filters.language:
+                allowed.discard(doc_id)
+        return frozenset(allowed)
+
+    def _dense_hits(self, index: Index, space: str, question_vector: np.ndarray, candidates: int,
+                    doc_ids: Collection[str] | None = None) -> list[Hit]:
+        """A passage scores its own similarity or that of its best sentence, whichever is higher:
+        one precise sentence inside a long passage should not be drowned by the rest (dense
+        Hit@1 on dev rose from 0.51 to 0.64 with this)."""
+        backend = index.backend
+        best = {hit.passage: hit.score for hit in backend.search_dense(space, "passage", question_vector, candidates, doc_ids)}
+        for hit in backend.search_dense(space, "sentence", question_vector, candidates, doc_ids):
+            passage = int(index.sentence_passage[hit.passage])
+            best[passage] = max(best.get(passage, -1.0), hit.score)
+        return sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage))
+
+    def _dense(self, index: Index, vectors: dict[str, np.ndarray], candidates: int,
+               doc_ids: Collection[str] | None) -> tuple[list[Hit], dict[str, list[Hit]]]:
+        """Dense hits of every space the question was encoded in, each on the calibrated scale; a
+        passage found in several spaces keeps its best score."""
+        by_space = {space: self._dense_hits(index, space, vector, candidates, doc_ids) for space, vector in vectors.items()}
+        best: dict[int, float] = {}
+        for space, hits in by_space.items():
+            for hit in hits:
+                score = float(self.calibration.cosine(space, hit.score))
+                best[hit.passage] = max(best.get(hit.passage, -np.inf), score)
+        return sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage)), by_space
+
+    def retrieve(self, question: str, k: int, *, filters: Filters = Filters(), index: Index | None = None) -> Retrieval:
+        """Dense and lexical hits for a validated question, fused into one ranking (see the module
+        docstring); no answer is composed."""
         settings = self.settings
-        if settings.log_questions:
-            log.info("question: %r (k=%d)", question, k)
-        index = self.index  # one build for the whole answer, even if `refresh` swaps it meanwhile
-        question_vector = self.question_encoder(ENGLISH).encode(question)  # LRU cache + micro-batching
+        index = index or self.index
+        language = detect_language(question)
+        spaces = self.spaces_for(language)
+        vectors = {space: self.question_encoder(space).encode(question) for space in spaces}  # LRU cache + batching
+        allowed = self.allowed_documents(index, filters)
         expansions = self.glossary.expansions(question) if settings.use_glossary else []
-        question_tokens = tokenize(" ".join([question, *expansions]))
+        tokens = tokenize(" ".join([question, *expansions]), language)
         candidates = max(settings.candidates, k)
-        dense = self._dense_hits(index, ENGLISH, question_vector, candidates)
-        lexical = index.backend.search_lexical(question_tokens, candidates)
+        dense, by_space = self._dense(index, vectors, candidates, allowed)
+        lexical = index.backend.search_lexical(tokens, candidates, allowed)
         hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
         ranking = {
             "dense": dense,
             "lexical": lexical,
             "hybrid": hybrid if settings.fusion == "score" else reciprocal_rank_fusion([dense, lexical], settings.rrf_k),
         }[settings.retrieval]
-
-        if expansions:
+        if expansions and language not in settings.glossary_is_evidence:
             # Evidence is judged on the question as asked: an expansion helps find a passage, it
-            # must not make an unanswerable question look answered.
-            as_asked = index.backend.search_lexical(tokenize(question), candidates)
+            # must not make an unanswerable question look answered. For a Russian or Kazakh question
+            # over English documents the glossary translates, so there its words count.
+            as_asked = index.backend.search_lexical(tokenize(question, language), candidates, allowed)
             evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation)
         else:
             evidence = hybrid
-        reason = abstain_reason(
-            evidence=evidence[0].score if evidence else 0.0,
-            unknown_terms=self.coverage.unknown_terms(question),
-            min_evidence=settings.abstain_min_evidence,
-        )
-        results = self._results(index, ranking, k, question_vector, set(question_tokens))
+        return Retrieval(question, language, spaces, vectors, tokens, dense, lexical, ranking,
+                         evidence[0].score if evidence else 0.0, allowed, by_space)
+
+    def ask(self, question: str, k: int | None = None, *, doc_ids: Sequence[str] | None = None,
+            year_from: int | None = None, year_to: int | None = None, language: str | None = None) -> Answer:
+        """The ranked, cited passages that answer `question` (at most `k`), from the documents the
+        filters allow; `abstained` when the collection does not seem to answer it."""
+        settings = self.settings
+        question = validate_question(question, settings.max_question_chars)
+        k = validate_k(settings.default_k if k is None else k, settings.max_k)
+        index = self.index  # one build for the whole answer, even if `refresh` swaps it meanwhile
+        filters = validate_filters(index, doc_ids, year_from, year_to, language)
+        if settings.log_questions:
+            log.info("question: %r (k=%d)", question, k)
+        found = self.retrieve(question, k, filters=filters, index=index)
+        if found.allowed is not None and not found.allowed:
+            reason: str | None = "no document matches the filters"
+        else:
+            reason = abstain_reason(
+                evidence=found.evidence,
+                unknown_terms=self.coverage.unknown_terms(question),
+                min_evidence=self.calibration.threshold(found.language),
+            )
+        results = self._results(index, found, k)
         return Answer(
             question=question,
+            language=found.language,
             abstained=reason is not None,
             abstain_reason=reason,
             sources_span=sources_span(results, settings.span_min_years),
             results=results,
         )
 
-    def _results(self, index: Index, ranking: list[Hit], k: int, question_vector, question_tokens: set[str]) -> list[Result]:
-        """The top `k` passages. A passage from another document whose answer sentence says what a
-        better-ranked result's says (cosine of the highlighted sentences at least
-        `duplicate_similarity`) is folded into it as "also in", so the list covers more ground."""
+    def _results(self, index: Index, found: Retrieval, k: int) -> list[Result]:
+        """The top `k` passages, each highlighted in the question's first space. A passage from
+        another document whose answer sentence says what a better-ranked result's says (cosine of
+        the highlighted sentences in the English space at least `duplicate_similarity`) is folded
+        into it as "also in", so the list covers more ground."""
+        space = found.spaces[0]
+        question_vector = found.vectors[space]
+        question_tokens = set(found.tokens)
         kept: list[tuple[Result, np.ndarray]] = []
-        for hit in ranking:
+        for hit in found.ranking:
             if len(kept) == k:
                 break
             passage = index.passages[hit.passage]
-            sentence_vectors = index.backend.vectors(ENGLISH, "sentence", index.sentence_rows[hit.passage])
-            highlight = choose_highlight(passage, sentence_vectors, question_vector, question_tokens)
-            meaning = _highlight_vector(passage, highlight, sentence_vectors)
+            rows = index.sentence_rows[hit.passage]
+            english = index.backend.vectors(ENGLISH, "sentence", rows)
+            in_space = english if space == ENGLISH else index.backend.vectors(space, "sentence", rows)
+            highlight = choose_highlight(passage, in_space, question_vector, question_tokens,
+                                         index.documents[passage.doc_id].language)
+            meaning = _highlight_vector(passage, highlight, english)
             citation = citation_for(index.documents[passage.doc_id], passage)
             twin = next((result for result, vector in kept
                          if result.citation.doc_id != passage.doc_id

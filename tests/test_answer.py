@@ -2,7 +2,7 @@ import numpy as np
 
 from assistant.answer import Citation, Highlight, Result, abstain_reason, choose_highlight, sources_span
 from assistant.chunking import Passage, split_sentences
-from assistant.search import tokenize
+from assistant.tokens import tokenize
 
 
 def make_passage(text: str) -> Passage:

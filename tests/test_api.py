@@ -23,8 +23,8 @@ def test_ask_returns_the_answer_object(client, web_assistant):
     response = client.post("/api/ask", json={"question": f"  {QUESTION}  ", "k": 3})
     assert response.status_code == 200
     answer = response.json()
-    assert set(answer) == {"question", "abstained", "abstain_reason", "sources_span", "results"}
-    assert answer["question"] == QUESTION
+    assert {"question", "abstained", "abstain_reason", "sources_span", "results", "language"} <= set(answer)
+    assert answer["question"] == QUESTION and answer["language"] == "en"
     assert [r["rank"] for r in answer["results"]] == [1, 2, 3]
     for result in answer["results"]:
         assert set(result) == {"rank", "score", "text", "highlight", "citation", "also_in"}
@@ -146,7 +146,8 @@ def test_openapi_describes_real_shapes(client):
     request = ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(spec["components"]["schemas"][request]["properties"]) == {"question", "k"}
     answer = ask["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert set(spec["components"]["schemas"][answer]["properties"]) == {"question", "abstained", "abstain_reason", "sources_span", "results"}
+    assert {"question", "abstained", "abstain_reason", "sources_span", "results", "language"} <= set(
+        spec["components"]["schemas"][answer]["properties"])
     assert "422" in ask["responses"] and "400" in ask["responses"]
     assert {"/healthz", "/api/documents", "/api/documents/{doc_id}"} <= set(spec["paths"])
 

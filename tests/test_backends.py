@@ -11,7 +11,7 @@ import pytest
 
 from assistant.backends import FaissBackend, IndexData, LexicalIndex
 from assistant.chunking import Passage
-from assistant.search import tokenize
+from assistant.tokens import tokenize
 
 TEXTS = {
     "alpha": ["friendly cabinets for sex workers", "police raids and fines", "sex workers and police"],

@@ -2,6 +2,7 @@ import pytest
 
 from assistant.errors import AssistantError
 from assistant.glossary import Glossary
+from assistant.tokens import tokenize
 from conftest import CORPUS
 
 
@@ -29,3 +30,38 @@ def test_missing_glossary_is_empty_and_broken_one_is_an_error(tmp_path):
 def test_glossary_brings_the_answer_to_abbreviated_questions(assistant):
     with_glossary = assistant.ask("why don't SWs use the GF condoms?", 3)
     assert any("poor quality" in r.text for r in with_glossary.results)
+
+
+def test_every_expansion_is_words_the_corpus_uses(index):
+    """Curated, not machine-made: each word an expansion adds occurs in some document, or it
+    could never match."""
+    glossary = Glossary.load(CORPUS / "glossary.toml")
+    corpus_tokens = {token for document in index.documents.values() for token in tokenize(document.text)}
+    missing = {key: expansion for key, expansion in glossary.terms.items()
+               if not set(tokenize(expansion)) <= corpus_tokens}
+    assert not missing
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Где мигранту без прописки сдать тест на ВИЧ?", ["migrants migrant", "propiska registration", "test testing", "HIV"]),
+        ("Легальна ли проституция в Казахстане?", ["legal", "prostitution sex work", "Kazakhstan"]),
+        ("дружественных кабинетах", ["friendly cabinets"]),
+        ("Қазақстанда жезөкшелік заңсыз ба?", ["Kazakhstan", "prostitution sex work", "illegal"]),
+        ("АИТВ-ға тестті қайдан тапсыруға болады?", ["HIV", "test testing"]),
+        ("торговля людьми", ["human trafficking trafficking"]),
+        ("адам саудасына қарсы заң", ["human trafficking trafficking", "law legislation"]),
+    ],
+)
+def test_russian_and_kazakh_words_map_to_the_documents_terms_in_any_inflection(question, expected):
+    assert Glossary.load(CORPUS / "glossary.toml").expansions(question) == expected
+
+
+def test_a_star_matches_word_beginnings_only_and_keys_are_given_once(tmp_path):
+    glossary = Glossary({"прописк*": "propiska", "закон*": "law", "незаконн*": "illegal"})
+    assert glossary.expansions("без прописки, незаконно по закону") == ["propiska", "illegal", "law"]
+    assert glossary.expansions("выпискам") == []
+    (tmp_path / "twice.toml").write_text('[ru]\n"вич" = "HIV"\n[kk]\n"вич" = "HIV"\n', encoding="utf-8")
+    with pytest.raises(AssistantError, match="twice"):
+        Glossary.load(tmp_path / "twice.toml")

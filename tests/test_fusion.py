@@ -1,12 +1,5 @@
 from assistant.backends import Hit
-from assistant.search import reciprocal_rank_fusion, score_fusion, tokenize
-
-
-def test_tokenize_stems_drops_stop_words_and_unglues_footnotes():
-    assert tokenize("The friendly cabinets") == ["friend", "cabinet"]
-    assert tokenize("How many people have died?") == ["peopl", "die"]
-    assert tokenize("14,316 persons9") == ["14", "316", "person", "9"]
-    assert "270" in tokenize("Art.270")
+from assistant.fusion import reciprocal_rank_fusion, score_fusion
 
 
 def test_reciprocal_rank_fusion_rewards_agreement_and_scales_to_one():

@@ -1,41 +1,8 @@
-"""Lexical tokens of text, and the fusion of dense and lexical hits into one ranking."""
+"""The fusion of dense and lexical hits into one ranking."""
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 from .backends.base import Hit
-
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-QUESTION_STOPWORDS = frozenset("many much could would since also get tell".split())
-"""Words of questions that carry no topic ("how many", "could I"), beyond the usual stop words."""
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    """bm25s's longer English list: with Lucene's 33 words, "how", "have" and "what" matched
-    passages and outweighed the topic words (dev Hit@3 0.887 -> 0.925 with this list)."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return frozenset(STOPWORDS_EN_PLUS) | QUESTION_STOPWORDS
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stop words. Letters and digits glued together by a PDF
-    ("persons9", "Art.270") are split, so a footnote number never hides a word."""
-    words = _TOKEN.findall(_LETTER_DIGIT.sub(" ", text.lower()))
-    return _stemmer().stemWords([word for word in words if word not in _stopwords()])
 
 
 def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:
