@@ -17,11 +17,15 @@ SECTION_SEPARATOR = " / "
 
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc dr mr mrs ms prof st no nos art arts vs approx est fig figs vol ed eds inc ltd co corp "
-    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k p pp para cf al".split()
+    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k p pp para cf al "
+    # Russian and Kazakh: т.е., т.д., ст. (статья), гг., тыс., млн, обл., стр., рис., проф., им.
+    "т.е т.д т.п т.к ст гг тыс млн млрд руб обл ул стр рис табл проф им см др бб".split()
 )
 _SENTENCE_BOUNDARY = re.compile(
-    r"[.!?…]+[”’\"')\]]*(?P<note>\d{1,3}(?: \d{1,3})*)?(?=\s+[A-Z“‘\"\[•])"
+    r"[.!?…]+[”’\"')\]»]*(?P<note>\d{1,3}(?: \d{1,3})*)?(?=\s+[A-ZА-ЯЁӘҒҚҢӨҰҮҺІ“‘\"\[•«—–])"
 )
+"""The end of a sentence: its punctuation, then a capital letter (Latin or Cyrillic), an opening
+quote or a bullet."""
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 

@@ -14,6 +14,10 @@ What cleaning does:
   "Back to the list", page markers) is left out;
 - figures are left exactly as captured: "69.012" may be 69.01 plus footnote 2, and no rule
   can tell, so nothing is rewritten inside a line.
+
+Every rule reads letters of any script, so Russian and Kazakh text is cleaned alike ("профилак-/
+тика" is rejoined, a line starting in lower case continues the one before it, "и", "в", "және" at a
+line end leave the sentence open).
 """
 
 from __future__ import annotations
@@ -44,21 +48,30 @@ _FURNITURE_LINE = [
     re.compile(r"^back to (the )?.*\blist\b", re.I),
     re.compile(r"^share (to|by|on|via)\b", re.I),
     re.compile(r"^site available in\b", re.I),
-    re.compile(r"^(english|russian|kazakh|français|deutsch|español|русский|қазақша)$", re.I),
-    re.compile(r"^(print|print this page|tweet|like|email this)$", re.I),
+    re.compile(r"^(english|russian|kazakh|français|deutsch|español|русский|қазақша|english version)$", re.I),
+    re.compile(r"^(print|print this page|tweet|like|email this|версия для печати|поделиться|распечатать|басып шығару)$", re.I),
+    re.compile(r"^(назад к списку|вернуться к списку|тізімге қайту)\b", re.I),
 ]
 _PAGE_MARKER = re.compile(r"^[\s\d»«|/·•–—-]*$")
 """A line of page numbers and arrows ("1»", "» »"): a page break in an extracted PDF."""
 _PAGE_BREAK = "\f"
 _FURNITURE_BOX = re.compile(
-    r"^(get involved|subscribe|newsletter|sign up( to our newsletter)?|follow us|related (articles|news|posts)|you may also like)$",
+    r"^(get involved|subscribe|newsletter|sign up( to our newsletter)?|follow us|related (articles|news|posts)|you may also like"
+    r"|подписаться|подпишитесь на рассылку|похожие (статьи|новости|материалы)|жазылу)$",
     re.I,
 )
-_SENTENCE_END = re.compile(r"[.!?:;…][”’\"')\]]*$")
-_CONTINUATION_START = re.compile(r"^[a-z0-9(\[–—,;:%)]")
-_OPEN_END = re.compile(r"\b(and|or|of|the|a|an|to|in|for|with|by|on|at|from|as|than|that)$", re.I)
-_HYPHEN_END = re.compile(r"([A-Za-z]+(?:-[A-Za-z]+)*)-$")
-_WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
+_SENTENCE_END = re.compile(r"[.!?:;…][”’\"')\]»]*$")
+_CONTINUATION_START = re.compile(r"^(?:[0-9(\[–—,;:%)]|[^\W\d_](?<=[^\W\d_A-ZА-ЯЁӘҒҚҢӨҰҮҺІ]))")
+"""A line starting in lower case (any script), with a digit or with closing punctuation."""
+_OPEN_END = re.compile(
+    r"(?<!\w)(and|or|of|the|a|an|to|in|for|with|by|on|at|from|as|than|that"
+    r"|и|или|а|но|в|во|на|с|со|по|для|от|к|ко|о|об|из|за|что|как|при|до|у|не|без|между|через"
+    r"|және|мен|пен|бен|немесе|үшін|туралы)$",
+    re.I,
+)
+"""A line ending in a conjunction or preposition (English, Russian, Kazakh) leaves its sentence open."""
+_HYPHEN_END = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)-$")
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _SPACES = re.compile(r"[ \t\f\v]+")
 
 # Prefixes written with a hyphen in English ("non-central", "sub-populations").
@@ -218,7 +231,7 @@ def _continues(previous: _Item, item: _Item) -> bool:
         previous.kind in ("paragraph", "bullet")
         and item.kind == "paragraph"
         and not _SENTENCE_END.search(previous.lines[-1])
-        and (bool(re.match(r"[a-z]", item.lines[0])) or bool(_OPEN_END.search(previous.lines[-1])))
+        and (item.lines[0][:1].islower() or bool(_OPEN_END.search(previous.lines[-1])))
     )
 
 
@@ -247,7 +260,7 @@ def _join_hyphenated(head: str, tail: str, vocabulary: frozenset[str]) -> str:
     """Join "head-" at a line end with the next line's start `tail`."""
     left = _HYPHEN_END.search(head)
     assert left is not None
-    right = re.match(r"[A-Za-z]+", tail)
+    right = re.match(r"[^\W\d_]+", tail)
     first, second = left.group(1).lower(), right.group(0).lower() if right else ""
     keep_hyphen = (
         not right

@@ -32,9 +32,11 @@ MODES: dict[str, dict] = {
     "dense only": {"retrieval": "dense"},
     "no glossary": {"use_glossary": False},
     "no folding": {"duplicate_similarity": NO_FOLDING},
-    "English model for every question": {"spaces_by_language": {lang: ["english"] for lang in EVERY_LANGUAGE}},
+    "English model for every question": {"spaces_by_language": {lang: ["english"] for lang in EVERY_LANGUAGE},
+                                         "multilingual_for_foreign_documents": False},
     "multilingual model for every question": {"spaces_by_language": {lang: ["multilingual"] for lang in EVERY_LANGUAGE}},
     "both models for every question": {"spaces_by_language": {lang: ["english", "multilingual"] for lang in EVERY_LANGUAGE}},
+    "foreign passages without a lexical part": {"cross_language_lexical": "zero"},
 }
 """Modes side by side: the product (the settings as they are) and one lever changed at a time."""
 CUTOFF = 10

@@ -69,6 +69,11 @@ class Index:
         """The vector spaces (models) this build holds, e.g. ["english"]."""
         return list(self.manifest["models"])
 
+    @cached_property
+    def languages(self) -> frozenset[str]:
+        """The languages its documents are written in."""
+        return frozenset(document.language for document in self.documents.values())
+
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:
     """What the model sees for a passage: the text alone. Prefixing the section or the title

@@ -28,7 +28,7 @@ from .batching import QuestionEncoder
 from .calibration import Calibration
 from .chunking import Passage
 from .coverage import CorpusCoverage
-from .embedding import ENGLISH, Embedder, create_embedders, vocabulary_words
+from .embedding import ENGLISH, MULTILINGUAL, Embedder, create_embedders, vocabulary_words
 from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
 from .fusion import reciprocal_rank_fusion, score_fusion
 from .glossary import Glossary
@@ -226,11 +226,16 @@ class Assistant:
             log.warning(warning)
         return calibration
 
-    def spaces_for(self, language: Language) -> list[str]:
+    def spaces_for(self, language: Language, index: Index | None = None) -> list[str]:
         """The vector spaces a question in `language` is encoded in (`spaces_by_language`), among
-        those the index holds; the English space when none of them is."""
-        wanted = self.settings.spaces_by_language.get(language) or [ENGLISH]
-        available = [space for space in wanted if space in self.index.spaces and space in self.embedders]
+        those the index holds, and the multilingual one too when the collection has documents in
+        another language (an English question must find a Russian report); the English space when
+        none of them is there."""
+        index = index or self.index
+        wanted = list(self.settings.spaces_by_language.get(language) or [ENGLISH])
+        if self.settings.multilingual_for_foreign_documents and index.languages - {language} and MULTILINGUAL not in wanted:
+            wanted.append(MULTILINGUAL)
+        available = [space for space in wanted if space in index.spaces and space in self.embedders]
         return available or [ENGLISH]
 
     def allowed_documents(self, index: Index, filters: Filters) -> frozenset[str] | None:
@@ -274,13 +279,24 @@ class Assistant:
                 best[hit.passage] = max(best.get(hit.passage, -np.inf), score)
         return sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage)), by_space
 
+    @staticmethod
+    def _foreign(index: Index, language: Language, hits: list[Hit]) -> frozenset[int]:
+        """The passages among `hits` written in another language than the question, when they
+        compete with passages in the question's language; when every document is foreign to the
+        question (a Russian question, English documents) they are compared among equals, and the
+        glossary's matches keep their weight (on dev, Kazakh Hit@5 0.571 imputing, 0.714 not)."""
+        if language not in index.languages:
+            return frozenset()
+        return frozenset(hit.passage for hit in hits
+                         if index.documents[index.passages[hit.passage].doc_id].language != language)
+
     def retrieve(self, question: str, k: int, *, filters: Filters = Filters(), index: Index | None = None) -> Retrieval:
         """Dense and lexical hits for a validated question, fused into one ranking (see the module
         docstring); no answer is composed."""
         settings = self.settings
         index = index or self.index
         language = detect_language(question)
-        spaces = self.spaces_for(language)
+        spaces = self.spaces_for(language, index)
         vectors = {space: self.question_encoder(space).encode(question) for space in spaces}  # LRU cache + batching
         allowed = self.allowed_documents(index, filters)
         expansions = self.glossary.expansions(question) if settings.use_glossary else []
@@ -288,7 +304,8 @@ class Assistant:
         candidates = max(settings.candidates, k)
         dense, by_space = self._dense(index, vectors, candidates, allowed)
         lexical = index.backend.search_lexical(tokens, candidates, allowed)
-        hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
+        foreign = self._foreign(index, language, dense) if settings.cross_language_lexical == "impute" else frozenset()
+        hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation, foreign)
         ranking = {
             "dense": dense,
             "lexical": lexical,
@@ -299,7 +316,7 @@ class Assistant:
             # must not make an unanswerable question look answered. For a Russian or Kazakh question
             # over English documents the glossary translates, so there its words count.
             as_asked = index.backend.search_lexical(tokenize(question, language), candidates, allowed)
-            evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation)
+            evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation, foreign)
         else:
             evidence = hybrid
         return Retrieval(question, language, spaces, vectors, tokens, dense, lexical, ranking,
@@ -331,28 +348,31 @@ class Assistant:
             language=found.language,
             abstained=reason is not None,
             abstain_reason=reason,
-            sources_span=sources_span(results, settings.span_min_years),
+            # A refusal never says the sources disagree in time: there is no answer to date.
+            sources_span=None if reason else sources_span(results, settings.span_min_years),
             results=results,
         )
 
     def _results(self, index: Index, found: Retrieval, k: int) -> list[Result]:
-        """The top `k` passages, each highlighted in the question's first space. A passage from
-        another document whose answer sentence says what a better-ranked result's says (cosine of
-        the highlighted sentences in the English space at least `duplicate_similarity`) is folded
-        into it as "also in", so the list covers more ground."""
-        space = found.spaces[0]
-        question_vector = found.vectors[space]
+        """The top `k` passages, each highlighted in the question's first space, or in the
+        multilingual one for a passage in another language. A passage from another document whose
+        answer sentence says what a better-ranked result's says (cosine of the highlighted
+        sentences in the English space at least `duplicate_similarity`) is folded into it as "also
+        in", so the list covers more ground."""
         question_tokens = set(found.tokens)
         kept: list[tuple[Result, np.ndarray]] = []
         for hit in found.ranking:
             if len(kept) == k:
                 break
             passage = index.passages[hit.passage]
+            language = index.documents[passage.doc_id].language
+            space = found.spaces[0]
+            if language != found.language and MULTILINGUAL in found.vectors:
+                space = MULTILINGUAL
             rows = index.sentence_rows[hit.passage]
             english = index.backend.vectors(ENGLISH, "sentence", rows)
             in_space = english if space == ENGLISH else index.backend.vectors(space, "sentence", rows)
-            highlight = choose_highlight(passage, in_space, question_vector, question_tokens,
-                                         index.documents[passage.doc_id].language)
+            highlight = choose_highlight(passage, in_space, found.vectors[space], question_tokens, language)
             meaning = _highlight_vector(passage, highlight, english)
             citation = citation_for(index.documents[passage.doc_id], passage)
             twin = next((result for result, vector in kept

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     fusion_dense_weight: float = 0.5
     lexical_saturation: float = 5.0
+    # A passage in another language than the question shares none of its words: "impute" gives it
+    # its dense score (or its glossary BM25, when higher) as its lexical part, "zero" leaves 0.
+    cross_language_lexical: Literal["impute", "zero"] = "impute"
     candidates: int = 50
 
     # The vector spaces (models) a question is encoded in, by the question's language; the first
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
         "ru": ["multilingual"],
         "kk": ["multilingual"],
     }
+    # A question is also encoded in the multilingual space when the collection holds documents in
+    # another language than the question's (an English question must find a Russian report).
+    multilingual_for_foreign_documents: bool = True
     # Each model's cosine on one scale and the least evidence an answer needs, per question
     # language (measured on the dev split by `python eval/calibrate.py`). An answer is also
     # refused when the question names a place or year no document mentions.

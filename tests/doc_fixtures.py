@@ -158,3 +158,99 @@ def make_huge_pdf(path: Path, pages: int = 10_000) -> Path:
     with open(path, "wb") as handle:
         writer.write(handle)
     return path
+
+
+# A Russian field report, written for these tests (not a translation of a real document), as it
+# would be captured from a PDF: hard-wrapped lines, a word hyphenated across a line end
+# ("профилак-/тические"), a sentence running on after a line ending in "а", an abbreviation
+# ("т.е.") inside a sentence, a heading in capitals and a quotation in «guillemets».
+RUSSIAN_TITLE = "Аутрич в Алматы: полевой отчёт"
+RUSSIAN_LINES = [
+    "ДОСТУП К УСЛУГАМ",
+    "",
+    "Аутрич-работники Степного альянса здоровья посетили сорок саун и гостиниц Алматы весной",
+    "2023 г. и предложили экспресс-тесты на ВИЧ, презервативы и юридические консультации",
+    "секс-работницам, которые не могут дойти до клиники.",
+    "",
+    "Страх полицейских облав удерживает многих женщин от дружественных кабинетов, поэтому профилак-",
+    "тические материалы и тест-системы стали доставлять прямо на места работы, а",
+    "каждый визит записывали в бумажный журнал.",
+    "",
+    "МОБИЛЬНАЯ КЛИНИКА",
+    "",
+    "Мигрантов без прописки тестировали бесплатно в мобильной клинике, которая стояла у Зелёного",
+    "базара каждую среду, т.е. документы не требовались. Консультации были конфиденциальными.",
+    "",
+    "ЮРИДИЧЕСКАЯ ПОМОЩЬ",
+    "",
+    "Юрист альянса отвечал на вопросы о законе 2024 года по телефону по четвергам. «Закон не",
+    "наказывает за саму продажу секса, только за её организацию и содержание притона», — объяснил он.",
+]
+RUSSIAN_TEXT = "\n".join(RUSSIAN_LINES) + "\n"
+RUSSIAN_FACTS = {
+    # sentence of the served text -> (a Russian question, an English question) it answers
+    "Юрист альянса отвечал на вопросы о законе 2024 года по телефону по четвергам.": (
+        "В какой день недели юрист консультирует по телефону?",
+        "On which weekday could people phone the lawyer with questions about the law?",
+    ),
+    "Мигрантов без прописки тестировали бесплатно в мобильной клинике, которая стояла у Зелёного базара каждую среду, т.е. документы не требовались.": (
+        "где мигрант без регистрации может бесплатно провериться на вич",
+        "Where were migrants without registration tested for free?",
+    ),
+}
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def make_russian(path: Path) -> Path:
+    """The Russian report as `path`'s format: .txt, .pdf (fpdf2 with DejaVu Sans, one line a
+    cell, as a PDF keeps them), .html (one paragraph an element) or .docx."""
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        path.write_text(RUSSIAN_TEXT, encoding="utf-8")
+    elif suffix == ".pdf":
+        from fpdf import FPDF
+
+        pdf = FPDF()
+        pdf.set_title(RUSSIAN_TITLE)
+        pdf.add_font("DejaVu", fname=str(DEJAVU))
+        pdf.set_font("DejaVu", size=10)
+        pdf.add_page()
+        for line in RUSSIAN_LINES:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.output(str(path))
+    elif suffix in (".html", ".docx"):
+        blocks, current = [], []
+        for line in RUSSIAN_LINES + [""]:
+            if line:
+                current.append(line)
+            elif current:
+                blocks.append(current)
+                current = []
+        paragraphs = [(_unwrap(block), block[0].isupper() and len(block) == 1) for block in blocks]
+        if suffix == ".html":
+            body = "".join(f"<h2>{text}</h2>" if heading else f"<p>{text}</p>" for text, heading in paragraphs)
+            path.write_text(f'<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8"><title>{RUSSIAN_TITLE}</title>'
+                            f'<meta property="og:site_name" content="Степной альянс здоровья"></head><body><main><article>'
+                            f"<h1>{RUSSIAN_TITLE}</h1>{body}</article></main></body></html>", encoding="utf-8")
+        else:
+            import docx
+
+            document = docx.Document()
+            document.core_properties.title = RUSSIAN_TITLE
+            for text, heading in paragraphs:
+                if heading:
+                    document.add_heading(text, level=1)
+                else:
+                    document.add_paragraph(text)
+            document.save(str(path))
+    else:
+        raise ValueError(f"no Russian fixture for {suffix}")
+    return path
+
+
+def _unwrap(lines: list[str]) -> str:
+    """Lines joined as a typist would have written them (the hyphenated word rejoined)."""
+    text = lines[0]
+    for line in lines[1:]:
+        text = text[:-1] + line if text.endswith("-") and text[-2:-1].islower() else f"{text} {line}"
+    return text
