@@ -6,6 +6,7 @@ Everything shown is a slice of a served document; nothing here writes text of it
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -36,6 +37,9 @@ class Citation(BaseModel):
     date: str | None = Field(description="ISO date as precise as known (YYYY, YYYY-MM or YYYY-MM-DD); null when unknown.")
     date_note: str | None = None
     year: int | None = Field(None, description="The year the source speaks for, when known.")
+    year_estimate: int | None = Field(None, description="For an undated source: the newest year its text cites, "
+                                                        "a lower bound on when it was written.")
+    year_label: str = Field("year unknown", description='The year as shown: "2015", or "year unknown, cites 2004 data".')
     url: str | None
     section: str | None = None
     start: int = Field(description="Offset of the passage in the document text served by GET /api/documents/{doc_id}.")
@@ -61,6 +65,19 @@ class Result(BaseModel):
     also_in: list[Citation] = Field(
         default_factory=list, description="Other passages that say the same thing, folded into this result."
     )
+    recency: Literal["newest", "older"] | None = Field(
+        None, description='When the sources that answer differ in time: "newest" for the newest of them, "older" for the others.'
+    )
+
+
+class TimelineEntry(BaseModel):
+    """One source's say in a change over time: a quotation (the result's highlighted sentences)."""
+
+    year: int | None
+    year_label: str
+    rank: int = Field(description="The rank of the result it quotes.")
+    quote: str = Field(description="The highlighted sentence(s) of that result, verbatim.")
+    citation: Citation
 
 
 class Answer(BaseModel):
@@ -71,6 +88,12 @@ class Answer(BaseModel):
     sources_span: list[int] | None = Field(
         None, description="[oldest, newest] source year of the top results when they lie more than five years apart."
     )
+    time_focus: Literal["present", "past", "neutral"] = Field(
+        "neutral", description="Whether the question asks about now, about the past, or neither."
+    )
+    timeline: list[TimelineEntry] | None = Field(
+        None, description="When the sources that answer span a change: one quotation per source, oldest first."
+    )
     results: list[Result]
 
 
@@ -80,8 +103,26 @@ def citation_line(rank: int, citation: Citation) -> str:
 
 
 def citation_for(document: Document, passage: Passage) -> Citation:
-    return Citation(**asdict(document.metadata), doc_id=document.doc_id, section=passage.section,
-                    start=passage.start, end=passage.end, page=page_at(document.pages, passage.start))
+    return Citation(**asdict(document.metadata), year_label=document.year_label, doc_id=document.doc_id,
+                    section=passage.section, start=passage.start, end=passage.end,
+                    page=page_at(document.pages, passage.start))
+
+
+def timeline(results: list[Result], min_years: int) -> list[TimelineEntry] | None:
+    """One entry per source among the marked results (its best-ranked one), oldest first, when
+    their years lie more than `min_years` apart; None otherwise."""
+    entries: dict[str, TimelineEntry] = {}
+    for result in results:
+        citation = result.citation
+        if result.recency is None or citation.doc_id in entries:
+            continue
+        entries[citation.doc_id] = TimelineEntry(
+            year=citation.year or citation.year_estimate, year_label=citation.year_label, rank=result.rank,
+            quote=result.text[result.highlight.start : result.highlight.end], citation=citation)
+    years = [entry.year for entry in entries.values() if entry.year is not None]
+    if len(years) < 2 or max(years) - min(years) <= min_years:
+        return None
+    return sorted(entries.values(), key=lambda entry: (entry.year is not None, entry.year or 0, entry.rank))
 
 
 def choose_highlight(

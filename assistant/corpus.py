@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cleaning import CleanText, clean
-from .dates import is_iso_date
+from .dates import is_iso_date, newest_cited_year, year_label
 from .errors import CorpusError
 from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, extract, page_offsets
 from .language import LANGUAGES, Language, detect_language
@@ -45,6 +45,9 @@ class DocumentMetadata:
     """What is known when the date is not exact ("research carried out in 2012")."""
     year: int | None = None
     """The year the content speaks for, used to order sources in time; from `date` when set."""
+    year_estimate: int | None = None
+    """For a source without `year`: the newest year its text cites (a lower bound on when it was
+    written, see `dates.py`); it places the source in time, and is shown as such."""
     url: str | None = None
     language: str | None = None
     source_file: str | None = None
@@ -63,6 +66,15 @@ class Document:
     pages: tuple[int, ...] = ()
     """For a paginated source (PDF): the offset in `text` where each page starts; page n starts
     at `pages[n - 1]`. Empty for a document without pages."""
+
+    @property
+    def year(self) -> int | None:
+        """The year that places the source in time: its own, else the estimate (a lower bound)."""
+        return self.metadata.year or self.metadata.year_estimate
+
+    @property
+    def year_label(self) -> str:
+        return year_label(self.metadata.year, self.metadata.year_estimate)
 
     @property
     def language(self) -> Language:
@@ -172,6 +184,8 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
             raise CorpusError(f"{sidecar}: date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD; leave it out when unknown")
         values["date"] = date
         values.setdefault("year", int(date[:4]))
+    if values.get("year") is None:
+        values["year_estimate"] = newest_cited_year(cleaned.text)
     return DocumentMetadata(**values)
 
 

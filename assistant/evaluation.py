@@ -37,6 +37,7 @@ MODES: dict[str, dict] = {
     "multilingual model for every question": {"spaces_by_language": {lang: ["multilingual"] for lang in EVERY_LANGUAGE}},
     "both models for every question": {"spaces_by_language": {lang: ["english", "multilingual"] for lang in EVERY_LANGUAGE}},
     "foreign passages without a lexical part": {"cross_language_lexical": "zero"},
+    "no time ordering": {"recency_present_weight": 0.0, "newest_in_top": 0},
 }
 """Modes side by side: the product (the settings as they are) and one lever changed at a time."""
 CUTOFF = 10

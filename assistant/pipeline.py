@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span
+from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span, timeline
 from .backends import Hit
 from .batching import QuestionEncoder
 from .calibration import Calibration
@@ -35,6 +35,7 @@ from .glossary import Glossary
 from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
 from .language import LANGUAGES, Language, detect_language
 from .settings import Settings
+from .temporal import TimeView, time_focus, weigh_recency
 from .tokens import tokenize
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,9 @@ class Retrieval:
     allowed: frozenset[str] | None = None
     """The documents the filters allow (None: all)."""
     dense_by_space: dict[str, list[Hit]] = field(default_factory=dict)
+    time: TimeView = field(default_factory=lambda: TimeView("neutral"))
+    relevance: dict[int, float] = field(default_factory=dict)
+    """Each ranked passage's score before time reordered the ranking (what results show)."""
 
 
 class Assistant:
@@ -319,8 +323,15 @@ class Assistant:
             evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation, foreign)
         else:
             evidence = hybrid
+        relevance = {hit.passage: hit.score for hit in ranking}
+        doc_of = {hit.passage: index.passages[hit.passage].doc_id for hit in ranking}
+        years = {doc_id: document.year for doc_id, document in index.documents.items()}
+        focus = time_focus(question, language, max((y for y in years.values() if y), default=None))
+        ranking, time = weigh_recency(ranking, doc_of, years, focus=focus, floor=self.calibration.threshold(language),
+                                      present_weight=settings.recency_present_weight,
+                                      newest_in_top=settings.newest_in_top, margin=settings.answering_margin)
         return Retrieval(question, language, spaces, vectors, tokens, dense, lexical, ranking,
-                         evidence[0].score if evidence else 0.0, allowed, by_space)
+                         evidence[0].score if evidence else 0.0, allowed, by_space, time, relevance)
 
     def ask(self, question: str, k: int | None = None, *, doc_ids: Sequence[str] | None = None,
             year_from: int | None = None, year_to: int | None = None, language: str | None = None) -> Answer:
@@ -343,6 +354,9 @@ class Assistant:
                 min_evidence=self.calibration.threshold(found.language),
             )
         results = self._results(index, found, k)
+        if reason:  # a refusal answers nothing, so it says nothing of newer or older answers
+            for result in results:
+                result.recency = None
         return Answer(
             question=question,
             language=found.language,
@@ -350,6 +364,8 @@ class Assistant:
             abstain_reason=reason,
             # A refusal never says the sources disagree in time: there is no answer to date.
             sources_span=None if reason else sources_span(results, settings.span_min_years),
+            time_focus=found.time.focus,
+            timeline=None if reason else timeline(results, settings.span_min_years),
             results=results,
         )
 
@@ -381,8 +397,9 @@ class Assistant:
             if twin is not None:
                 twin.also_in.append(citation)
                 continue
-            result = Result(rank=len(kept) + 1, score=round(hit.score, 4), text=passage.text, highlight=highlight,
-                            citation=citation)
+            result = Result(rank=len(kept) + 1, score=round(found.relevance.get(hit.passage, hit.score), 4),
+                            text=passage.text, highlight=highlight, citation=citation,
+                            recency=found.time.mark(passage.doc_id))
             kept.append((result, meaning))
         return [result for result, _ in kept]
 

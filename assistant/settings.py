@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     # English it only widens the search (chosen on the dev split: eval/calibrate.py).
     glossary_is_evidence: list[str] = ["ru", "kk"]
 
+    # Time (temporal.py): for a question about the present, an answering passage gains up to this
+    # much by its source's year (the newest gains it all), and the newest answering source is
+    # brought into the first `newest_in_top` results of every question not about the past.
+    recency_present_weight: float = 0.1
+    newest_in_top: int = 3
+    # For a question not about the present, a source answers only when its best passage is within
+    # this of the best passage (and above the evidence floor). Chosen on the dev split.
+    answering_margin: float = 0.05
+
     # A result from another document whose highlighted sentences are this close (cosine) to a
     # better-ranked result's is shown with it as "also in".
     duplicate_similarity: float = 0.86
