@@ -156,7 +156,7 @@ def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", m
     if not chosen:
         raise AssistantError(f"no gold questions in split {split!r}")
     base = Assistant.open(settings)
-    use_query_threads(settings)
+    use_query_threads(settings, base.embedders)
     results = {}
     for name, overrides in (modes or MODES).items():
         assistant = Assistant(base.index, base.embedders, settings.model_copy(update=overrides))

