@@ -275,3 +275,21 @@ def test_the_factory_follows_the_settings(export):
     reference = create_embedders(Settings(onnx_dir=onnx_dir, query_runtime="torch", passage_runtime="torch"))[ENGLISH]
     assert isinstance(reference, SentenceTransformerEmbedder) and query_runtime(reference) == "torch"
     assert default.fingerprint == split.fingerprint == reference.fingerprint
+
+
+def test_without_onnxruntime_the_factory_warns_and_uses_sentence_transformers(export):
+    """A process where onnxruntime cannot be imported (as if not installed)."""
+    script = textwrap.dedent(f"""
+        import logging, sys
+        sys.modules["onnxruntime"] = None  # `import onnxruntime` now raises ImportError
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+        from pathlib import Path
+        from assistant.embedding import ENGLISH, create_embedders
+        from assistant.settings import Settings
+        print(type(create_embedders(Settings(onnx_dir=Path({str(export.parent)!r})))[ENGLISH]).__name__)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warning, name = result.stdout.strip().splitlines()
+    assert name == "SentenceTransformerEmbedder"
+    assert "sentence-transformers (torch) will: onnxruntime is not installed" in warning
