@@ -245,7 +245,7 @@ def evaluate(settings: Settings, gold: list[GoldQuestion], split: str = "all", m
         raise AssistantError(f"no gold questions in split {split!r}" + (f", language {lang!r}" if lang else "")
                              + (f", kind {kind!r}" if kind else ""))
     base = Assistant.open(settings)
-    use_query_threads(settings)
+    use_query_threads(settings, base.embedders)
     results = {}
     for name, overrides in (modes or MODES).items():
         assistant = Assistant(base.index, base.embedders, settings.model_copy(update=overrides))

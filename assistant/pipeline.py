@@ -28,7 +28,7 @@ from .batching import QuestionEncoder
 from .calibration import Calibration
 from .chunking import Passage
 from .coverage import CorpusCoverage
-from .embedding import ENGLISH, MULTILINGUAL, Embedder, create_embedders, vocabulary_words
+from .embedding import ENGLISH, MULTILINGUAL, Embedder, create_embedders, uses_torch_for_questions, vocabulary_words
 from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
 from .fusion import reciprocal_rank_fusion, score_fusion
 from .glossary import Glossary
@@ -41,8 +41,12 @@ from .tokens import tokenize
 log = logging.getLogger(__name__)
 
 
-def use_query_threads(settings: Settings) -> None:
-    """Limit torch to `query_torch_threads` for answering questions (see Settings)."""
+def use_query_threads(settings: Settings, embedders: dict[str, Embedder] | None = None) -> None:
+    """Limit torch to `query_torch_threads` for answering questions (see Settings). When
+    `embedders` are given and none encodes questions with torch (ONNX Runtime has its own
+    `onnx_query_threads`), torch is left alone and not imported."""
+    if embedders is not None and not uses_torch_for_questions(embedders):
+        return
     if settings.query_torch_threads:
         import torch
 

