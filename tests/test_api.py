@@ -23,16 +23,17 @@ def test_ask_returns_the_answer_object(client, web_assistant):
     response = client.post("/api/ask", json={"question": f"  {QUESTION}  ", "k": 3})
     assert response.status_code == 200
     answer = response.json()
-    assert {"question", "abstained", "abstain_reason", "sources_span", "results", "language"} <= set(answer)
+    assert {"question", "abstained", "abstain_reason", "sources_span", "results", "language", "time_focus",
+            "timeline"} <= set(answer)
     assert answer["question"] == QUESTION and answer["language"] == "en"
     assert [r["rank"] for r in answer["results"]] == [1, 2, 3]
     for result in answer["results"]:
-        assert set(result) == {"rank", "score", "text", "highlight", "citation", "also_in"}
+        assert {"rank", "score", "text", "highlight", "citation", "also_in", "recency"} <= set(result)
         citation, highlight = result["citation"], result["highlight"]
         served = client.get(f"/api/documents/{citation['doc_id']}").json()["text"]
         assert served[citation["start"] : citation["end"]] == result["text"]
         assert 0 <= highlight["start"] < highlight["end"] <= len(result["text"])
-        assert {"doc_id", "title", "publisher", "date", "url", "start", "end"} <= set(citation)
+        assert {"doc_id", "title", "publisher", "date", "url", "start", "end", "year", "year_label"} <= set(citation)
 
 
 def test_ask_defaults_to_five_passages(client):
