@@ -5,6 +5,7 @@ Everything shown is a slice of a served document; nothing here writes text of it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Literal
 
@@ -13,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from .chunking import Passage
 from .corpus import Document, page_at
-from .tokens import tokenize
 
 HIGHLIGHT_TERM_WEIGHT = 0.3
 """Weight of question-word overlap next to cosine similarity when picking the answer sentence."""
@@ -125,21 +125,12 @@ def timeline(results: list[Result], min_years: int) -> list[TimelineEntry] | Non
     return sorted(entries.values(), key=lambda entry: (entry.year is not None, entry.year or 0, entry.rank))
 
 
-def choose_highlight(
-    passage: Passage, sentence_vectors: np.ndarray, question_vector: np.ndarray, question_tokens: set[str],
-    language: str | None = None,
-) -> Highlight:
-    """The sentence (or two adjacent sentences) of the passage that best matches the question;
-    `language` is the passage's, for tokenizing its sentences."""
+def choose_highlight(passage: Passage, sentence_scores: np.ndarray) -> Highlight:
+    """The sentence of the passage that scores best (`sentence_scores`, one per sentence), joined
+    by an adjacent one that scores within `HIGHLIGHT_EXTEND_MARGIN` of it."""
     if not passage.sentences:
         return Highlight(start=0, end=len(passage.text))
-    scores = sentence_vectors @ question_vector
-    if question_tokens:
-        overlap = [
-            len(question_tokens & set(tokenize(passage.text[s:e], language))) / len(question_tokens)
-            for s, e in passage.sentences
-        ]
-        scores = scores + HIGHLIGHT_TERM_WEIGHT * np.asarray(overlap, dtype=np.float32)
+    scores = np.asarray(sentence_scores, dtype=np.float32)
     best = int(np.argmax(scores))
     first = last = best
     neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(scores)]
@@ -148,6 +139,18 @@ def choose_highlight(
         if scores[runner_up] >= scores[best] - HIGHLIGHT_EXTEND_MARGIN:
             first, last = min(best, runner_up), max(best, runner_up)
     return Highlight(start=passage.sentences[first][0], end=passage.sentences[last][1])
+
+
+def sentence_scores(sentence_vectors: np.ndarray, question_vector: np.ndarray, sentence_tokens: Sequence[frozenset[str]],
+                    question_tokens: set[str]) -> np.ndarray:
+    """How well each sentence matches the question: cosine plus `HIGHLIGHT_TERM_WEIGHT` times the
+    share of the question's words it contains (the fallback when no ranker is loaded)."""
+    scores = sentence_vectors @ question_vector
+    if question_tokens and len(sentence_tokens):
+        overlap = np.array([len(question_tokens & tokens) / len(question_tokens) for tokens in sentence_tokens],
+                           dtype=np.float32)
+        scores = scores + HIGHLIGHT_TERM_WEIGHT * overlap
+    return scores
 
 
 def abstain_reason(evidence: float, unknown_terms: list[str], min_evidence: float) -> str | None:

@@ -28,6 +28,7 @@ NO_FOLDING = 1.01
 EVERY_LANGUAGE = ("en", "ru", "kk")
 MODES: dict[str, dict] = {
     PRODUCT: {},
+    "no ranker (score fusion)": {"ranker": "fusion"},
     "lexical only": {"retrieval": "lexical"},
     "dense only": {"retrieval": "dense"},
     "no glossary": {"use_glossary": False},

@@ -43,6 +43,8 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 PASSAGES = "passages.jsonl"
 REBUILD_HINT = "run `assistant index` to rebuild it"
+TOKEN_CACHE_PASSAGES = 100_000
+"""How many passages' sentence tokens `Index.sentence_tokens` keeps before starting afresh."""
 
 
 @dataclass
@@ -73,6 +75,23 @@ class Index:
     def languages(self) -> frozenset[str]:
         """The languages its documents are written in."""
         return frozenset(document.language for document in self.documents.values())
+
+    @cached_property
+    def _sentence_tokens(self) -> dict[int, tuple[frozenset[str], ...]]:
+        return {}
+
+    def sentence_tokens(self, row: int) -> tuple[frozenset[str], ...]:
+        """The lexical token set of each sentence of passage `row`, tokenized once in its
+        document's language and kept (the highlight and the ranker ask for them on every answer)."""
+        found = self._sentence_tokens.get(row)
+        if found is None:
+            passage = self.passages[row]
+            language = self.documents[passage.doc_id].language
+            found = tuple(frozenset(tokenize(passage.text[s:e], language)) for s, e in passage.sentences)
+            if len(self._sentence_tokens) >= TOKEN_CACHE_PASSAGES:
+                self._sentence_tokens.clear()
+            self._sentence_tokens[row] = found
+        return found
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:

@@ -22,7 +22,17 @@ from functools import cached_property
 
 import numpy as np
 
-from .answer import Answer, Highlight, Result, abstain_reason, choose_highlight, citation_for, sources_span, timeline
+from .answer import (
+    Answer,
+    Highlight,
+    Result,
+    abstain_reason,
+    choose_highlight,
+    citation_for,
+    sentence_scores,
+    sources_span,
+    timeline,
+)
 from .backends import Hit
 from .batching import QuestionEncoder
 from .calibration import Calibration
@@ -34,8 +44,10 @@ from .fusion import reciprocal_rank_fusion, score_fusion
 from .glossary import Glossary
 from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
 from .language import LANGUAGES, Language, detect_language
+from .ranking import CandidateFeatures, LinearRanker, load_ranker
+from .ranking import compute as compute_features
 from .settings import Settings
-from .temporal import TimeView, time_focus, weigh_recency
+from .temporal import TimeView, reorder, time_focus, view_time
 from .tokens import tokenize
 
 log = logging.getLogger(__name__)
@@ -131,7 +143,16 @@ class Retrieval:
     dense_by_space: dict[str, list[Hit]] = field(default_factory=dict)
     time: TimeView = field(default_factory=lambda: TimeView("neutral"))
     relevance: dict[int, float] = field(default_factory=dict)
-    """Each ranked passage's score before time reordered the ranking (what results show)."""
+    """Each candidate's fused score (dense and lexical): the evidence scale."""
+    asked_tokens: list[str] = field(default_factory=list)
+    expansion_tokens: list[str] = field(default_factory=list)
+    asked_lexical: list[Hit] = field(default_factory=list)
+    """BM25 hits of the question as asked, without glossary expansions."""
+    saturation: float = 5.0
+    features: CandidateFeatures | None = None
+    """The ranker's features of the candidates it ordered (None: ordered by fusion)."""
+    shown: dict[int, float] = field(default_factory=dict)
+    """The score each result shows: the ranker's chance that it answers, else its fused score."""
 
 
 class Assistant:
@@ -184,7 +205,7 @@ class Assistant:
             if index.path == self.index.path:
                 return False
             self.index = index
-            for derived in ("coverage", "calibration"):
+            for derived in ("coverage", "calibration", "ranker"):
                 self.__dict__.pop(derived, None)  # recomputed for the new build on next use
             log.info("reloaded the index: %d documents, %d passages", len(index.documents), len(index.passages))
             return True
@@ -225,6 +246,13 @@ class Assistant:
     def coverage(self) -> CorpusCoverage:
         vocabulary = vocabulary_words(self.settings.model_path)
         return CorpusCoverage.of_texts((d.text for d in self.index.documents.values()), vocabulary)
+
+    @cached_property
+    def ranker(self) -> LinearRanker | None:
+        """The learned ranker (None: order by score fusion), when `ranker` is "learned"."""
+        if self.settings.ranker != "learned":
+            return None
+        return load_ranker(self.settings.ranker_file, self.index.manifest["models"])
 
     @cached_property
     def calibration(self) -> Calibration:
@@ -299,8 +327,9 @@ class Assistant:
                          if index.documents[index.passages[hit.passage].doc_id].language != language)
 
     def retrieve(self, question: str, k: int, *, filters: Filters = Filters(), index: Index | None = None) -> Retrieval:
-        """Dense and lexical hits for a validated question, fused into one ranking (see the module
-        docstring); no answer is composed."""
+        """Dense and lexical hits for a validated question, fused into one ranking, reordered by the
+        learned ranker when one is loaded, then by time (see the module docstring); no answer is
+        composed."""
         settings = self.settings
         index = index or self.index
         language = detect_language(question)
@@ -308,10 +337,13 @@ class Assistant:
         vectors = {space: self.question_encoder(space).encode(question) for space in spaces}  # LRU cache + batching
         allowed = self.allowed_documents(index, filters)
         expansions = self.glossary.expansions(question) if settings.use_glossary else []
-        tokens = tokenize(" ".join([question, *expansions]), language)
+        asked_tokens = tokenize(question, language)
+        expansion_tokens = tokenize(" ".join(expansions), language) if expansions else []
+        tokens = asked_tokens + expansion_tokens
         candidates = max(settings.candidates, k)
         dense, by_space = self._dense(index, vectors, candidates, allowed)
         lexical = index.backend.search_lexical(tokens, candidates, allowed)
+        asked_lexical = index.backend.search_lexical(asked_tokens, candidates, allowed) if expansions else lexical
         foreign = self._foreign(index, language, dense) if settings.cross_language_lexical == "impute" else frozenset()
         hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation, foreign)
         ranking = {
@@ -323,19 +355,34 @@ class Assistant:
             # Evidence is judged on the question as asked: an expansion helps find a passage, it
             # must not make an unanswerable question look answered. For a Russian or Kazakh question
             # over English documents the glossary translates, so there its words count.
-            as_asked = index.backend.search_lexical(tokenize(question, language), candidates, allowed)
-            evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation, foreign)
+            evidence = score_fusion(dense, asked_lexical, settings.fusion_dense_weight, settings.lexical_saturation, foreign)
         else:
             evidence = hybrid
         relevance = {hit.passage: hit.score for hit in ranking}
         doc_of = {hit.passage: index.passages[hit.passage].doc_id for hit in ranking}
         years = {doc_id: document.year for doc_id, document in index.documents.items()}
+        floor = self.calibration.threshold(language)
         focus = time_focus(question, language, max((y for y in years.values() if y), default=None))
-        ranking, time = weigh_recency(ranking, doc_of, years, focus=focus, floor=self.calibration.threshold(language),
-                                      present_weight=settings.recency_present_weight,
-                                      newest_in_top=settings.newest_in_top, margin=settings.answering_margin)
-        return Retrieval(question, language, spaces, vectors, tokens, dense, lexical, ranking,
-                         evidence[0].score if evidence else 0.0, allowed, by_space, time, relevance)
+        time = view_time(ranking, doc_of, years, focus=focus, floor=floor, margin=settings.answering_margin)
+        found = Retrieval(question, language, spaces, vectors, tokens, dense, lexical, ranking,
+                          evidence[0].score if evidence else 0.0, allowed, by_space, time, relevance,
+                          asked_tokens=asked_tokens, expansion_tokens=expansion_tokens, asked_lexical=asked_lexical,
+                          saturation=settings.lexical_saturation)
+        present_weight = settings.recency_present_weight
+        ranker = self.ranker if settings.retrieval == "hybrid" else None
+        if ranker is not None and ranking:
+            head = ranking[: settings.rerank_depth]
+            found.features = features = compute_features(index, self.calibration, found, [hit.passage for hit in head])
+            chances = 1.0 / (1.0 + np.exp(-ranker.score(features.matrix)))
+            reranked = sorted((Hit(int(row), float(chance)) for row, chance in zip(features.rows, chances)),
+                              key=lambda h: (-h.score, h.passage))
+            found.ranking = reranked + ranking[settings.rerank_depth :]
+            present_weight = 0.0  # the ranker weighs recency itself (its feature "recent")
+        found.shown = {hit.passage: hit.score for hit in found.ranking}
+        eligible = {passage for passage, score in relevance.items() if score >= floor}
+        found.ranking = reorder(found.ranking, time, doc_of, present_weight=present_weight,
+                                newest_in_top=settings.newest_in_top, eligible=eligible)
+        return found
 
     def ask(self, question: str, k: int | None = None, *, doc_ids: Sequence[str] | None = None,
             year_from: int | None = None, year_to: int | None = None, language: str | None = None) -> Answer:
@@ -391,8 +438,12 @@ class Assistant:
                 space = MULTILINGUAL
             rows = index.sentence_rows[hit.passage]
             english = index.backend.vectors(ENGLISH, "sentence", rows)
-            in_space = english if space == ENGLISH else index.backend.vectors(space, "sentence", rows)
-            highlight = choose_highlight(passage, in_space, found.vectors[space], question_tokens, language)
+            preferences = self._ranker_sentence_scores(found, hit.passage)
+            if preferences is None:
+                in_space = english if space == ENGLISH else index.backend.vectors(space, "sentence", rows)
+                preferences = sentence_scores(in_space, found.vectors[space], index.sentence_tokens(hit.passage),
+                                              question_tokens)
+            highlight = choose_highlight(passage, preferences)
             meaning = _highlight_vector(passage, highlight, english)
             citation = citation_for(index.documents[passage.doc_id], passage)
             twin = next((result for result, vector in kept
@@ -401,11 +452,22 @@ class Assistant:
             if twin is not None:
                 twin.also_in.append(citation)
                 continue
-            result = Result(rank=len(kept) + 1, score=round(found.relevance.get(hit.passage, hit.score), 4),
+            result = Result(rank=len(kept) + 1, score=round(found.shown.get(hit.passage, hit.score), 4),
                             text=passage.text, highlight=highlight, citation=citation,
                             recency=found.time.mark(passage.doc_id))
             kept.append((result, meaning))
         return [result for result, _ in kept]
+
+
+    def _ranker_sentence_scores(self, found: Retrieval, row: int) -> np.ndarray | None:
+        """How the ranker values each sentence of a passage it ranked (its sentence-level features,
+        weighed as it weighs them), so the highlight is the sentence it liked best."""
+        if found.features is None or self.ranker is None:
+            return None
+        where = np.flatnonzero(found.features.rows == row)
+        if not len(where):
+            return None
+        return found.features.sentence_matrices[int(where[0])] @ self.ranker.sentence_weights()
 
 
 def _highlight_vector(passage: Passage, highlight: Highlight, sentence_vectors: np.ndarray) -> np.ndarray:

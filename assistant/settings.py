@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     # its dense score (or its glossary BM25, when higher) as its lexical part, "zero" leaves 0.
     cross_language_lexical: Literal["impute", "zero"] = "impute"
     candidates: int = 50
+    # Order the best `rerank_depth` fused candidates with the learned ranker ("learned", weights in
+    # `ranker_file`, trained on the dev split by `python -m assistant.ranking.train`), or keep
+    # the fusion order ("fusion"; also what happens when the file is missing).
+    ranker: Literal["learned", "fusion"] = "learned"
+    ranker_file: Path | None = PROJECT_ROOT / "assistant" / "ranking" / "ranker.json"
+    rerank_depth: int = 50
 
     # The vector spaces (models) a question is encoded in, by the question's language; the first
     # is also the one its highlights are chosen in. Chosen on the dev split (`assistant eval`).

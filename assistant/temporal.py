@@ -22,6 +22,7 @@ such a source is never taken for the newest).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -69,7 +70,7 @@ def time_focus(question: str, language: str, newest_year: int | None = None) -> 
 
 @dataclass
 class TimeView:
-    """What the ranking knows of time for one question."""
+    """What the sources that answer a question say about time."""
 
     focus: TimeFocus
     answering: dict[str, int | None] = field(default_factory=dict)
@@ -87,35 +88,47 @@ class TimeView:
             return None
         return "newest" if doc_id == self.newest else "older"
 
+    def recency(self, doc_id: str) -> float:
+        """An answering document's year on 0 (the oldest answering) to 1 (the newest); 0 for the
+        others, and for all when they do not differ in time."""
+        dated = [year for year in self.answering.values() if year is not None]
+        year = self.answering.get(doc_id)
+        if not self.differ or year is None:
+            return 0.0
+        return (year - min(dated)) / (max(dated) - min(dated))
 
-def weigh_recency(ranking: list[Hit], doc_of: dict[int, str], years: dict[str, int | None], *, focus: TimeFocus,
-                  floor: float, present_weight: float, newest_in_top: int, margin: float) -> tuple[list[Hit], TimeView]:
-    """The ranking with time taken into account (see the module docstring), and what it found.
-    For a question not about the present, a document answers only when its best passage is also
-    within `margin` of the best one."""
+
+def view_time(ranking: list[Hit], doc_of: dict[int, str], years: dict[str, int | None], *, focus: TimeFocus,
+              floor: float, margin: float) -> TimeView:
+    """Which documents answer (by the evidence scores of `ranking`, best first) and which of them is
+    newest. For a question not about the present, a document answers only when its best passage is
+    also within `margin` of the best one."""
     best: dict[str, float] = {}
     for hit in ranking:
         best.setdefault(doc_of[hit.passage], hit.score)
     top = ranking[0].score if ranking else 0.0
     least = floor if focus == "present" else max(floor, top - margin)
     answering = {doc: years.get(doc) for doc, score in best.items() if score >= least}
-    dated = {doc: year for doc, year in answering.items() if year is not None}
     view = TimeView(focus, answering)
-    if len(set(dated.values())) < 2:
-        return ranking, view
-    oldest, newest_year = min(dated.values()), max(dated.values())
-    view.newest = max(dated, key=lambda doc: (dated[doc], best[doc]))
-    if focus == "past":
-        return ranking, view
-    if focus == "present" and present_weight:
-        span = newest_year - oldest
+    dated = {doc: year for doc, year in answering.items() if year is not None}
+    if len(set(dated.values())) >= 2:
+        view.newest = max(dated, key=lambda doc: (dated[doc], best[doc]))
+    return view
 
-        def weighed(hit: Hit) -> float:
-            year = dated.get(doc_of[hit.passage])
-            return hit.score + (present_weight * (year - oldest) / span if year is not None and hit.score >= floor else 0.0)
 
-        ranking = sorted((Hit(hit.passage, weighed(hit)) for hit in ranking), key=lambda h: (-h.score, h.passage))
-    position = next(i for i, hit in enumerate(ranking) if doc_of[hit.passage] == view.newest)
-    if 0 < newest_in_top <= position:
+def reorder(ranking: list[Hit], view: TimeView, doc_of: dict[int, str], *, present_weight: float,
+            newest_in_top: int, eligible: Collection[int] = ()) -> list[Hit]:
+    """The ranking with time taken into account (see the module docstring): for a question about
+    now, each `eligible` passage (one reaching the evidence floor) gains `present_weight` times its
+    source's recency; then, unless the question is about the past, the newest answering source's
+    best passage is brought up to rank `newest_in_top` (0: never)."""
+    if not view.differ or view.focus == "past":
+        return ranking
+    if view.focus == "present" and present_weight:
+        ranking = sorted((Hit(hit.passage, hit.score + (present_weight * view.recency(doc_of[hit.passage])
+                                                         if hit.passage in eligible else 0.0)) for hit in ranking),
+                         key=lambda h: (-h.score, h.passage))
+    position = next((i for i, hit in enumerate(ranking) if doc_of[hit.passage] == view.newest), None)
+    if position is not None and 0 < newest_in_top <= position:
         ranking = ranking[: newest_in_top - 1] + [ranking[position]] + ranking[newest_in_top - 1 : position] + ranking[position + 1 :]
-    return ranking, view
+    return ranking

@@ -1,6 +1,6 @@
 import numpy as np
 
-from assistant.answer import Citation, Highlight, Result, abstain_reason, choose_highlight, sources_span
+from assistant.answer import Citation, Highlight, Result, abstain_reason, choose_highlight, sentence_scores, sources_span
 from assistant.chunking import Passage, split_sentences
 from assistant.tokens import tokenize
 
@@ -16,13 +16,15 @@ def test_highlight_is_the_sentence_that_answers(embedder):
     )
     question = "How many friendly cabinets are there?"
     sentence_vectors = embedder.encode_passages([passage.text[s:e] for s, e in passage.sentences])
-    highlight = choose_highlight(passage, sentence_vectors, embedder.encode_queries([question])[0], set(tokenize(question)))
+    tokens = [frozenset(tokenize(passage.text[s:e])) for s, e in passage.sentences]
+    scores = sentence_scores(sentence_vectors, embedder.encode_queries([question])[0], tokens, set(tokenize(question)))
+    highlight = choose_highlight(passage, scores)
     assert passage.text[highlight.start : highlight.end] == "Nationwide, there are 33 friendly cabinets and 22 AIDS centres."
 
 
 def test_highlight_of_a_passage_without_sentences_is_the_whole_passage():
     passage = Passage(0, "doc", None, 0, 4, "text", ())
-    highlight = choose_highlight(passage, np.zeros((0, 384), np.float32), np.zeros(384, np.float32), set())
+    highlight = choose_highlight(passage, np.zeros(0, np.float32))
     assert (highlight.start, highlight.end) == (0, 4)
 
 

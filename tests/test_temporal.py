@@ -9,7 +9,7 @@ import pytest
 
 from assistant.backends import Hit
 from assistant.dates import newest_cited_year, year_label
-from assistant.temporal import time_focus, weigh_recency
+from assistant.temporal import reorder, time_focus, view_time
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,13 @@ YEARS = {"old": 2004, "mid": 2012, "new": 2025, "off": None}
 
 def ranking(*scores: float) -> list[Hit]:
     return [Hit(passage, score) for passage, score in enumerate(scores)]
+
+
+def weigh_recency(hits, docs, years, *, focus, floor, present_weight, newest_in_top, margin):
+    """Both steps, as the pipeline runs them on a fusion ranking."""
+    view = view_time(hits, docs, years, focus=focus, floor=floor, margin=margin)
+    eligible = {hit.passage for hit in hits if hit.score >= floor}
+    return reorder(hits, view, docs, present_weight=present_weight, newest_in_top=newest_in_top, eligible=eligible), view
 
 
 def test_the_newest_answering_source_is_brought_into_the_top_three():
