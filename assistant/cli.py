@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--k", type=int, default=None, help="how many passages (default 5)")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    ask.add_argument("--doc", dest="doc_ids", action="append", metavar="DOC_ID",
+                     help="answer only from this document (repeat for several)")
+    ask.add_argument("--year-from", type=int, help="answer only from sources of this year or later")
+    ask.add_argument("--year-to", type=int, help="answer only from sources of this year or earlier")
+    ask.add_argument("--language", choices=["en", "ru", "kk"], help="answer only from documents in this language")
 
     serve = command("serve", _serve, "Serve the web page and the HTTP API (rebuilds a missing or stale index).")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
@@ -149,7 +154,8 @@ def _docs(args: argparse.Namespace, settings: Settings) -> int:
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from .pipeline import Assistant
 
-    answer = Assistant.open(settings).ask(args.question, args.k)
+    answer = Assistant.open(settings).ask(args.question, args.k, doc_ids=args.doc_ids, year_from=args.year_from,
+                                          year_to=args.year_to, language=args.language)
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:

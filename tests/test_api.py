@@ -145,7 +145,7 @@ def test_openapi_describes_real_shapes(client):
     spec = client.get("/openapi.json").json()
     ask = spec["paths"]["/api/ask"]["post"]
     request = ask["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert set(spec["components"]["schemas"][request]["properties"]) == {"question", "k"}
+    assert set(spec["components"]["schemas"][request]["properties"]) == {"question", "k", "doc_ids", "year_from", "year_to", "language"}
     answer = ask["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert {"question", "abstained", "abstain_reason", "sources_span", "results", "language"} <= set(
         spec["components"]["schemas"][answer]["properties"])
@@ -193,10 +193,10 @@ def test_slow_question_does_not_block_other_requests(client, web_assistant, monk
     started, release = threading.Event(), threading.Event()
     original = web_assistant.ask
 
-    def slow_ask(question, k=None):
+    def slow_ask(question, k=None, **filters):
         started.set()
         release.wait(10)
-        return original(question, k)
+        return original(question, k, **filters)
 
     monkeypatch.setattr(web_assistant, "ask", slow_ask)
     result = {}
@@ -209,3 +209,35 @@ def test_slow_question_does_not_block_other_requests(client, web_assistant, monk
     release.set()
     worker.join(30)
     assert result["r"].status_code == 200
+
+
+def test_filters_narrow_the_answer_inside_the_search(client, web_assistant):
+    question = "What does the law say about sex work?"
+    wide = client.post("/api/ask", json={"question": question, "k": 10}).json()
+    assert len({r["citation"]["doc_id"] for r in wide["results"]}) > 1
+    one = client.post("/api/ask", json={"question": question, "k": 10, "doc_ids": ["nswp-2015-amelia-report-sex-work"]}).json()
+    assert one["results"] and {r["citation"]["doc_id"] for r in one["results"]} == {"nswp-2015-amelia-report-sex-work"}
+    recent = client.post("/api/ask", json={"question": question, "year_from": 2024}).json()
+    assert recent["results"] and all(r["citation"]["year"] >= 2024 for r in recent["results"])
+    old = client.post("/api/ask", json={"question": question, "year_to": 2015}).json()
+    assert all(r["citation"]["year"] and r["citation"]["year"] <= 2015 for r in old["results"])
+    english = client.post("/api/ask", json={"question": question, "language": "en"}).json()
+    assert english["results"]
+    none = client.post("/api/ask", json={"question": question, "language": "kk"}).json()
+    assert none["abstained"] and none["abstain_reason"] == "no document matches the filters" and not none["results"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"doc_ids": ["nope"]}, "no document with id 'nope'"),
+        ({"doc_ids": "eatg"}, "doc_ids"),
+        ({"year_from": 2020, "year_to": 2010}, "after year_to"),
+        ({"year_from": "2020"}, "year_from"),
+        ({"year_to": 99999}, "year_to must be a year"),
+        ({"language": "de"}, "language must be one of en, ru, kk"),
+    ],
+)
+def test_bad_filters_are_refused(client, body, says):
+    response = client.post("/api/ask", json={"question": QUESTION, **body})
+    assert response.status_code == 422 and says in response.json()["error"]

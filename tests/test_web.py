@@ -138,7 +138,7 @@ class _Fixed:
     def __init__(self, real, answer):
         self.index, self.settings, self.embedders, self._answer = real.index, real.settings, real.embedders, answer
 
-    def ask(self, question, k=None):
+    def ask(self, question, k=None, **filters):
         return self._answer
 
 

@@ -12,6 +12,10 @@ class AskRequest(BaseModel):
         examples=["Is sex work legal in Kazakhstan?"],
     )
     k: int = Field(5, strict=True, ge=1, description="How many passages to return, 1 to 50 (the `max_k` setting).")
+    doc_ids: list[str] | None = Field(None, description="Answer only from these documents (ids from GET /api/documents).")
+    year_from: int | None = Field(None, strict=True, description="Answer only from sources of this year or later.")
+    year_to: int | None = Field(None, strict=True, description="Answer only from sources of this year or earlier.")
+    language: str | None = Field(None, description="Answer only from documents in this language (en, ru or kk).")
 
 
 class ErrorResponse(BaseModel):
