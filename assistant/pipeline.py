@@ -377,11 +377,12 @@ class Assistant:
             reranked = sorted((Hit(int(row), float(chance)) for row, chance in zip(features.rows, chances)),
                               key=lambda h: (-h.score, h.passage))
             found.ranking = reranked + ranking[settings.rerank_depth :]
-            present_weight = 0.0  # the ranker weighs recency itself (its feature "recent")
+            present_weight = settings.recency_ranker_weight
         found.shown = {hit.passage: hit.score for hit in found.ranking}
         eligible = {passage for passage, score in relevance.items() if score >= floor}
         found.ranking = reorder(found.ranking, time, doc_of, present_weight=present_weight,
-                                newest_in_top=settings.newest_in_top, eligible=eligible)
+                                newest_in_top=settings.newest_in_top, eligible=eligible,
+                                newest_in_top_present=settings.newest_in_top_present)
         return found
 
     def ask(self, question: str, k: int | None = None, *, doc_ids: Sequence[str] | None = None,

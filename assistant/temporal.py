@@ -117,7 +117,7 @@ def view_time(ranking: list[Hit], doc_of: dict[int, str], years: dict[str, int |
 
 
 def reorder(ranking: list[Hit], view: TimeView, doc_of: dict[int, str], *, present_weight: float,
-            newest_in_top: int, eligible: Collection[int] = ()) -> list[Hit]:
+            newest_in_top: int, eligible: Collection[int] = (), newest_in_top_present: int | None = None) -> list[Hit]:
     """The ranking with time taken into account (see the module docstring): for a question about
     now, each `eligible` passage (one reaching the evidence floor) gains `present_weight` times its
     source's recency; then, unless the question is about the past, the newest answering source's
@@ -128,6 +128,8 @@ def reorder(ranking: list[Hit], view: TimeView, doc_of: dict[int, str], *, prese
         ranking = sorted((Hit(hit.passage, hit.score + (present_weight * view.recency(doc_of[hit.passage])
                                                          if hit.passage in eligible else 0.0)) for hit in ranking),
                          key=lambda h: (-h.score, h.passage))
+    if view.focus == "present" and newest_in_top_present is not None:
+        newest_in_top = newest_in_top_present
     position = next((i for i, hit in enumerate(ranking) if doc_of[hit.passage] == view.newest), None)
     if position is not None and 0 < newest_in_top <= position:
         ranking = ranking[: newest_in_top - 1] + [ranking[position]] + ranking[newest_in_top - 1 : position] + ranking[position + 1 :]

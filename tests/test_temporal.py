@@ -94,6 +94,9 @@ def test_nothing_changes_when_the_answering_sources_share_a_year():
 def test_is_sex_work_legal_answers_with_the_current_law_first_and_shows_the_change(assistant):
     answer = assistant.ask("Is sex work legal in Kazakhstan?", 5)
     assert answer.time_focus == "present" and not answer.abstained
+    # The law as it is now is among the first two, and anything older above it says so.
+    newest = next(r.rank for r in answer.results if r.citation.year in (2024, 2025))
+    assert newest <= 2 and all(r.recency == "older" for r in answer.results[: newest - 1])
     top = answer.results[:3]
     assert any(r.citation.year in (2024, 2025) and r.recency == "newest" for r in top)
     older = [r for r in answer.results if "not illegal" in r.text]
