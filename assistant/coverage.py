@@ -79,14 +79,15 @@ def places(common_words: frozenset[str]) -> dict[str, set[str]]:
     return {english: {name for name in found if name} for english, found in names.items()}
 
 
-def _cyrillic_key(word: str) -> tuple[str, bool]:
-    """What a Russian or Kazakh place-name word must match: the beginning of a question word when
-    its Russian stem is long enough ("швеция" -> "швец", so "Швеции" and "Швецияда" count), else
-    the whole word ("ақш" is not "ақша")."""
+def _cyrillic_key(word: str) -> tuple[str, str, bool]:
+    """What a Russian or Kazakh place-name word must match: (its word, its Russian stem, whether a
+    question word may merely begin with the stem). A long stem may ("германи" -> "Германии",
+    "Германияда"); a short one must be followed by a case ending, or the word by a Kazakh one
+    ("швец" + "ии", "ресей" + "де"; "ақш" + "а" is "ақша", money, not the USA)."""
     from .tokens import russian_stem
 
     stem = russian_stem(word)
-    return (stem, True) if len(stem) >= _SHORTEST_STEM else (word, False)
+    return word, stem, len(stem) >= _SHORTEST_STEM
 
 
 @dataclass
@@ -127,7 +128,7 @@ class CorpusCoverage:
         return re.compile(rf"(?<![\w-])({alternatives})(?![\w-])", re.IGNORECASE)
 
     @cached_property
-    def _cyrillic_names(self) -> list[tuple[tuple[tuple[str, bool], ...], str]]:
+    def _cyrillic_names(self) -> list[tuple[tuple[tuple[str, str, bool], ...], str]]:
         """(per word: what to match and whether as a beginning, name) of every Cyrillic name of an
         unknown place, longest first; names that are also Russian or Kazakh function words
         ("Того", "Об") are left out."""
@@ -154,7 +155,7 @@ class CorpusCoverage:
         found = []
         for keys, name in self._cyrillic_names:
             for start in range(len(words) - len(keys) + 1):
-                if all(_matches(words[start + i], key, prefix) for i, (key, prefix) in enumerate(keys)):
+                if all(_matches(words[start + i], key) for i, key in enumerate(keys)):
                     found.append(name)
                     break
         return found
@@ -164,16 +165,17 @@ _KAZAKH_ENDINGS = frozenset(
     """да де та те ға ге қа ке на не ны ні ды ді ты ті дан ден тан тен нан нен дың дің тың тің ның нің
     ғы гі дағы дегі тағы тегі""".split()
 )
-_RUSSIAN_ENDINGS = frozenset("а у е ом ой ю и ы ам ах ами".split())
+_RUSSIAN_ENDINGS = frozenset("а у е ом ой ю и ы ам ах ами ия ии ию ией ея ей ею".split())
 """Case endings a short name may carry: Kazakh ones on any name ("Ресей" -> "Ресейде"), Russian
 ones only on a name without Kazakh letters ("ақша", money, is not "АҚШ" + "а")."""
 
 
-def _matches(word: str, key: str, prefix: bool) -> bool:
+def _matches(word: str, key: tuple[str, str, bool]) -> bool:
+    name, stem, prefix = key
     if prefix:
-        return word.startswith(key) and len(word) - len(key) <= _LONGEST_ENDING
-    if word == key:
+        return word.startswith(stem) and len(word) - len(stem) <= _LONGEST_ENDING
+    if word == name:
         return True
-    ending = word[len(key):] if word.startswith(key) else None
-    return ending is not None and (ending in _KAZAKH_ENDINGS or (
-        ending in _RUSSIAN_ENDINGS and not KAZAKH_LETTERS & set(key)))
+    if word.startswith(name) and word[len(name):] in _KAZAKH_ENDINGS:
+        return True
+    return not KAZAKH_LETTERS & set(name) and word.startswith(stem) and word[len(stem):] in _RUSSIAN_ENDINGS
