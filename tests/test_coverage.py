@@ -1,4 +1,7 @@
+import pytest
+
 from assistant.coverage import CorpusCoverage
+from conftest import CORPUS
 
 COMMON = frozenset({"capital", "central", "north"})
 
@@ -16,3 +19,41 @@ def test_places_and_years_no_document_mentions_are_found():
 def test_places_and_years_the_corpus_mentions_or_common_words_are_not():
     assert coverage().unknown_terms("sex workers from Kyrgyzstan in Almaty in 2012") == []
     assert coverage().unknown_terms("what about the capital, up north?") == []
+
+
+@pytest.fixture(scope="module")
+def seed_coverage():
+    from assistant.embedding import vocabulary_words
+
+    texts = [path.read_text(encoding="utf-8") for path in CORPUS.glob("*.txt")]
+    return CorpusCoverage.of_texts(texts, vocabulary_words())
+
+
+@pytest.mark.parametrize(
+    ("question", "place"),
+    [
+        ("В Швеции наказывают клиентов?", "Швеция"),
+        ("Легальна ли проституция в Германии?", "Германия"),
+        ("что говорят в России о законе", "Россия"),
+        ("Ресейде жезөкшелік үшін айыппұл канша", "Ресей"),
+        ("Түркияға жұмысқа бару үшін виза керек пе?", "Түркия"),
+        ("Шымкенттегі ЖИТС орталығы", "Шымкент"),
+        ("how many people are living with hiv in russia?", "russia"),
+    ],
+)
+def test_places_the_corpus_never_mentions_are_found_in_any_language_and_inflection(seed_coverage, question, place):
+    assert place in seed_coverage.unknown_terms(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Жаһандық қор ақша беруді тоқтатты",  # ақша (money) is not АҚШ (the USA)
+        "По новому закону всех считают жертвами?",  # жертвами is not the French département Gers (Жер)
+        "Что поменялось после того, как закон приняли?",  # того is a word, not Togo
+        "а сколько на самом деле?",  # самом is not Samoa
+        "Как мигранту из Узбекистана оформить документы в Алматы?",  # both are in the corpus
+    ],
+)
+def test_words_that_look_like_places_are_not_places(seed_coverage, question):
+    assert seed_coverage.unknown_terms(question) == []
