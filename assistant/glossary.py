@@ -55,25 +55,28 @@ class Glossary:
         return cls(terms)
 
     @cached_property
-    def _matchers(self) -> list[tuple[re.Pattern, str]]:
+    def _matchers(self) -> list[tuple[re.Pattern, str, str]]:
+        """(pattern, key, what its first word must contain), longest key first: the order in which
+        keys win when two match at the same place."""
         keys = sorted(self.terms, key=lambda k: (-len(k.replace("*", "")), k))
-        return [(re.compile(_key_pattern(key), re.IGNORECASE), key) for key in keys]
-
-    @cached_property
-    def _pattern(self) -> re.Pattern | None:
-        if not self.terms:
-            return None
-        return re.compile("|".join(f"(?:{matcher.pattern})" for matcher, _ in self._matchers), re.IGNORECASE)
+        return [(re.compile(_key_pattern(key), re.IGNORECASE), key, key.split()[0].rstrip("*")) for key in keys]
 
     def expansions(self, question: str) -> list[str]:
-        """The expansions of every glossary term found in the question, in order, once each."""
-        pattern = self._pattern
-        if pattern is None:
-            return []
+        """The expansions of every glossary term found in the question, in order, once each.
+        Where two keys match at one place the longer wins, and matching resumes after it. Only the
+        keys whose first word occurs in the question are tried (a glossary of hundreds of keys
+        costs a few substring checks, not hundreds of regular expressions)."""
+        lowered = question.lower()
+        matches = []
+        for order, (pattern, key, first) in enumerate(self._matchers):
+            if first in lowered:
+                matches.extend((match.start(), order, match.end(), key) for match in pattern.finditer(question))
         found: list[str] = []
-        for match in pattern.finditer(question):
-            text = match.group(0)
-            key = next(key for matcher, key in self._matchers if matcher.fullmatch(text))
+        resume = 0
+        for start, _, end, key in sorted(matches):
+            if start < resume:
+                continue
+            resume = end
             expansion = self.terms[key]
             if expansion not in found:
                 found.append(expansion)

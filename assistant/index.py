@@ -17,10 +17,12 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -43,8 +45,9 @@ MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 PASSAGES = "passages.jsonl"
 REBUILD_HINT = "run `assistant index` to rebuild it"
-TOKEN_CACHE_PASSAGES = 100_000
-"""How many passages' sentence tokens `Index.sentence_tokens` keeps before starting afresh."""
+DERIVED_CACHE_ENTRIES = 200_000
+"""How many derived passage facts `Index.derived` keeps before starting afresh."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -77,21 +80,30 @@ class Index:
         return frozenset(document.language for document in self.documents.values())
 
     @cached_property
-    def _sentence_tokens(self) -> dict[int, tuple[frozenset[str], ...]]:
+    def _derived(self) -> dict[tuple[str, int], object]:
         return {}
 
-    def sentence_tokens(self, row: int) -> tuple[frozenset[str], ...]:
-        """The lexical token set of each sentence of passage `row`, tokenized once in its
-        document's language and kept (the highlight and the ranker ask for them on every answer)."""
-        found = self._sentence_tokens.get(row)
+    def derived(self, kind: str, row: int, make: Callable[[], T]) -> T:
+        """What `make` derives from passage `row` (its `kind`), computed once per build and kept:
+        what answering asks of the same passage on every question (tokens, cues). At most
+        `DERIVED_CACHE_ENTRIES` are kept; past that the memo starts afresh."""
+        key = (kind, row)
+        found = self._derived.get(key)
         if found is None:
+            if len(self._derived) >= DERIVED_CACHE_ENTRIES:
+                self._derived.clear()
+            found = self._derived[key] = make()
+        return found  # type: ignore[return-value]
+
+    def sentence_tokens(self, row: int) -> tuple[frozenset[str], ...]:
+        """The lexical token set of each sentence of passage `row`, tokenized in its document's
+        language (the highlight and the ranker ask for them on every answer)."""
+        def make() -> tuple[frozenset[str], ...]:
             passage = self.passages[row]
             language = self.documents[passage.doc_id].language
-            found = tuple(frozenset(tokenize(passage.text[s:e], language)) for s, e in passage.sentences)
-            if len(self._sentence_tokens) >= TOKEN_CACHE_PASSAGES:
-                self._sentence_tokens.clear()
-            self._sentence_tokens[row] = found
-        return found
+            return tuple(frozenset(tokenize(passage.text[s:e], language)) for s, e in passage.sentences)
+
+        return self.derived("sentence tokens", row, make)
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:

@@ -65,3 +65,28 @@ def test_a_star_matches_word_beginnings_only_and_keys_are_given_once(tmp_path):
     (tmp_path / "twice.toml").write_text('[ru]\n"вич" = "HIV"\n[kk]\n"вич" = "HIV"\n', encoding="utf-8")
     with pytest.raises(AssistantError, match="twice"):
         Glossary.load(tmp_path / "twice.toml")
+
+
+def test_the_fast_matcher_finds_what_one_big_alternation_finds_on_every_gold_question():
+    """The reference: every key in one regular expression, longest first, scanned left to right."""
+    import re
+
+    from assistant.evaluation import load_gold
+    from assistant.glossary import _key_pattern
+    from conftest import REPO
+
+    glossary = Glossary.load(CORPUS / "glossary.toml")
+    keys = sorted(glossary.terms, key=lambda k: (-len(k.replace("*", "")), k))
+    alternation = re.compile("|".join(f"(?:{_key_pattern(key)})" for key in keys), re.IGNORECASE)
+    single = [(re.compile(_key_pattern(key), re.IGNORECASE), key) for key in keys]
+
+    def reference(question: str) -> list[str]:
+        found: list[str] = []
+        for match in alternation.finditer(question):
+            key = next(key for pattern, key in single if pattern.fullmatch(match.group(0)))
+            if glossary.terms[key] not in found:
+                found.append(glossary.terms[key])
+        return found
+
+    for question in load_gold(REPO / "eval" / "gold.jsonl"):
+        assert glossary.expansions(question.question) == reference(question.question), question.question

@@ -76,9 +76,48 @@ class CandidateFeatures:
     """Per candidate, one row per sentence, one column per name in `SENTENCE_FEATURES`."""
 
 
+@dataclass(frozen=True)
+class PassageProfile:
+    """What the features need of a passage whatever the question: worked out once per build."""
+
+    sentence_tokens: tuple[frozenset[str], ...]
+    tokens: frozenset[str]
+    cues: np.ndarray
+    """Per sentence: whether it holds a number, a date, a name (footnote markers left out)."""
+    static: np.ndarray
+    """key_point, quote, recommendation, length (see `FEATURES`)."""
+    language: str
+
+
 def question_types(question: str) -> dict[str, bool]:
     """Which kinds of answer the question wants: a number, a date, a name."""
     return {kind: bool(pattern.search(question)) for kind, pattern in _QUESTION_TYPES.items()}
+
+
+def profile(index: Index, row: int) -> PassageProfile:
+    """The passage's `PassageProfile`, from the index's memo."""
+    def make() -> PassageProfile:
+        passage = index.passages[row]
+        sentence_tokens = index.sentence_tokens(row)
+        cues = np.zeros((len(passage.sentences), 3), dtype=np.float32)
+        for j, (start, end) in enumerate(passage.sentences):
+            text = _FOOTNOTES.sub("", passage.text[start:end])
+            cues[j] = (bool(_NUMBER.search(text)), bool(_DATE.search(text)), bool(_NAME.search(text)))
+        section = (passage.section or "").upper()
+        static = np.array([
+            "KEY POINTS" in section,
+            "QUOTE" in section or passage.text.lstrip("• ").startswith(("“", "\"", "«")),
+            "RECOMMENDATION" in section,
+            math.log(1 + len(passage.text)),
+        ], dtype=np.float32)
+        tokens = frozenset().union(*sentence_tokens) if sentence_tokens else frozenset()
+        return PassageProfile(sentence_tokens, tokens, cues, static, index.documents[passage.doc_id].language)
+
+    return index.derived("ranking profile", row, make)
+
+
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+_STATIC = [_COLUMN[name] for name in ("key_point", "quote", "recommendation", "length")]
 
 
 def compute(index: Index, calibration: Calibration, retrieval, rows: list[int]) -> CandidateFeatures:
@@ -87,8 +126,9 @@ def compute(index: Index, calibration: Calibration, retrieval, rows: list[int]) 
     n = len(rows)
     row_array = np.asarray(rows, dtype=np.int64)
     sentence_rows = [index.sentence_rows[row] for row in rows]
+    counts = [len(found) for found in sentence_rows]
     flat = np.fromiter((i for found in sentence_rows for i in found), dtype=np.int64)
-    owner = np.repeat(np.arange(n), [len(found) for found in sentence_rows])
+    owner = np.repeat(np.arange(n), counts)
     passage_cos = np.full(n, -np.inf, dtype=np.float32)
     sentence_cos = np.full(len(flat), -np.inf, dtype=np.float32)
     by_space: dict[str, np.ndarray] = {}
@@ -105,65 +145,54 @@ def compute(index: Index, calibration: Calibration, retrieval, rows: list[int]) 
     saturate = retrieval.saturation
     expanded = {hit.passage: hit.score / (hit.score + saturate) for hit in retrieval.lexical}
     asked = {hit.passage: hit.score / (hit.score + saturate) for hit in retrieval.asked_lexical}
-    fused = np.array([retrieval.relevance.get(row, 0.0) for row in rows], dtype=np.float32)
     question_tokens = set(retrieval.tokens)
     expansion_tokens = set(retrieval.expansion_tokens)
     wants = question_types(retrieval.question)
+    wanted = np.array([wants["number"], wants["when"], wants["who"]], dtype=np.float32)
     cyrillic = float(retrieval.language in ("ru", "kk"))
+    present = retrieval.time.focus == "present"
+    profiles = [profile(index, row) for row in rows]
+
     matrix = np.zeros((n, len(FEATURES)), dtype=np.float32)
     sentence_matrices = []
     offset = 0
-    for i, row in enumerate(rows):
-        passage = index.passages[row]
-        document = index.documents[passage.doc_id]
-        tokens = index.sentence_tokens(row)
-        passage_tokens = frozenset().union(*tokens) if tokens else frozenset()
-        count = len(tokens)
-        cosines = sentence_cos[offset : offset + count]
-        offset += count
+    for i, (row, found) in enumerate(zip(rows, profiles)):
+        count = counts[i]
         per_sentence = np.zeros((count, len(SENTENCE_FEATURES)), dtype=np.float32)
-        for j, (start, end) in enumerate(passage.sentences):
-            text = _FOOTNOTES.sub("", passage.text[start:end])
-            per_sentence[j] = (
-                cosines[j],
-                len(question_tokens & tokens[j]) / len(question_tokens) if question_tokens else 0.0,
-                float(wants["number"] and bool(_NUMBER.search(text))),
-                float(wants["when"] and bool(_DATE.search(text))),
-                float(wants["who"] and bool(_NAME.search(text))),
-                0.0,
-            )
-        per_sentence[:, 5] = cyrillic * per_sentence[:, 1]
+        if count:
+            per_sentence[:, 0] = sentence_cos[offset : offset + count]
+            if question_tokens:
+                per_sentence[:, 1] = [len(question_tokens & tokens) / len(question_tokens) for tokens in found.sentence_tokens]
+            per_sentence[:, 2:5] = found.cues * wanted
+            per_sentence[:, 5] = cyrillic * per_sentence[:, 1]
+        offset += count
         sentence_matrices.append(per_sentence)
-        best = per_sentence[int(np.argmax(per_sentence[:, 0]))] if count else np.zeros(len(SENTENCE_FEATURES))
-        section = (passage.section or "").upper()
-        values = {
-            "fused": fused[i],
-            "dense_passage": passage_cos[i],
-            "dense_sentence": best_sentence[i],
-            "english_dense": by_space["english"][i] if "english" in by_space else 0.0,
-            "multilingual_dense": by_space["multilingual"][i] if "multilingual" in by_space else 0.0,
-            "both_models": float(len(by_space) > 1),
-            "bm25_expanded": expanded.get(row, 0.0),
-            "bm25_asked": asked.get(row, 0.0),
-            "glossary": len(expansion_tokens & passage_tokens) / len(expansion_tokens) if expansion_tokens else 0.0,
-            "coverage_sentence": best[1],
-            "coverage_passage": len(question_tokens & passage_tokens) / len(question_tokens) if question_tokens else 0.0,
-            "type_number": best[2],
-            "type_when": best[3],
-            "type_who": best[4],
-            "key_point": float("KEY POINTS" in section),
-            "quote": float("QUOTE" in section or passage.text.lstrip("• ").startswith(("“", "\"", "«"))),
-            "recommendation": float("RECOMMENDATION" in section),
-            "recent": retrieval.time.recency(passage.doc_id) if retrieval.time.focus == "present" else 0.0,
-            "length": math.log(1 + len(passage.text)),
-            "cyrillic": cyrillic,
-            "cyrillic_dense": cyrillic * dense[i],
-            "cyrillic_bm25": cyrillic * expanded.get(row, 0.0),
-            "foreign": float(document.language != retrieval.language),
-        }
-        matrix[i] = [values.get(name, 0.0) for name in FEATURES]
-    matrix[:, FEATURES.index("fused_gap")] = fused - (fused.max() if n else 0.0)
-    matrix[:, FEATURES.index("dense_gap")] = dense - (dense.max() if n else 0.0)
+        best = per_sentence[int(np.argmax(per_sentence[:, 0]))] if count else np.zeros(len(SENTENCE_FEATURES), dtype=np.float32)
+        values = matrix[i]
+        values[_COLUMN["coverage_sentence"]], values[_COLUMN["type_number"]] = best[1], best[2]
+        values[_COLUMN["type_when"]], values[_COLUMN["type_who"]] = best[3], best[4]
+        values[_COLUMN["bm25_expanded"]] = expanded.get(row, 0.0)
+        values[_COLUMN["bm25_asked"]] = asked.get(row, 0.0)
+        if expansion_tokens:
+            values[_COLUMN["glossary"]] = len(expansion_tokens & found.tokens) / len(expansion_tokens)
+        if question_tokens:
+            values[_COLUMN["coverage_passage"]] = len(question_tokens & found.tokens) / len(question_tokens)
+        if present:
+            values[_COLUMN["recent"]] = retrieval.time.recency(index.passages[row].doc_id)
+        values[_STATIC] = found.static
+        values[_COLUMN["foreign"]] = found.language != retrieval.language
+    fused = np.array([retrieval.relevance.get(row, 0.0) for row in rows], dtype=np.float32)
+    matrix[:, _COLUMN["fused"]] = fused
+    matrix[:, _COLUMN["fused_gap"]] = fused - (fused.max() if n else 0.0)
+    matrix[:, _COLUMN["dense_passage"]] = passage_cos
+    matrix[:, _COLUMN["dense_sentence"]] = best_sentence
+    matrix[:, _COLUMN["dense_gap"]] = dense - (dense.max() if n else 0.0)
+    matrix[:, _COLUMN["english_dense"]] = by_space.get("english", 0.0)
+    matrix[:, _COLUMN["multilingual_dense"]] = by_space.get("multilingual", 0.0)
+    matrix[:, _COLUMN["both_models"]] = float(len(by_space) > 1)
+    matrix[:, _COLUMN["cyrillic"]] = cyrillic
+    matrix[:, _COLUMN["cyrillic_dense"]] = cyrillic * dense
+    matrix[:, _COLUMN["cyrillic_bm25"]] = cyrillic * matrix[:, _COLUMN["bm25_expanded"]]
     return CandidateFeatures(row_array, matrix, sentence_matrices)
 
 
