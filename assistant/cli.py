@@ -190,6 +190,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     assistant = Assistant.open(settings, rebuild="stale")
     use_query_threads(settings, assistant.embedders)
+    assistant.warm_up()
     print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(create_app(assistant), host=settings.host, port=settings.port, access_log=False, log_level="warning")
     return 0

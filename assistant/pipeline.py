@@ -87,6 +87,10 @@ def validate_k(k: object, max_k: int) -> int:
     return k
 
 
+WARM_UP_QUESTIONS = ("Is sex work legal?", "Где сдать тест на ВИЧ?", "Заң не дейді?")
+"""One question per language, asked at start-up by `Assistant.warm_up`."""
+
+
 @dataclass(frozen=True)
 class Filters:
     """What a question may be answered from: some documents, a range of source years, documents
@@ -261,6 +265,16 @@ class Assistant:
         for warning in warnings:
             log.warning(warning)
         return calibration
+
+    def warm_up(self) -> None:
+        """Load now what the first question would load (the model of every vector space, the
+        glossary, the places and years of the coverage check, the calibration, the ranker) by
+        answering one question per language, so the first person to ask waits no longer than the
+        rest. The warm-up questions leave nothing in the question caches."""
+        for question in WARM_UP_QUESTIONS:
+            self.ask(question, 1)
+        for encoder in self._encoders.values():
+            encoder.clear()
 
     def spaces_for(self, language: Language, index: Index | None = None) -> list[str]:
         """The vector spaces a question in `language` is encoded in (`spaces_by_language`), among
