@@ -37,10 +37,10 @@ class Dataset:
     groups: np.ndarray
     """The question (index into `questions`) of each row."""
     questions: list[GoldQuestion]
-    sentences: np.ndarray
-    """Sentence-level features (`SENTENCE_FEATURES`) of the sentences of answering passages."""
-    sentence_labels: np.ndarray
-    """Whether each of those sentences holds a gold answer."""
+    sentences: list[np.ndarray]
+    """Per answering passage (of more than one sentence), its sentences' `SENTENCE_FEATURES`."""
+    sentence_labels: list[np.ndarray]
+    """Per answering passage, whether each of its sentences holds a gold answer."""
 
 
 def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
@@ -61,22 +61,45 @@ def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
         labels.append(hits)
         for row, per_sentence, hit in zip(rows, features.sentence_matrices, hits):
             passage = index.passages[row]
-            if hit and len(passage.sentences) > 1:
+            labels_here = [is_hit(passage.text[s:e], question.answers) for s, e in passage.sentences]
+            if hit and len(passage.sentences) > 1 and any(labels_here):
                 sentences.append(per_sentence)
-                sentence_labels += [is_hit(passage.text[s:e], question.answers) for s, e in passage.sentences]
+                sentence_labels.append(np.array(labels_here, dtype=np.int8))
         groups.append(np.full(len(rows), len(questions)))
         questions.append(question)
-    return Dataset(np.vstack(matrices), np.concatenate(labels), np.concatenate(groups), questions,
-                   np.vstack(sentences), np.array(sentence_labels, dtype=np.int8))
+    return Dataset(np.vstack(matrices), np.concatenate(labels), np.concatenate(groups), questions, sentences,
+                   sentence_labels)
+
+
+SENTENCE_PENALTY = 0.01
+"""L2 penalty of the sentence choice (on standardised features)."""
 
 
 def fit_sentences(data: Dataset) -> np.ndarray:
     """Weights of `SENTENCE_FEATURES` (raw scale) for choosing the answer sentence inside a
-    passage: a logistic regression over the sentences of the dev passages that hold an answer,
-    labelled by whether the sentence itself holds it."""
-    model = _model(1.0, None).fit(data.sentences, data.sentence_labels)
-    scaler, regression = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
-    return (regression.coef_[0] / np.where(scaler.scale_ > 0, scaler.scale_, 1.0)).astype(np.float32)
+    passage: a conditional logit (a softmax over each passage's sentences, as the highlight
+    chooses among them) fitted to the dev passages that hold an answer, maximising the chance of
+    the sentences that hold it (scipy's L-BFGS, a small L2 penalty)."""
+    from scipy.optimize import minimize
+
+    stacked = np.vstack(data.sentences)
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    groups = [((x - mean) / scale, y.astype(bool)) for x, y in zip(data.sentences, data.sentence_labels)]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, gradient = SENTENCE_PENALTY * float(w @ w), 2 * SENTENCE_PENALTY * w
+        for x, positive in groups:
+            z = x @ w
+            z = z - z.max()
+            p = np.exp(z) / np.exp(z).sum()
+            q = p * positive / p[positive].sum()  # the chance mass within the answer sentences
+            total -= float(np.log(p[positive].sum()))
+            gradient = gradient - (q - p) @ x
+        return total, gradient
+
+    result = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B")
+    return (result.x / scale).astype(np.float32)
 
 
 def ranking_figures(scores: np.ndarray, data: Dataset) -> dict[str, float]:
@@ -147,7 +170,8 @@ def train(assistant: Assistant, gold: list[GoldQuestion]) -> tuple[LinearRanker,
                              "fusion order": report["fusion order"]},
         "models": {space: model["fingerprint"][:16] for space, model in assistant.index.manifest["models"].items()},
     }
-    trained["sentences"] = {"rows": int(len(data.sentence_labels)), "positives": int(data.sentence_labels.sum())}
+    trained["sentences"] = {"passages": len(data.sentences), "sentences": int(sum(len(y) for y in data.sentence_labels)),
+                            "model": "conditional logit over each passage's sentences"}
     ranker = LinearRanker(FEATURES, scaler.mean_.astype(np.float32), scale.astype(np.float32),
                           regression.coef_[0].astype(np.float32), float(regression.intercept_[0]), trained,
                           fit_sentences(data))
