@@ -5,9 +5,10 @@ from conftest import REPO
 
 GOLD = REPO / "eval" / "gold.jsonl"
 PRODUCT_MODE = "product"
-HYBRID_HIT3_TEST_FLOOR = 0.74
-"""Measured 0.787 on the test split (eval/report.md, 2026-11-23) minus a margin of about four
-questions: a change that loses more than that fails the suite."""
+FLOORS = {"en": ("hit@3", 0.67), "ru": ("hit@3", 0.78), "kk": ("hit@5", 0.72)}
+"""Per language, a metric of the product mode on the test split that must not fall below its floor:
+measured 0.710 (en Hit@3, 131 questions), 0.867 (ru Hit@3, 45), 0.828 (kk Hit@5, 29) on
+2026-11-25 (eval/report.md), minus about four questions' worth."""
 
 
 def test_hit_rule_folds_case_and_white_space():
@@ -39,7 +40,8 @@ def test_gold_set_covers_every_document_with_dev_and_test_splits(index):
         assert any(fold(answer) in served for answer in question.answers), question.id
 
 
-def test_ci_gate_hybrid_hit_at_3_on_test_does_not_regress(settings, index):
-    english = [q for q in load_gold(GOLD) if q.lang == "en" and q.question_set == "original"]
-    report = evaluate(settings, english, split="test", modes={PRODUCT_MODE: MODES[PRODUCT_MODE]})
-    assert report["modes"][PRODUCT_MODE]["hit@3"] >= HYBRID_HIT3_TEST_FLOOR, report["modes"][PRODUCT_MODE]["misses"]
+def test_ci_gate_the_test_split_does_not_regress_in_any_language(settings, index):
+    report = evaluate(settings, load_gold(GOLD), split="test", modes={PRODUCT_MODE: MODES[PRODUCT_MODE]})
+    product = report["modes"][PRODUCT_MODE]
+    for language, (metric, floor) in FLOORS.items():
+        assert product["by_language"][language][metric] >= floor, (language, product["by_language"][language])
