@@ -120,12 +120,17 @@ class CorpusCoverage:
                 if not any(self.mentions(name) for name in found if not re.search(r"[\u0400-\u04FF]", name))]
 
     @cached_property
-    def _latin_pattern(self) -> re.Pattern | None:
-        latin = {name.lower() for found in self._unknown for name in found if not re.search(r"[\u0400-\u04FF]", name)}
-        if not latin:
-            return None
-        alternatives = "|".join(re.escape(name) for name in sorted(latin, key=len, reverse=True))
-        return re.compile(rf"(?<![\w-])({alternatives})(?![\w-])", re.IGNORECASE)
+    def _latin_names(self) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+        """Every Latin-script name of an unknown place as its words, by first word, longest first."""
+        by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for names in self._unknown:
+            for name in names:
+                words = tuple(_words(name))
+                if words and not re.search(r"[\u0400-\u04FF]", name):
+                    by_first.setdefault(words[0], []).append((words, name))
+        for found in by_first.values():
+            found.sort(key=lambda item: -len(item[0]))
+        return by_first
 
     @cached_property
     def _cyrillic_names(self) -> list[tuple[tuple[tuple[str, str, bool], ...], str]]:
@@ -143,22 +148,44 @@ class CorpusCoverage:
     def unknown_terms(self, question: str) -> list[str]:
         """Places and years named in the question that no document mentions."""
         found = [year for year in _YEAR.findall(question) if year not in self.corpus_words]
-        pattern = self._latin_pattern
-        if pattern is not None:
-            found += [match.group(1) for match in pattern.finditer(question)]
-        words = _words(question)
+        spans = [(match.group(0).lower(), match.start(), match.end()) for match in _WORDS.finditer(question)]
+        words = [word for word, _, _ in spans]
+        position = 0
+        while position < len(words):
+            step = 1
+            for name_words, _ in self._latin_names.get(words[position], ()):
+                if tuple(words[position : position + len(name_words)]) == name_words:
+                    found.append(question[spans[position][1] : spans[position + len(name_words) - 1][2]])
+                    step = len(name_words)
+                    break
+            position += step
         if any(re.search(r"[\u0400-\u04FF]", word) for word in words):
             found += self._cyrillic_places(words)
         return list(dict.fromkeys(found))
 
-    def _cyrillic_places(self, words: list[str]) -> list[str]:
-        found = []
+    @cached_property
+    def _cyrillic_index(self) -> dict[str, list[tuple[tuple[tuple[str, str, bool], ...], str]]]:
+        """The Cyrillic names by what a question word reveals of their first word: the first
+        `_SHORTEST_STEM` letters of a long stem, or a short name's word and stem (a question word
+        without its case ending gives one of them)."""
+        index: dict[str, list[tuple[tuple[tuple[str, str, bool], ...], str]]] = {}
         for keys, name in self._cyrillic_names:
-            for start in range(len(words) - len(keys) + 1):
-                if all(_matches(words[start + i], key) for i, key in enumerate(keys)):
-                    found.append(name)
-                    break
-        return found
+            word, stem, prefix = keys[0]
+            for lookup in ({stem[:_SHORTEST_STEM]} if prefix else {word, stem}):
+                index.setdefault(lookup, []).append((keys, name))
+        return index
+
+    def _cyrillic_places(self, words: list[str]) -> list[str]:
+        found: list[str] = []
+        for start, word in enumerate(words):
+            lookups = {word[:_SHORTEST_STEM], word} | {word[: -len(ending)] for ending in _ENDINGS if word.endswith(ending)}
+            for lookup in lookups:
+                for keys, name in self._cyrillic_index.get(lookup, ()):
+                    if name not in found and start + len(keys) <= len(words) and all(
+                            _matches(words[start + i], key) for i, key in enumerate(keys)):
+                        found.append(name)
+        order = {name: position for position, (_, name) in enumerate(self._cyrillic_names)}
+        return sorted(found, key=order.__getitem__)
 
 
 _KAZAKH_ENDINGS = frozenset(
@@ -166,6 +193,7 @@ _KAZAKH_ENDINGS = frozenset(
     ғы гі дағы дегі тағы тегі""".split()
 )
 _RUSSIAN_ENDINGS = frozenset("а у е ом ой ю и ы ам ах ами ия ии ию ией ея ей ею".split())
+_ENDINGS = _KAZAKH_ENDINGS | _RUSSIAN_ENDINGS
 """Case endings a short name may carry: Kazakh ones on any name ("Ресей" -> "Ресейде"), Russian
 ones only on a name without Kazakh letters ("ақша", money, is not "АҚШ" + "а")."""
 

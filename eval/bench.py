@@ -1,19 +1,27 @@
-"""Benchmarks of the seed corpus; writes eval/bench.md (`make bench`).
+"""Speed and memory of the assistant on this machine, beside its peers; writes eval/bench.md.
 
-- index build time and passages per second (fresh embedding, no embedding cache);
-- in-process per-stage times of `Assistant.ask` (embed question, dense search, lexical search,
-  fusion, answer composition) and the total, median and p95 over the gold questions, with the
-  question cache cold and warm;
-- end-to-end HTTP on loopback with `wrk` (Debian package) and eval/bench.lua: 1, 8, 16 and 32
-  concurrent connections, median, p95, requests/s, errors, against real `assistant serve`
-  processes in three configurations (default; question cache off; cache and batching off), so the
-  effect of each lever is a ratio measured in the same run;
-- cold start (process start to first answer) and peak resident memory (VmHWM) of each server.
+`make bench` (about ten minutes on 2 cores; Debian's `wrk` for the HTTP rows). Every figure is
+measured in this one invocation, so ratios hold when the shared machine's speed drifts:
 
-Everything is measured `--runs` times (default 2) in one invocation; each run's figures and their
-median are reported with the core count and the date. Only 127.0.0.1 is contacted.
+1. In process, one thread, questions no cache has seen (each asked once, the question cache off):
+   `Assistant.ask` (the whole answer: citations, highlights, ranker, time) beside txtai (hybrid and
+   dense) and sentence-transformers + FAISS + bm25s with reciprocal rank fusion, on the same
+   passages and the same all-MiniLM-L6-v2, in interleaved rounds (each system its own process,
+   A B C D, A B C D, ...). The peers are installed by this script into eval/peers/.venv, never into
+   the product's environment. Medians, and per round the ratio to the fastest peer.
+2. The assistant's median by question language (English, Russian, Kazakh).
+3. What the learned ranker adds to answering a question (question vectors cached, with and
+   without the ranker, interleaved per question).
+4. HTTP on loopback against a real `assistant serve` (`wrk`): median and throughput at 1, 16 and
+   64 clients with distinct questions (no request is ever answered from the cache), next to the
+   same with a few repeated questions (answered from the cache).
+5. A load run of 10,000 distinct questions at 16 clients: throughput, errors and resident memory
+   growth after the warm-up.
+6. Cold start (process start to first answer), serving memory (peak RSS), and `assistant ask` as
+   a cold process (wall time and peak RSS).
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python eval/bench.py [--runs 2] [--seconds 8] [--out eval/bench.md]
+Only 127.0.0.1 is contacted. Usage:
+    HF_HUB_OFFLINE=1 .venv/bin/python eval/bench.py [--rounds 3] [--seconds 8] [--out eval/bench.md]
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,26 +48,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.answer import Answer, abstain_reason, sources_span  # noqa: E402
-from assistant.batching import QuestionEncoder  # noqa: E402
-from assistant.embedding import ENGLISH, Embedder, create_embedders  # noqa: E402
-from assistant.index import build_index  # noqa: E402
-from assistant.pipeline import Assistant, use_query_threads  # noqa: E402
-from assistant.fusion import score_fusion  # noqa: E402
-from assistant.tokens import tokenize  # noqa: E402
+from assistant.embedding import bundled_model_path  # noqa: E402
+from assistant.evaluation import load_gold  # noqa: E402
+from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
-CONCURRENCY = [1, 8, 16, 32]
-SERVERS = {  # name -> environment of `assistant serve`
-    "default (cache + batching)": {},
-    "cache off": {"ASSISTANT_QUESTION_CACHE_SIZE": "0"},
-    "cache off, batching off": {"ASSISTANT_QUESTION_CACHE_SIZE": "0", "ASSISTANT_QUESTION_BATCH_WINDOW_MS": "0"},
-}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered))) - 1))]
+PEERS = ROOT / "eval" / "peers"
+PEER_PYTHON = PEERS / ".venv" / "bin" / "python"
+SYSTEMS = ["assistant", "txtai-hybrid", "txtai-dense", "st-faiss-bm25s-rrf"]
+CLIENTS = [1, 16, 64]
+LOAD_REQUESTS = 10_000
+LOAD_CLIENTS = 16
 
 
 def machine() -> str:
@@ -70,79 +71,85 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), load average at start {load}"
 
 
-# --- in process ---------------------------------------------------------------------------------
-
-def stage_times(assistant: Assistant, question: str, encoder: QuestionEncoder, k: int = 5) -> dict[str, float]:
-    """`Assistant.ask` split at its stages (the same calls in the same order; keep in step with it)."""
-    settings = assistant.settings
-    t0 = time.perf_counter()
-    vector = encoder.encode(question)
-    t1 = time.perf_counter()
-    candidates = max(settings.candidates, k)
-    index = assistant.index
-    dense = assistant._dense_hits(index, ENGLISH, vector, candidates)
-    t2 = time.perf_counter()
-    expansions = assistant.glossary.expansions(question) if settings.use_glossary else []
-    tokens = tokenize(" ".join([question, *expansions]))
-    lexical = index.backend.search_lexical(tokens, candidates)
-    as_asked = index.backend.search_lexical(tokenize(question), candidates) if expansions else None
-    t3 = time.perf_counter()
-    hybrid = score_fusion(dense, lexical, settings.fusion_dense_weight, settings.lexical_saturation)
-    evidence = score_fusion(dense, as_asked, settings.fusion_dense_weight, settings.lexical_saturation) \
-        if as_asked is not None else hybrid
-    t4 = time.perf_counter()
-    reason = abstain_reason(evidence=evidence[0].score if evidence else 0.0,
-                            unknown_terms=assistant.coverage.unknown_terms(question),
-                            min_evidence=settings.abstain_min_evidence)
-    results = assistant._results(index, hybrid, k, vector, set(tokens))
-    Answer(question=question, abstained=reason is not None, abstain_reason=reason,
-           sources_span=sources_span(results, settings.span_min_years), results=results)
-    t5 = time.perf_counter()
-    return {"embed question": t1 - t0, "dense search": t2 - t1, "lexical search": t3 - t2, "fusion": t4 - t3,
-            "answer composition": t5 - t4, "sum of stages": t5 - t0}
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
-def in_process(assistant: Assistant, questions: list[str]) -> dict:
-    embedder = assistant.embedders[ENGLISH]
-    out: dict = {}
-    cold = QuestionEncoder.from_settings(embedder, Settings(), cache_size=0, window_ms=0)
-    warm = QuestionEncoder.from_settings(embedder, Settings())
+# --- 1-3: in process ----------------------------------------------------------------------------
+
+def ensure_peers() -> None:
+    """The peers' own virtual environment, made once (torch's local CPU build first)."""
+    if PEER_PYTHON.exists():
+        return
+    print("installing the peers into eval/peers/.venv (once) ...", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS / ".venv")], check=True)
+    pip = [str(PEER_PYTHON), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "torch==2.13.0"], check=True)
+    subprocess.run([*pip, "-r", str(PEERS / "requirements.txt")], check=True)
+
+
+def run_system(system: str, passages: Path, questions: Path) -> dict:
+    python = sys.executable if system == "assistant" else str(PEER_PYTHON)
+    output = subprocess.run([python, str(PEERS / "peer.py"), system, "--passages", str(passages), "--questions",
+                             str(questions), "--model", str(bundled_model_path())], capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=ROOT, timeout=1800)
+    if output.returncode:
+        raise SystemExit(f"{system} failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(index, gold, rounds: int, workdir: Path) -> dict:
+    """Every system over the same questions, in interleaved rounds; the assistant's rounds also
+    give its medians by language."""
+    passages = workdir / "passages.jsonl"
+    passages.write_text("".join(json.dumps({"id": p.passage_id, "text": p.text}) + "\n" for p in index.passages))
+    english = workdir / "english.jsonl"
+    english.write_text("".join(json.dumps({"question": q.question, "lang": q.lang}) + "\n" for q in gold if q.lang == "en"))
+    every = workdir / "every.jsonl"
+    every.write_text("".join(json.dumps({"question": q.question, "lang": q.lang}) + "\n" for q in gold))
+    runs: dict[str, list[dict]] = {system: [] for system in SYSTEMS}
+    by_language: dict[str, list[float]] = {}
+    for number in range(rounds):
+        order = SYSTEMS[number % len(SYSTEMS):] + SYSTEMS[: number % len(SYSTEMS)]
+        for system in order:
+            print(f"round {number + 1}/{rounds}: {system} ...", file=sys.stderr, flush=True)
+            result = run_system(system, passages, english)
+            runs[system].append(result)
+        mine = run_system("assistant", passages, every)
+        for ms, language in zip(mine["ms"], mine["languages"]):
+            by_language.setdefault(language, []).append(ms)
+    ratios = [median(runs["assistant"][r]["ms"]) / min(median(runs[s][r]["ms"]) for s in SYSTEMS[1:])
+              for r in range(rounds)]
+    return {"systems": {s: [median(run["ms"]) for run in runs[s]] for s in SYSTEMS},
+            "p95": {s: [statistics.quantiles(run["ms"], n=20)[18] for run in runs[s]] for s in SYSTEMS},
+            "ratio_to_fastest_peer": ratios, "questions": len(runs["assistant"][0]["ms"]),
+            "by_language": {lang: (median(ms), len(ms) // rounds) for lang, ms in by_language.items()}}
+
+
+def ranker_cost(gold) -> dict:
+    """Median of what the ranker adds to `retrieve`, on question vectors already cached."""
+    settings = Settings()
+    base = Assistant.open(settings)
+    fusion = Assistant(base.index, base.embedders, settings.model_copy(update={"ranker": "fusion"}))
+    fusion._encoders = base._encoders
+    questions = [q.question for q in gold]
     for question in questions:
-        warm.encode(question)
-    for label, encoder in (("cache cold", cold), ("cache warm", warm)):
-        stages: dict[str, list[float]] = {}
-        for question in questions:
-            for stage, seconds in stage_times(assistant, question, encoder).items():
-                stages.setdefault(stage, []).append(seconds * 1000)
-        out[label] = {stage: (statistics.median(v), percentile(v, 95)) for stage, v in stages.items()}
-    # `ask` itself, end to end, as the API calls it.
-    for label, encoder in (("ask, cache cold", QuestionEncoder.from_settings(embedder, Settings(), cache_size=0, window_ms=0)),
-                           ("ask, cache warm", warm)):
-        assistant._encoders[ENGLISH] = encoder
-        times = []
-        for question in questions:
-            started = time.perf_counter()
-            assistant.ask(question, 5)
-            times.append((time.perf_counter() - started) * 1000)
-        out[label] = (statistics.median(times), percentile(times, 95))
-    assistant._encoders.pop(ENGLISH, None)
-    return out
+        base.retrieve(question, 5)
+    added, with_ranker, without = [], [], []
+    for question in questions * 2:
+        t0 = time.perf_counter()
+        base.retrieve(question, 5)
+        t1 = time.perf_counter()
+        fusion.retrieve(question, 5)
+        t2 = time.perf_counter()
+        with_ranker.append((t1 - t0) * 1000)
+        without.append((t2 - t1) * 1000)
+        added.append((t1 - t0 - (t2 - t1)) * 1000)
+    return {"with": median(with_ranker), "without": median(without), "added": median(added)}
 
 
-def encoder_batches(embedder: Embedder, questions: list[str]) -> dict[int, float]:
-    """Median ms per question when encoding batches of n questions in one call."""
-    out = {}
-    for n in (1, 4, 8, 16):
-        times = []
-        for first in range(0, min(len(questions), 96) - n + 1, n):
-            started = time.perf_counter()
-            embedder.encode_queries(questions[first:first + n])
-            times.append((time.perf_counter() - started) * 1000 / n)
-        out[n] = statistics.median(times)
-    return out
-
-
-# --- HTTP ---------------------------------------------------------------------------------------
+# --- 4-6: HTTP, load, cold start ----------------------------------------------------------------
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -151,226 +158,288 @@ def free_port() -> int:
 
 
 def ask_once(port: int, question: str) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("POST", "/api/ask", body=json.dumps({"question": question}),
-                       headers={"Content-Type": "application/json"})
-    response = connection.getresponse()
-    response.read()
-    return response.status
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", "/api/ask", body=json.dumps({"question": question}),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
-def start_server(index_dir: Path, extra_env: dict, question: str) -> tuple[subprocess.Popen, int, float]:
+def start_server(extra_env: dict | None = None) -> tuple[subprocess.Popen, int, float]:
     """A real `assistant serve`; returns it, its port and the seconds from process start to the
-    first answer of `/api/ask`."""
+    first answer."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_INDEX_DIR": str(index_dir), **extra_env}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(extra_env or {})}
     started = time.perf_counter()
-    process = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve", "--port", str(port)],
+                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         if process.poll() is not None:
             raise SystemExit(f"`assistant serve` exited with code {process.returncode}")
         try:
-            if ask_once(port, question) == 200:
+            if ask_once(port, "Who signed the trafficking law?") == 200:
                 return process, port, time.perf_counter() - started
         except OSError:
             pass
         if time.perf_counter() - started > 300:
             process.kill()
             raise SystemExit("the server gave no answer within 300 s")
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
-def peak_rss_mib(pid: int) -> float:
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def memory_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def wrk(port: int, connections: int, seconds: int, bodies: Path) -> dict:
-    threads = max(1, min(2, connections))
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+def distinct_questions(gold, count: int, start: int = 0) -> list[str]:
+    """`count` questions no cache has seen: the gold questions, each with a running number, so
+    every request text is new (the model encodes every one) while the work stays realistic."""
+    texts = [q.question for q in gold]
+    return [f"{texts[i % len(texts)]} (#{i})" for i in range(start, start + count)]
+
+
+def wrk(port: int, clients: int, seconds: int, bodies: Path) -> dict:
+    threads = max(1, min(2, clients))
+    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s",
                "-s", str(ROOT / "eval" / "bench.lua"), f"http://127.0.0.1:{port}"]
-    output = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "BENCH_BODIES": str(bodies)},
-                            check=True).stdout
+    output = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env={**os.environ, "BENCH_BODIES": str(bodies), "BENCH_THREADS": str(threads)}).stdout
     found = re.search(r"WRK-JSON (\{.*\})", output)
     if not found:
         raise SystemExit(f"no summary from wrk:\n{output}")
     raw = json.loads(found.group(1))
-    errors = raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"]
-    return {"connections": connections, "requests": raw["requests"],
-            "rps": raw["requests"] / (raw["duration_us"] / 1e6), "p50_ms": raw["p50_us"] / 1000,
-            "p95_ms": raw["p95_us"] / 1000, "p99_ms": raw["p99_us"] / 1000, "errors": errors}
+    return {"clients": clients, "requests": raw["requests"], "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+            "p50_ms": raw["p50_us"] / 1000, "p95_ms": raw["p95_us"] / 1000,
+            "errors": raw["connect"] + raw["read"] + raw["write"] + raw["status"] + raw["timeout"],
+            "bodies": raw["bodies"]}
 
 
-def http_runs(index_dir: Path, questions: list[str], seconds: int, workdir: Path) -> dict:
-    bodies = workdir / "bodies.jsonl"
-    bodies.write_text("".join(json.dumps({"question": q, "k": 5}) + "\n" for q in questions))
-    out = {}
-    for name, env in SERVERS.items():
-        process, port, cold = start_server(index_dir, env, questions[0])
-        try:
-            wrk(port, 8, 2, bodies)  # warm-up (fills the cache where it is on)
-            rows = [wrk(port, c, seconds, bodies) for c in CONCURRENCY]
-            out[name] = {"cold_start_s": cold, "peak_rss_mib": peak_rss_mib(process.pid), "rows": rows}
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-    return out
+def write_bodies(path: Path, questions: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"question": q, "k": 5}) + "\n" for q in questions))
+    return path
 
 
-# --- report -------------------------------------------------------------------------------------
-
-def one_run(settings_dir: Path, embedders: dict[str, Embedder], questions: list[str], seconds: int) -> dict:
-    settings = Settings(index_dir=settings_dir)
-    shutil.rmtree(settings_dir, ignore_errors=True)
-    settings_dir.mkdir(parents=True)
-    torch_threads = None
-    started = time.perf_counter()
-    index = build_index(settings, embedders, progress=False)
-    build = time.perf_counter() - started
-    passages, sentences = index.manifest["passages"], index.manifest["sentences"]
-    use_query_threads(settings)
-    import torch
-
-    torch_threads = torch.get_num_threads()
-    assistant = Assistant(index, embedders, settings)
-    assistant.ask("warm-up question", 5)
-    result = {"build_s": build, "passages": passages, "sentences": sentences, "torch_threads": torch_threads,
-              "in_process": in_process(assistant, questions), "batches": encoder_batches(embedders[ENGLISH], questions)}
-    torch.set_num_threads(os.cpu_count() or 1)  # index builds use every core
-    result["http"] = http_runs(settings_dir, questions, seconds, settings_dir.parent)
-    return result
-
-
-def med(values):
-    return statistics.median(values)
+def http_rows(gold, seconds: int, workdir: Path) -> dict:
+    """wrk at each client count: distinct questions (more bodies than requests, each used once),
+    then a few repeated questions answered from the cache."""
+    process, port, _ = start_server()
+    try:
+        out = {"distinct": [], "cached": []}
+        offset = 0
+        for clients in CLIENTS:
+            questions = distinct_questions(gold, 6000, start=100_000 + offset)
+            offset += 6000
+            row = wrk(port, clients, seconds, write_bodies(workdir / f"distinct-{clients}.jsonl", questions))
+            if row["requests"] > row["bodies"]:
+                raise SystemExit("wrk sent more requests than distinct bodies: raise the count")
+            out["distinct"].append(row)
+        repeated = write_bodies(workdir / "repeated.jsonl", [q.question for q in gold[:50]])
+        wrk(port, 8, 2, repeated)  # fills the cache
+        for clients in CLIENTS:
+            out["cached"].append(wrk(port, clients, seconds, repeated))
+        out["peak_rss_mib"] = memory_mib(process.pid, "VmHWM")
+        return out
+    finally:
+        stop(process)
 
 
-def report(runs: list[dict], started: str, machine_line: str, seconds: int) -> str:
+def load_run(gold) -> dict:
+    """LOAD_REQUESTS distinct questions from LOAD_CLIENTS threads; RSS after the first 500 and at
+    the end."""
+    process, port, _ = start_server()
+    try:
+        questions = distinct_questions(gold, LOAD_REQUESTS, start=1_000_000)
+        statuses: list[int] = []
+        lock = threading.Lock()
+        rss: dict[str, float] = {}
+
+        def one(i: int) -> None:
+            try:
+                status = ask_once(port, questions[i])
+            except OSError:
+                status = 0
+            with lock:
+                statuses.append(status)
+                if len(statuses) == 500:
+                    rss["after_warm_up"] = memory_mib(process.pid, "VmRSS")
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
+            list(pool.map(one, range(LOAD_REQUESTS)))
+        seconds = time.perf_counter() - started
+        rss["end"] = memory_mib(process.pid, "VmRSS")
+        return {"requests": LOAD_REQUESTS, "seconds": seconds, "rps": LOAD_REQUESTS / seconds,
+                "errors": sum(status != 200 for status in statuses), **rss}
+    finally:
+        stop(process)
+
+
+def cold_starts(times: int) -> dict:
+    seconds, peaks = [], []
+    for _ in range(times):
+        process, _, cold = start_server()
+        seconds.append(cold)
+        peaks.append(memory_mib(process.pid, "VmHWM"))
+        stop(process)
+    return {"seconds": seconds, "rss_mib": peaks}
+
+
+def cli_asks(times: int) -> dict:
+    """`assistant ask` as a cold process: wall seconds and peak RSS (GNU time when present)."""
+    walls, peaks = [], []
+    command = [str(Path(sys.executable).parent / "assistant"), "ask", "Who signed the trafficking law?", "--k", "3"]
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    for _ in range(times):
+        started = time.perf_counter()
+        if timer:
+            done = subprocess.run([timer, "-f", "%M", *command], capture_output=True, text=True, cwd=ROOT)
+            peaks.append(int(done.stderr.strip().splitlines()[-1]) / 1024)
+        else:
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        walls.append(time.perf_counter() - started)
+        if done.returncode:
+            raise SystemExit(f"`assistant ask` failed: {done.stderr[-2000:]}")
+    return {"wall_s": walls, "rss_mib": peaks}
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+def fmt(values: list[float], digits: int = 1) -> str:
+    if not values:
+        return "–"
+    middle = f"{median(values):.{digits}f}"
+    return middle if len(values) == 1 else f"{middle} ({' / '.join(f'{v:.{digits}f}' for v in values)})"
+
+
+def report(result: dict, started: str, machine_line: str, rounds: int, seconds: int) -> str:
     tag = f"{os.cpu_count()} cores, {started[:10]}"
+    peers = result["side_by_side"]
+    fastest_peer = min(SYSTEMS[1:], key=lambda s: median(peers["systems"][s]))
     lines = [
         "# Benchmarks (seed corpus)",
         "",
-        f"Generated by `eval/bench.py` (`make bench`) on {started}; machine: {machine_line}. "
-        f"{len(runs)} runs in one invocation: each cell is `median of runs (run 1 / run 2 ...)`. "
-        "The machine is shared with other jobs, so compare the ratios measured in the same run rather than "
-        "absolute figures across invocations.",
+        f"Generated by `make bench` (`python eval/bench.py --rounds {rounds} --seconds {seconds}`) on {started}; "
+        f"machine: {machine_line}. Cells are `median (run 1 / run 2 / ...)` over the rounds of this one invocation; "
+        "the machine is shared, so the ratios measured in the same run say more than absolute figures.",
         "",
-        f"Corpus: {runs[0]['passages']} passages, {runs[0]['sentences']} sentences. "
-        f"Query-time torch threads: {runs[0]['torch_threads']}.",
+        f"Corpus: {result['passages']} passages, {result['sentences']} sentences, "
+        f"{result['documents']} documents. Models: {result['models']}.",
         "",
-        "## Index build",
+        f"## In process, questions no cache has seen, one thread ({peers['questions']} English gold questions, k=5)",
         "",
-        f"| figure [{tag}] | value |",
-        "| --- | --- |",
-        f"| build time, model loaded, no embedding cache (s) | {_cell([r['build_s'] for r in runs], 1)} |",
-        f"| passages per second (passages + sentences are both embedded) | "
-        f"{_cell([r['passages'] / r['build_s'] for r in runs], 0)} |",
-        f"| texts embedded per second (passages + sentences) | "
-        f"{_cell([(r['passages'] + r['sentences']) / r['build_s'] for r in runs], 0)} |",
+        "`assistant` is the whole `Assistant.ask` (citations, highlights, ranker, time); the peers return ranked ids. "
+        "Each system runs in its own process; rounds interleave them.",
         "",
-        "## In process: `Assistant.ask` by stage (ms, over the gold questions, k=5)",
-        "",
-        f"| stage [{tag}] | cache cold: median | p95 | cache warm: median | p95 |",
-        "| --- | --- | --- | --- | --- |",
+        f"| system [{tag}] | median ms per question | p95 ms |",
+        "| --- | --- | --- |",
     ]
-    for stage in runs[0]["in_process"]["cache cold"]:
-        cold = [r["in_process"]["cache cold"][stage] for r in runs]
-        warm = [r["in_process"]["cache warm"][stage] for r in runs]
-        lines.append(f"| {stage} | {_cell([c[0] for c in cold])} | {_cell([c[1] for c in cold])} | "
-                     f"{_cell([w[0] for w in warm])} | {_cell([w[1] for w in warm])} |")
-    for label in ("ask, cache cold", "ask, cache warm"):
-        values = [r["in_process"][label] for r in runs]
-        lines.append(f"| **`ask` total, {label.split(', ')[1]}** | {_cell([v[0] for v in values])} | "
-                     f"{_cell([v[1] for v in values])} | | |")
-    lines += ["", "Cache effect in process (same run): `ask` median cold / warm = "
-              + _cell([r["in_process"]["ask, cache cold"][0] / r["in_process"]["ask, cache warm"][0] for r in runs])
-              + "x.", "",
-              f"Encoder cost per question by batch size (ms, one call for n questions) [{tag}]:", "",
-              "| n | " + " | ".join(str(n) for n in runs[0]["batches"]) + " |",
-              "| --- |" + " --- |" * len(runs[0]["batches"]),
-              "| ms per question | " + " | ".join(_cell([r["batches"][n] for r in runs]) for n in runs[0]["batches"]) + " |",
-              "", f"## HTTP on loopback (`wrk`, {seconds} s per row, POST /api/ask over the gold questions in turn)", ""]
-    for name in SERVERS:
-        lines += [f"### server: {name}", "",
-                  f"Cold start (process start to first answer): {_cell([r['http'][name]['cold_start_s'] for r in runs], 1)} s; "
-                  f"peak RSS (VmHWM): {_cell([r['http'][name]['peak_rss_mib'] for r in runs], 0)} MiB [{tag}].", "",
-                  f"| clients [{tag}] | median ms | p95 ms | requests/s | errors |", "| --- | --- | --- | --- | --- |"]
-        for i, c in enumerate(CONCURRENCY):
-            rows = [r["http"][name]["rows"][i] for r in runs]
-            lines.append(f"| {c} | {_cell([x['p50_ms'] for x in rows])} | {_cell([x['p95_ms'] for x in rows])} | "
-                         f"{_cell([x['rps'] for x in rows], 0)} | {sum(x['errors'] for x in rows)} |")
-        lines.append("")
-    names = list(SERVERS)
-    lines += [f"### Levers, as ratios of requests/s in the same run [{tag}]", "",
-              "| clients | cache: default / cache off | batching: cache off / cache and batching off |",
-              "| --- | --- | --- |"]
-    for i, c in enumerate(CONCURRENCY):
-        cache = [r["http"][names[0]]["rows"][i]["rps"] / r["http"][names[1]]["rows"][i]["rps"] for r in runs]
-        batch = [r["http"][names[1]]["rows"][i]["rps"] / r["http"][names[2]]["rows"][i]["rps"] for r in runs]
-        lines.append(f"| {c} | {_cell(cache, 2)}x | {_cell(batch, 2)}x |")
-    lines.append("")
-    lines += targets(runs, tag)
+    for system in SYSTEMS:
+        lines.append(f"| {system} | {fmt(peers['systems'][system], 2)} | {fmt(peers['p95'][system], 2)} |")
+    lines += ["", f"Ratio of the assistant's median to the fastest peer's in the same round ({fastest_peer} fastest "
+              f"overall): **{fmt(peers['ratio_to_fastest_peer'], 2)}**.", "",
+              "By question language (the assistant, all gold questions, same rounds):", "",
+              "| language | questions | median ms |", "| --- | --- | --- |"]
+    for language, (ms, n) in sorted(peers["by_language"].items()):
+        lines.append(f"| {language} | {n} | {ms:.2f} |")
+    cost = result["ranker"]
+    lines += ["", f"The learned ranker adds a median **{cost['added']:.2f} ms** to retrieval "
+              f"({cost['with']:.2f} ms with it, {cost['without']:.2f} ms with score fusion; question vectors cached, "
+              "interleaved per question) [" + tag + "].", "",
+              f"## HTTP on loopback (`wrk`, {seconds} s per row, POST /api/ask, k=5)", "",
+              f"| clients [{tag}] | distinct: median ms | p95 ms | requests/s | errors | cached: median ms | requests/s |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    http = result["http"]
+    for distinct, cached in zip(http["distinct"], http["cached"]):
+        lines.append(f"| {distinct['clients']} | {distinct['p50_ms']:.1f} | {distinct['p95_ms']:.1f} | "
+                     f"{distinct['rps']:.0f} | {distinct['errors']} | {cached['p50_ms']:.1f} | {cached['rps']:.0f} |")
+    load = result["load"]
+    lines += ["", "Distinct rows send each question once (a running number makes every text new, so the question "
+              "cache never answers); cached rows repeat 50 questions already asked.", "",
+              f"Load run: {load['requests']:,} distinct questions from {LOAD_CLIENTS} clients in {load['seconds']:.0f} s: "
+              f"**{load['rps']:.0f} requests/s, {load['errors']} errors**; resident memory {load['after_warm_up']:.0f} MiB "
+              f"after the first 500, {load['end']:.0f} MiB at the end "
+              f"({(load['end'] - load['after_warm_up']) / load['after_warm_up'] * 100:+.1f}%) [{tag}].", "",
+              "## Start-up and memory", "",
+              f"| figure [{tag}] | value |", "| --- | --- |",
+              f"| `assistant serve`: process start to first answer (s) | {fmt(result['cold']['seconds'], 2)} |",
+              f"| `assistant serve`: peak RSS after start and one answer (MiB) | {fmt(result['cold']['rss_mib'], 0)} |",
+              f"| `assistant serve`: peak RSS after the HTTP rows (MiB) | {http['peak_rss_mib']:.0f} |",
+              f"| `assistant ask` as a cold process: wall (s) | {fmt(result['cli']['wall_s'], 2)} |",
+              f"| `assistant ask` as a cold process: peak RSS (MiB) | {fmt(result['cli']['rss_mib'], 0)} |",
+              ""]
+    lines += targets(result)
     return "\n".join(lines) + "\n"
 
 
-def targets(runs: list[dict], tag: str) -> list[str]:
-    default = list(SERVERS)[0]
-    nocache = list(SERVERS)[1]
-
-    def row(name, c, key):
-        return med([r["http"][name]["rows"][CONCURRENCY.index(c)][key] for r in runs])
-
+def targets(result: dict) -> list[str]:
+    peers, http = result["side_by_side"], result["http"]
+    first = http["distinct"][0]
+    sixteen = http["distinct"][CLIENTS.index(16)]
     checks = [
-        ("in-process answer median <= 8 ms (cache cold / warm)", f"{med([r['in_process']['ask, cache cold'][0] for r in runs]):.1f} / "
-         f"{med([r['in_process']['ask, cache warm'][0] for r in runs]):.1f} ms"),
-        ("HTTP median <= 12 ms at 1 client (default / cache off)", f"{row(default, 1, 'p50_ms'):.1f} / {row(nocache, 1, 'p50_ms'):.1f} ms"),
-        (">= 200 requests/s at 16 clients, zero errors (default / cache off)",
-         f"{row(default, 16, 'rps'):.0f} / {row(nocache, 16, 'rps'):.0f} req/s, "
-         f"{sum(r['http'][n]['rows'][CONCURRENCY.index(16)]['errors'] for r in runs for n in SERVERS)} errors"),
-        ("cold start <= 8 s", f"{med([r['http'][default]['cold_start_s'] for r in runs]):.1f} s"),
+        ("in-process `ask`, distinct questions: median <= 0.5 x the fastest peer's",
+         f"{median(peers['ratio_to_fastest_peer']):.2f} x", median(peers["ratio_to_fastest_peer"]) <= 0.5),
+        ("HTTP, distinct questions: median <= 8 ms at 1 client", f"{first['p50_ms']:.1f} ms", first["p50_ms"] <= 8),
+        ("HTTP, distinct questions: >= 250 requests/s at 16 clients, 0 errors",
+         f"{sixteen['rps']:.0f}/s, {sixteen['errors']} errors", sixteen["rps"] >= 250 and not sixteen["errors"]),
+        ("cold start to first answer <= 3 s", f"{median(result['cold']['seconds']):.2f} s",
+         median(result["cold"]["seconds"]) <= 3),
+        ("CLI `ask` <= 1.5 s wall", f"{median(result['cli']['wall_s']):.2f} s", median(result["cli"]["wall_s"]) <= 1.5),
+        ("serving RSS <= 350 MB", f"{http['peak_rss_mib']:.0f} MiB", http["peak_rss_mib"] * 1.048576 <= 350),
+        ("the ranker adds <= 1 ms median", f"{result['ranker']['added']:.2f} ms", result["ranker"]["added"] <= 1),
     ]
-    return ["## Against the targets", "", f"| target [{tag}] | measured (median of runs) |", "| --- | --- |"] + \
-        [f"| {a} | {b} |" for a, b in checks]
+    lines = ["## Against the targets", "", "| target | measured | met |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |" for name, value, met in checks]
+    return lines + [""]
 
 
-def _cell(values: list[float], digits: int = 1) -> str:
-    middle = f"{med(values):.{digits}f}"
-    if len(values) == 1:
-        return middle
-    return f"{middle} ({' / '.join(f'{v:.{digits}f}' for v in values)})"
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per row")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "bench.md")
-    parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    ensure_peers()
     started = datetime.now(timezone.utc).isoformat(timespec="minutes")
     machine_line = machine()
-    gold = ROOT / "eval" / "gold.jsonl"
-    questions = [json.loads(line)["question"] for line in gold.read_text().splitlines() if line.strip()]
-    embedders = create_embedders(Settings())
-    embedders[ENGLISH].encode_queries(["load the model before timing"])
-    runs = []
+    settings = Settings()
+    assistant = Assistant.open(settings, rebuild="stale")
+    index, gold = assistant.index, load_gold(settings.gold_file)
+    result = {"passages": len(index.passages), "sentences": len(index.sentence_passage),
+              "documents": len(index.documents),
+              "models": ", ".join(f"{space}: {m['name']}" for space, m in index.manifest["models"].items())}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        for number in range(args.runs):
-            print(f"run {number + 1} of {args.runs} ...", file=sys.stderr, flush=True)
-            runs.append(one_run(Path(tmp) / "index", embedders, questions, args.seconds))
-    text = report(runs, started, machine_line, args.seconds)
-    args.out.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps(runs, indent=1, default=str))
-    print(text)
-    return 0
+        workdir = Path(tmp)
+        result["side_by_side"] = side_by_side(index, gold, args.rounds, workdir)
+        print("ranker cost ...", file=sys.stderr, flush=True)
+        result["ranker"] = ranker_cost(gold)
+        print("HTTP ...", file=sys.stderr, flush=True)
+        result["http"] = http_rows(gold, args.seconds, workdir)
+        print("load run ...", file=sys.stderr, flush=True)
+        result["load"] = load_run(gold)
+        print("cold starts and CLI ...", file=sys.stderr, flush=True)
+        result["cold"] = cold_starts(3)
+        result["cli"] = cli_asks(3)
+    args.out.write_text(report(result, started, machine_line, args.rounds, args.seconds))
+    (args.out.with_suffix(".json")).write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -57,3 +57,31 @@ def test_places_the_corpus_never_mentions_are_found_in_any_language_and_inflecti
 )
 def test_words_that_look_like_places_are_not_places(seed_coverage, question):
     assert seed_coverage.unknown_terms(question) == []
+
+
+def test_the_indexed_lookup_finds_what_scanning_every_name_finds_on_every_gold_question(seed_coverage):
+    """The reference: every unknown place's every name tried at every position of the question."""
+    import re
+
+    from assistant.coverage import _matches, _words
+    from assistant.evaluation import load_gold
+    from conftest import REPO
+
+    latin = sorted({(tuple(_words(name)), name) for names in seed_coverage._unknown for name in names
+                    if _words(name) and not re.search(r"[\u0400-\u04FF]", name)}, key=lambda item: -len(item[0]))
+
+    def normal(term: str) -> str:
+        return " ".join(_words(term))
+
+    def reference(question: str) -> set[str]:
+        words = _words(question)
+        found = {name for keys, name in seed_coverage._cyrillic_names
+                 for start in range(len(words) - len(keys) + 1)
+                 if all(_matches(words[start + i], key) for i, key in enumerate(keys))}
+        found |= {" ".join(parts) for parts, _ in latin
+                  for start in range(len(words)) if tuple(words[start : start + len(parts)]) == parts}
+        return {normal(name) for name in found}
+
+    for question in load_gold(REPO / "eval" / "gold.jsonl"):
+        found = {normal(term) for term in seed_coverage.unknown_terms(question.question) if not term.isdigit()}
+        assert found == reference(question.question), question.question
