@@ -460,7 +460,8 @@ class Assistant:
                                               question_tokens)
             highlight = choose_highlight(passage, preferences)
             meaning = _highlight_vector(passage, highlight, english)
-            citation = citation_for(index.documents[passage.doc_id], passage)
+            citation = index.derived("citation", hit.passage,
+                                     lambda: citation_for(index.documents[passage.doc_id], passage)).model_copy()
             twin = next((result for result, vector in kept
                          if result.citation.doc_id != passage.doc_id
                          and float(vector @ meaning) >= self.settings.duplicate_similarity), None)
