@@ -69,9 +69,14 @@ UNITS: tuple[Unit, ...] = ("passage", "sentence")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
 _GENERATION = re.compile(r"^(?P<prefix>[A-Za-z_][A-Za-z0-9_]*)_g(?P<stamp>\d{8}T\d{12})_(?P<id>[0-9a-f]{6})_(?:passages|sentences)$")
 
-# Every pymilvus error is raised again here as an AssistantError that says what to do; pymilvus's
-# own log of it would only print the same error a second time, with a traceback.
-logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+
+
+def _quiet_pymilvus() -> None:
+    """Every pymilvus error is raised again here as an AssistantError that says what to do;
+    pymilvus's own log of it (configured when pymilvus is imported) would print the same error a
+    second time, with a traceback."""
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # ----------------------------------------------------------------------------- keys and names
@@ -178,9 +183,14 @@ def connect(uri: str, token: str | None, timeout: float):
         except ImportError:
             raise AssistantError("the Milvus backend needs pymilvus and milvus-lite: "
                                  "pip install -e '.[milvus]' (or set ASSISTANT_BACKEND=faiss)") from None
+        _quiet_pymilvus()
         try:
             with _quiet("milvus_lite.server_manager"):
-                client = MilvusClient(uri=address, token=token or "", timeout=timeout)
+                # milvus-lite's in-process server refuses pymilvus's keepalive pings (gRPC then logs a
+                # GOAWAY "too_many_pings" to stderr and reconnects): a loopback channel needs none.
+                options = ({"grpc_options": {"grpc.keepalive_time_ms": 2**31 - 1,
+                                             "grpc.keepalive_permit_without_calls": 0}} if is_local(uri) else {})
+                client = MilvusClient(uri=address, token=token or "", timeout=timeout, **options)
         except Exception as error:  # pymilvus raises several types for one failure: any is "cannot connect"
             if is_local(uri) and _locked_elsewhere(Path(address)):
                 raise AssistantError(f"the milvus-lite data {address} is open in another process (a running "
@@ -419,12 +429,14 @@ class MilvusStore:
         generation = Generation(description["collection"], description["generation"])
         with milvus_errors("open", self.uri):
             for unit in UNITS:
-                if not client.has_collection(generation.collection(unit)):
+                name = generation.collection(unit)
+                if not client.has_collection(name):
                     built = description.get("uri")
                     where = f" (the index was built against {built})" if built and built != _redacted(self.uri) else ""
                     raise IndexCorruptError(f"Milvus at {_redacted(self.uri)} has no collection "
-                                            f"{generation.collection(unit)}{where}: set ASSISTANT_MILVUS_URI to where "
+                                            f"{name}{where}: set ASSISTANT_MILVUS_URI to where "
                                             "it is, or run `assistant index` to rebuild it")
+                self._ensure_loaded(name)
         return MilvusBackend(client, self.uri, description, table, passages)
 
     # -- write
@@ -466,6 +478,15 @@ class MilvusStore:
         self.client.create_collection(name, schema=schema, consistency_level="Strong")
         self.client.create_index(name, params, sync=False)
         self.client.load_collection(name)
+
+    def _ensure_loaded(self, name: str) -> None:
+        """Load a collection into memory unless it is: milvus-lite does not keep the load state
+        across restarts, and a cluster's administrator may have released it."""
+        from pymilvus.client.types import LoadState
+
+        if self.client.get_load_state(name).get("state") != LoadState.Loaded:
+            log.info("Milvus: loading %s", name)
+            self.client.load_collection(name)
 
     def _wait_for_indexes(self, name: str, deadline_seconds: float = 3600.0) -> None:
         """Until every index of a collection covers all its rows (a cluster builds them in the
@@ -593,6 +614,8 @@ class MilvusStore:
             if not all(self.client.has_collection(generation.collection(unit)) for unit in UNITS):
                 log.info("Milvus: writing a new generation (%s is missing)", generation.name)
                 return None
+            for unit in UNITS:
+                self._ensure_loaded(generation.collection(unit))
         doc_ids = [p.doc_id for p in data.passages]
         table = LexicalTable.build(data.tokens, document_digests(doc_ids, keys, data.tokens), previous=previous)
         changed = {d for d in set(table.digests) | set(previous.digests) if table.digests.get(d) != previous.digests.get(d)}
