@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -39,6 +38,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
@@ -48,6 +48,11 @@ from ..chunking import Passage
 from ..errors import AssistantError, IndexCorruptError
 from .base import Change, Hit, IndexData, Unit
 from .bm25 import LexicalTable, document_digests
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +127,16 @@ class Generation:
 
     @classmethod
     def new(cls, prefix: str) -> "Generation":
+        """A fresh name; the time first, so names sort by age (`discard` relies on it)."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         return cls(prefix, f"{prefix}_g{stamp}_{uuid4().hex[:6]}")
 
     def collection(self, unit: Unit) -> str:
+        """The collection of this generation's passages or sentences."""
         return f"{self.name}_{unit}s"
 
     def alias(self, unit: Unit) -> str:
+        """The alias every search goes through: it names the generation in use."""
         return f"{self.prefix}_{unit}s"
 
 
@@ -148,7 +156,7 @@ def _reason(error: BaseException) -> str:
 # ----------------------------------------------------------------------------- connection
 
 
-_CLIENTS: dict[tuple[str, str], object] = {}
+_CLIENTS: dict[tuple[str, str], "MilvusClient"] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -167,7 +175,7 @@ def check_uri(uri: str) -> None:
                              "nor a server address: set it to e.g. ./index/milvus.db or http://localhost:19530")
 
 
-def connect(uri: str, token: str | None, timeout: float):
+def connect(uri: str, token: str | None, timeout: float) -> "MilvusClient":
     """A client of the Milvus at `uri`, one per address and token in a process (a milvus-lite
     folder is served by one in-process server, which a second client would find locked)."""
     check_uri(uri)
@@ -277,7 +285,8 @@ class MilvusBackend:
 
     name = "milvus"
 
-    def __init__(self, client, uri: str, description: dict, table: LexicalTable, passages: list[Passage]):
+    def __init__(self, client: "MilvusClient", uri: str, description: dict, table: LexicalTable,
+                 passages: list[Passage]):
         self.client = client
         self.uri = uri
         self.description = description
@@ -316,6 +325,7 @@ class MilvusBackend:
 
     def search_dense(self, space: str, unit: Unit, vector: np.ndarray, k: int,
                      doc_ids: Collection[str] | None = None) -> list[Hit]:
+        """Inner product over the space's dense field; `doc_ids` is a filter expression of the search."""
         if k <= 0 or (doc_ids is not None and not doc_ids):
             return []
         limit = min(k + TIE_MARGIN, MAX_LIMIT)
@@ -324,6 +334,7 @@ class MilvusBackend:
                             limit, k, doc_ids)
 
     def search_lexical(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None) -> list[Hit]:
+        """bm25s's BM25: the query's idf weights against the stored tf parts (sparse inner product)."""
         query = self.table.query_weights(tokens)
         if k <= 0 or not query or (doc_ids is not None and not doc_ids):
             return []
@@ -331,7 +342,7 @@ class MilvusBackend:
                             min(k + TIE_MARGIN, MAX_LIMIT), k, doc_ids)
         return [hit for hit in hits if hit.score > 0]
 
-    def _search(self, unit: Unit, query, field: str, params: dict, limit: int, k: int,
+    def _search(self, unit: Unit, query: np.ndarray | dict[int, float], field: str, params: dict, limit: int, k: int,
                 doc_ids: Collection[str] | None) -> list[Hit]:
         """One search; hits mapped to rows (unknown keys ignored), ties broken by row."""
         with milvus_errors("search", self.uri):
@@ -374,6 +385,7 @@ class PendingGeneration:
         self._rollback = rollback
 
     def commit(self) -> None:
+        """Called once `index/CURRENT` names the new build: move the aliases, delete removed rows."""
         self._commit()
 
     def rollback(self) -> None:
@@ -406,7 +418,7 @@ class MilvusStore:
         self.index_dir = index_dir
 
     @classmethod
-    def from_settings(cls, settings) -> "MilvusStore":
+    def from_settings(cls, settings: "Settings") -> "MilvusStore":
         """The store the settings describe."""
         return cls(uri=settings.milvus_address, token=settings.milvus_token, collection=settings.milvus_collection,
                    index_type=settings.milvus_index_type, hnsw_threshold=settings.hnsw_threshold,
@@ -414,7 +426,8 @@ class MilvusStore:
                    index_dir=settings.index_dir)
 
     @property
-    def client(self):
+    def client(self) -> "MilvusClient":
+        """The process's client of this store's Milvus (connected on first use)."""
         return connect(self.uri, self.token, self.timeout)
 
     def reached(self, point: str) -> None:
@@ -424,6 +437,7 @@ class MilvusStore:
     # -- open
 
     def open(self, folder: Path, description: dict, passages: list[Passage]) -> MilvusBackend:
+        """The backend of a build: its lexical table, and its generation checked present and loaded."""
         table = LexicalTable.load(folder / TABLE_FILE)
         client = self.client
         generation = Generation(description["collection"], description["generation"])
@@ -443,13 +457,15 @@ class MilvusStore:
 
     def write(self, data: IndexData, folder: Path, *, current: dict | None = None,
               change: Change | None = None) -> PendingGeneration:
+        """Update the generation in use when `change` says what changed and that is safe, else write
+        a new generation; either way nothing is used before `commit`."""
         keys = passage_keys(data.passages)
-        table = LexicalTable.build(data.tokens, document_digests([p.doc_id for p in data.passages], keys, data.tokens))
+        digests = document_digests([p.doc_id for p in data.passages], keys, data.tokens)
         if current is not None and change is not None:
-            pending = self._update(data, folder, keys, current, change)
+            pending = self._update(data, folder, keys, digests, current, change)
             if pending is not None:
                 return pending
-        return self._write_generation(data, folder, keys, table)
+        return self._write_generation(data, folder, keys, LexicalTable.build(data.tokens, digests))
 
     def _dense_kind(self, rows: int) -> str:
         if self.index_type == "auto":
@@ -546,6 +562,7 @@ class MilvusStore:
         created: list[str] = []
 
         def drop() -> None:
+            """The rollback of a new generation: drop what was created."""
             with milvus_errors("drop", self.uri):
                 for name in created:
                     client.drop_collection(name)
@@ -601,7 +618,7 @@ class MilvusStore:
         except (AssistantError, OSError, ValueError, KeyError):
             return None
 
-    def _update(self, data: IndexData, folder: Path, keys: list[str], current: dict,
+    def _update(self, data: IndexData, folder: Path, keys: list[str], digests: dict[str, str], current: dict,
                 change: Change) -> PendingGeneration | None:
         """Upsert the added documents' rows into the generation in use (deletes wait for commit);
         None when only a new generation is right, and why is logged."""
@@ -617,7 +634,7 @@ class MilvusStore:
             for unit in UNITS:
                 self._ensure_loaded(generation.collection(unit))
         doc_ids = [p.doc_id for p in data.passages]
-        table = LexicalTable.build(data.tokens, document_digests(doc_ids, keys, data.tokens), previous=previous)
+        table = LexicalTable.build(data.tokens, digests, previous=previous)
         changed = {d for d in set(table.digests) | set(previous.digests) if table.digests.get(d) != previous.digests.get(d)}
         pending_before = set(current.get("pending_removal") or [])
         reasons = []
@@ -642,6 +659,7 @@ class MilvusStore:
         written: dict[Unit, list[str]] = {unit: [] for unit in UNITS}
 
         def undo() -> None:
+            """The rollback of an update: delete what was added, put back what was overwritten."""
             with milvus_errors("undo", self.uri):
                 for unit in UNITS:
                     kept = {record[KEY] for record in before[unit]}
