@@ -313,6 +313,7 @@ def main() -> int:
                   "compacted, which is when searches run at full speed. One collection with the dense field and, up to "
                   f"{args.milvus_lexical_max:,} passages, the BM25 field. RSS growth of this process (client and "
                   "server) after the build and the searches.", "",
+                  "Milvus-lite is a pure-Python reimplementation: each search walks every row of every segment in Python (deduplication and tombstones, `search/executor_indexed.py`) before the per-segment HNSW (segments of about 86k rows, each its own graph, hence recall near 1.000), so its query time grows linearly with the corpus and says nothing of a Milvus server's; it is the local and test engine, not the one for millions of passages.", "",
                   "| passages | search | insert s | build s | median ms | p95 ms | quality | RSS growth MiB |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |", *milvus_lines]
     print("encoding rate ...", file=sys.stderr, flush=True)
