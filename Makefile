@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: the local CPU build, never the multi-gigabyte CUDA one.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# dev includes the Milvus extra: `make test` checks that backend against FAISS on milvus-lite.
+	$(BIN)/pip install --quiet -e '.[dev,milvus]'
 	touch $(STAMP)
 
 serve: install
@@ -39,9 +40,9 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/bench.py
 
-# FAISS and BM25 at 10k, 100k and 1M synthetic passages; rewrites eval/scale.md (~7 min, < 7 GB).
+# FAISS, BM25 and Milvus-lite at 10k, 100k and 1M synthetic passages; rewrites eval/scale.md.
 scale: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/scale.py
 
 clean:
-	rm -rf $(VENV) index/CURRENT index/build-* index/.lock
+	rm -rf $(VENV) index/CURRENT index/build-* index/.lock index/milvus.db

@@ -250,6 +250,8 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
             passages = [_passage_from_json(json.loads(line)) for line in lines if line.strip()]
         description = manifest["backend"]
         backend = create_store(settings or Settings(), description["name"]).open(build, description, passages)
+    except AssistantError:  # said by the backend, with what to do (e.g. an unreachable Milvus)
+        raise
     except Exception as error:  # every way a damaged file can fail to parse
         raise IndexCorruptError(f"the index in {build} is damaged ({_short(error)}): {REBUILD_HINT}") from None
 

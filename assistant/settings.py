@@ -66,6 +66,24 @@ class Settings(BaseSettings):
     # "milvus" (a Milvus server or a milvus-lite file at milvus_uri).
     backend: Literal["faiss", "milvus"] = "faiss"
 
+    # Milvus (backend "milvus"): a milvus-lite data folder ending in .db (default
+    # <index_dir>/milvus.db; one process at a time) or a server, http://host:19530, with a token
+    # ("user:password" or an API key) when it requires one.
+    milvus_uri: str | None = None
+    milvus_token: str | None = None
+    # The aliases `<milvus_collection>_passages` and `_sentences` name the generation in use; the
+    # generations are `<milvus_collection>_g<time>_<id>_*`. One index folder per name.
+    milvus_collection: str = "assistant"
+    # Dense index of the Milvus collections: "auto" is exact (FLAT) below `hnsw_threshold` rows
+    # and HNSW (M=32, efConstruction=80, ef=max(64, k)) above, as for FAISS.
+    milvus_index_type: Literal["auto", "flat", "hnsw"] = "auto"
+    # `assistant add`/`remove` update the Milvus generation in place while the mean passage
+    # length (BM25's avgdl) stays within this fraction of the one its stored weights were
+    # computed with; past it they write a whole new generation, exact again.
+    milvus_avgdl_tolerance: float = Field(default=0.02, ge=0.0)
+    # Seconds to wait for a Milvus server to answer a connection.
+    milvus_timeout: float = Field(default=10.0, gt=0.0)
+
     # "flat" is exact search; "hnsw" trades a little recall for speed on large corpora;
     # "auto" picks flat below `hnsw_threshold` passages.
     faiss_index_type: Literal["auto", "flat", "hnsw"] = "auto"
@@ -170,6 +188,12 @@ class Settings(BaseSettings):
     @property
     def onnx_path(self) -> Path:
         return self.onnx_dir or self.index_dir / "models"
+
+    @property
+    def milvus_address(self) -> str:
+        """Where the Milvus backend keeps its collections: the setting, or a milvus-lite folder
+        beside the builds."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     @property
     def extraction_limits(self) -> ExtractionLimits:

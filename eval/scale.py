@@ -1,5 +1,6 @@
-"""Scale: synthetic corpora of 10k, 100k and 1M passages; FAISS flat vs HNSW vs IVF, BM25, and the
-real encoding rate of the model with its projection to 1M passages.
+"""Scale: synthetic corpora of 10k, 100k and 1M passages; FAISS flat vs HNSW vs IVF, BM25, the same
+data in Milvus-lite (HNSW on the dense field, BM25 as sparse IP weights), and the real encoding rate
+of the model with its projection to 1M passages.
 
 Vectors are random unit vectors in 384 dimensions (all-MiniLM-L6-v2's size) drawn around random
 cluster centres, as real sentence embeddings cluster by topic (uniform random points in 384-d are
@@ -7,10 +8,19 @@ the worst case for any approximate index: all neighbours are nearly equidistant)
 uses no clusters. Queries are held-out points of the same distribution. Recall@10 is measured
 against exact search (IndexFlatIP). Search times are single-query (as `ask` searches), one
 thread, median over the queries. Text for BM25 is Zipf-distributed words over a 50k vocabulary,
-40 words a passage, queries of 5 words, through `assistant.search.LexicalIndex` as `ask` uses it.
+40 words a passage, queries of 5 words, through `assistant.backends.LexicalIndex` as `ask` uses it.
 
-Bounded: about 10 minutes and under 6 GB at 1M on 2 cores (HNSW build at 1M dominates; skip it
-with `--no-hnsw-at 1000000`). Usage:
+Milvus-lite: the same vectors and words in one collection of the Milvus backend's schema and index
+parameters (`MilvusStore._create`: VARCHAR key, doc_id, HNSW M=32 efConstruction=80 on the dense
+field, sparse BM25 weights from `LexicalTable` with an inverted IP index), written in batches of
+1,000 through pymilvus to milvus-lite's in-process server, as `assistant index` writes. Build time
+is insert + flush + index; searches are single queries through pymilvus (gRPC on loopback), as
+`MilvusBackend` sends them; recall@10 is against the exact (flat) top 10; the lexical column counts
+the queries whose top 10 equals bm25s's. Milvus-lite keeps its sparse postings in Python lists, so
+the lexical field is written only up to `--milvus-lexical-max` passages (default 100k).
+
+Bounded: under 8 GB at 1M on 2 cores; FAISS's and Milvus-lite's HNSW builds at 1M dominate the
+time (skip them with `--no-hnsw-at 1000000` and `--milvus-sizes 10000 100000`). Usage:
 
     HF_HUB_OFFLINE=1 .venv/bin/python eval/scale.py [--sizes 10000 100000 1000000] [--out eval/scale.md]
 """
@@ -68,7 +78,7 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
 
 
-def dense(n: int, rng: np.random.Generator, uniform: bool, hnsw: bool) -> list[dict]:
+def dense(n: int, rng: np.random.Generator, uniform: bool, hnsw: bool) -> tuple[list[dict], tuple]:
     import faiss
 
     centres = None if uniform else rng.standard_normal((max(16, n // 500), DIM)).astype(np.float32) / np.sqrt(DIM) * 3
@@ -114,12 +124,12 @@ def dense(n: int, rng: np.random.Generator, uniform: bool, hnsw: bool) -> list[d
         rows.append({"n": n, "index": f"IVF{nlist},Flat nprobe={nprobe}", "build_s": build, "median_ms": median,
                      "recall": recall(found, truth), "memory_mib": (n * (DIM * 4 + 8) + nlist * DIM * 4) / 2**20})
     rows[-1]["rss_growth_mib"] = rss_mib() - before
-    del flat, ivf, vectors
+    del flat, ivf
     gc.collect()
-    return rows
+    return rows, (vectors, queries, truth)
 
 
-def lexical(n: int, rng: np.random.Generator) -> dict:
+def lexical(n: int, rng: np.random.Generator) -> tuple[dict, tuple]:
     from assistant.backends import LexicalIndex
 
     vocabulary = np.array([f"w{i}" for i in range(50_000)])
@@ -137,7 +147,91 @@ def lexical(n: int, rng: np.random.Generator) -> dict:
         started = time.perf_counter()
         index.search(query, 50)
         times.append((time.perf_counter() - started) * 1000)
-    return {"n": n, "build_s": build, "median_ms": statistics.median(times), "rss_growth_mib": rss_mib() - before}
+    row = {"n": n, "build_s": build, "median_ms": statistics.median(times), "rss_growth_mib": rss_mib() - before}
+    return row, (words, queries, index)
+
+
+def drain_milvus_lite(uri: str, name: str) -> None:
+    """milvus-lite answers "index finished" at once and builds segment indexes (and compacts) in a
+    background thread; searching meanwhile scans unindexed segments. Wait for that thread through
+    the in-process engine (its own drain hook; a cluster reports pending index rows instead, which
+    `MilvusStore._wait_for_indexes` waits for), so searches are timed on indexed segments."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    _, db, _ = server_manager_instance._servers[str(Path(uri).resolve())]
+    collection = db.get_collection(name)
+    for _ in range(3):  # a compaction may queue an index build behind it
+        collection._wait_for_bg()
+
+
+def milvus(n: int, dense_data: tuple, lexical_data: tuple, folder: Path, with_lexical: bool) -> list[dict]:
+    """The same passages in Milvus-lite, through the Milvus backend's schema (see the docstring)."""
+    import faiss
+
+    from assistant.backends.bm25 import LexicalTable
+    from assistant.backends.milvus import DOC, HNSW_EF, KEY, SPARSE, MilvusStore, dense_field, disconnect
+
+    vectors, queries, truth = dense_data
+    words, query_words, bm25s_index = lexical_data
+    vocabulary = [f"w{i}" for i in range(50_000)]
+    uri = str(folder / f"scale-{n}.db")
+    store = MilvusStore(uri=uri, token=None, collection="scale", index_type="hnsw", hnsw_threshold=0,
+                        avgdl_tolerance=0.02, timeout=30.0, index_dir=folder)
+    client = store.client
+    name = "scale_passages"
+    before = rss_mib()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # every core for the build, as for FAISS's HNSW
+    started = time.perf_counter()
+    table = None
+    if with_lexical:
+        tokens = [[vocabulary[i] for i in row] for row in words]
+        table = LexicalTable.build(tokens, {})
+    store._create(name, {"english": DIM}, "HNSW", sparse=with_lexical)
+    for first in range(0, n, 1000):
+        batch = []
+        for i in range(first, min(n, first + 1000)):
+            record = {KEY: f"p:{i}", DOC: f"d{i // 20}", dense_field("english"): vectors[i]}
+            if table is not None:
+                record[SPARSE] = table.passage_weights(tokens[i])
+            batch.append(record)
+        client.insert(name, batch)
+    client.flush(name)
+    store._wait_for_indexes(name)
+    inserted = time.perf_counter() - started
+    drain_milvus_lite(uri, name)
+    build = time.perf_counter() - started
+    faiss.omp_set_num_threads(1)
+    if with_lexical:
+        del tokens
+    gc.collect()
+    rows = []
+    for ef in (HNSW_EF, 128):
+        times, found = [], []
+        for query in queries:
+            started = time.perf_counter()
+            hits = client.search(name, data=[query], anns_field=dense_field("english"), limit=K, output_fields=[DOC],
+                                 search_params={"metric_type": "IP", "params": {"ef": ef}})[0]
+            times.append((time.perf_counter() - started) * 1000)
+            found.append([int(hit.id[2:]) for hit in hits])
+        rows.append({"n": n, "search": f"dense, HNSW32 ef={ef}", "insert_s": inserted, "build_s": build, "median_ms": statistics.median(times),
+                     "p95_ms": float(np.percentile(times, 95)), "quality": f"recall@10 {recall(np.array(found), truth):.3f}"})
+    if table is not None:
+        times, same = [], 0
+        for query in query_words:
+            weights = table.query_weights(list(query))
+            started = time.perf_counter()
+            hits = client.search(name, data=[weights], anns_field=SPARSE, limit=50, output_fields=[DOC],
+                                 search_params={"metric_type": "IP", "params": {}})[0] if weights else []
+            times.append((time.perf_counter() - started) * 1000)
+            expected = bm25s_index.search(list(query), K)
+            scores = sorted((round(float(hit.distance), 3) for hit in hits), reverse=True)[:K]
+            same += scores == [round(h.score, 3) for h in expected]
+        rows.append({"n": n, "search": "BM25 (sparse IP), k=50", "insert_s": inserted, "build_s": build, "median_ms": statistics.median(times),
+                     "p95_ms": float(np.percentile(times, 95)), "quality": f"top 10 = bm25s: {same}/{len(query_words)}"})
+    rows[-1]["rss_growth_mib"] = rss_mib() - before
+    disconnect(uri)
+    gc.collect()
+    return rows
 
 
 def encoding_rate() -> dict:
@@ -168,32 +262,60 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--no-hnsw-at", type=int, nargs="*", default=[], help="sizes to skip the HNSW build at")
     parser.add_argument("--uniform", action="store_true")
+    parser.add_argument("--milvus-sizes", type=int, nargs="*", default=None,
+                        help="sizes to measure Milvus-lite at (default: --sizes; none to skip it)")
+    parser.add_argument("--milvus-lexical-max", type=int, default=100_000,
+                        help="largest size at which the Milvus-lite collection also holds the BM25 field")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "scale.md")
     args = parser.parse_args()
+    import tempfile
+
     import faiss
 
+    milvus_sizes = args.sizes if args.milvus_sizes is None else args.milvus_sizes
     faiss.omp_set_num_threads(1)
     when = datetime.now(timezone.utc).isoformat(timespec="minutes")
     tag = f"{os.cpu_count()} cores, {when[:10]}"
     rng = np.random.default_rng(7)
+    dense_lines, lexical_lines, milvus_lines = [], [], []
+    with tempfile.TemporaryDirectory(prefix="scale-milvus-") as scratch:
+        for n in args.sizes:
+            print(f"dense {n} ...", file=sys.stderr, flush=True)
+            rows, dense_data = dense(n, rng, args.uniform, n not in args.no_hnsw_at)
+            for row in rows:
+                dense_lines.append(f"| {row['n']:,} | {row['index']} | {row['build_s']:.1f} | {row['median_ms']:.2f} | "
+                                   f"{row['recall']:.3f} | {row['memory_mib']:.0f} |")
+            print(f"bm25 {n} ...", file=sys.stderr, flush=True)
+            row, lexical_data = lexical(n, rng)
+            lexical_lines.append(f"| {row['n']:,} | {row['build_s']:.1f} | {row['median_ms']:.2f} | {row['rss_growth_mib']:.0f} |")
+            if n in milvus_sizes:
+                print(f"milvus-lite {n} ...", file=sys.stderr, flush=True)
+                for row in milvus(n, dense_data, lexical_data, Path(scratch), n <= args.milvus_lexical_max):
+                    rss = f"{row['rss_growth_mib']:.0f}" if "rss_growth_mib" in row else ""
+                    milvus_lines.append(
+                        f"| {row['n']:,} | {row['search']} | {row['insert_s']:.1f} | {row['build_s']:.1f} | "
+                        f"{row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['quality']} | {rss} |")
+            del dense_data, lexical_data
+            gc.collect()
     lines = ["# Scale (synthetic corpora)", "",
              f"Generated by `eval/scale.py` on {when}, {os.cpu_count()} cores, load average at start "
              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}. Vectors: {'uniform' if args.uniform else 'clustered'} "
              f"random unit vectors, d={DIM}; {QUERIES} held-out queries; single-query search on one thread, median.", "",
              f"## Dense search [{tag}]", "",
              "| passages | index | build s | search median ms | recall@10 | memory MiB (index) |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for n in args.sizes:
-        print(f"dense {n} ...", file=sys.stderr, flush=True)
-        for row in dense(n, rng, args.uniform, n not in args.no_hnsw_at):
-            lines.append(f"| {row['n']:,} | {row['index']} | {row['build_s']:.1f} | {row['median_ms']:.2f} | "
-                         f"{row['recall']:.3f} | {row['memory_mib']:.0f} |")
-    lines += ["", f"## BM25 (bm25s via `LexicalIndex`, k=50) [{tag}]", "",
-              "| passages | build s | search median ms | RSS growth MiB |", "| --- | --- | --- | --- |"]
-    for n in args.sizes:
-        print(f"bm25 {n} ...", file=sys.stderr, flush=True)
-        row = lexical(n, rng)
-        lines.append(f"| {row['n']:,} | {row['build_s']:.1f} | {row['median_ms']:.2f} | {row['rss_growth_mib']:.0f} |")
+             "| --- | --- | --- | --- | --- | --- |", *dense_lines,
+             "", f"## BM25 (bm25s via `LexicalIndex`, k=50) [{tag}]", "",
+             "| passages | build s | search median ms | RSS growth MiB |", "| --- | --- | --- | --- |", *lexical_lines]
+    if milvus_lines:
+        lines += ["", f"## Milvus-lite (the Milvus backend's collection, in-process server, pymilvus over loopback) [{tag}]", "",
+                  "Insert: batches of 1,000 and a flush, until milvus-lite reports the indexes built (it does at once); "
+                  "build: until its background thread has also built the HNSW index of every segment (every core) and "
+                  "compacted, which is when searches run at full speed. One collection with the dense field and, up to "
+                  f"{args.milvus_lexical_max:,} passages, the BM25 field. RSS growth of this process (client and "
+                  "server) after the build and the searches.", "",
+                  "Milvus-lite is a pure-Python reimplementation: each search walks every row of every segment in Python (deduplication and tombstones, `search/executor_indexed.py`) before the per-segment HNSW (segments of about 86k rows, each its own graph, hence recall near 1.000), so its query time grows linearly with the corpus and says nothing of a Milvus server's; it is the local and test engine, not the one for millions of passages.", "",
+                  "| passages | search | insert s | build s | median ms | p95 ms | quality | RSS growth MiB |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |", *milvus_lines]
     print("encoding rate ...", file=sys.stderr, flush=True)
     rate = encoding_rate()
     hours = 1_000_000 / rate["rate"] / 3600
