@@ -35,7 +35,7 @@ from assistant.evaluation import load_gold  # noqa: E402
 from assistant.index import current_build, load_index  # noqa: E402
 from assistant.library import add_documents, remove_document  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
-from assistant.search import tokenize  # noqa: E402
+from assistant.tokens import tokenize  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from conftest import CORPUS  # noqa: E402
 
@@ -224,8 +224,8 @@ def test_vectors_are_fetched_by_key_in_row_order(index, milvus):
 def test_the_manifest_describes_the_generation_and_the_aliases_point_at_it(milvus):
     settings, built = milvus
     description = built.manifest["backend"]
-    assert description["name"] == "milvus" and description["spaces"] == ["english"]
-    assert description["dense_index"] == {"english/passage": "FLAT", "english/sentence": "FLAT"}
+    assert description["name"] == "milvus" and description["spaces"] == sorted(built.spaces) == ["english", "multilingual"]
+    assert description["dense_index"] == {f"{space}/{unit}": "FLAT" for space in built.spaces for unit in ("passage", "sentence")}
     client = built.backend.client
     for unit in ("passage", "sentence"):
         alias = client.describe_alias(f"{settings.milvus_collection}_{unit}s")
