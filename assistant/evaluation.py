@@ -201,6 +201,7 @@ def score_mode(assistant: Assistant, gold: list[GoldQuestion]) -> dict:
         **summarize(outcomes),
         "by_language": {lang: found for lang, found in breakdown(outcomes, lambda q: q.lang).items()},
         "by_set": breakdown(outcomes, lambda q: q.question_set),
+        "by_language_and_set": breakdown(outcomes, lambda q: f"{q.lang} {q.question_set}"),
         "by_kind": breakdown(outcomes, lambda q: None if q.out_of_scope else q.kind),
         "per_document": breakdown(outcomes, lambda q: None if q.out_of_scope else q.doc or "?"),
         "misses": misses,
@@ -288,6 +289,8 @@ def format_report(report: dict) -> str:
             lines.append(f"| {mode} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += [f"By question set ({product}):", "", *_table("set", main["by_set"], GROUP_COLUMNS), ""]
+    lines += [f"By language and question set ({product}):", "",
+              *_table("language, set", dict(sorted(main["by_language_and_set"].items())), GROUP_COLUMNS), ""]
     lines += [f"By kind of question ({product}):", "", *_table("kind", main["by_kind"], ["n", "hit@1", "hit@3", "mrr@10"]), ""]
     lines += [f"Per document ({product}):", "", *_table("document", main["per_document"], ["n", "hit@1", "hit@3", "mrr@10"]), ""]
     lines += [f"Misses at rank 1 ({product}): {len(main['misses'])}", ""]
