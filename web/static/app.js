@@ -292,7 +292,7 @@ function renderCard(result, number) {
   const card = el("li", { className: "card", id: `answer-${number}-${result.rank}` });
   card.dataset.rank = String(result.rank);
   card.append(quote, cite);
-  if (!c.year && c.date_note) card.append(el("p", { className: "date-note", textContent: t("date_note", { note: c.date_note }) }));
+  if (!c.year && !c.year_estimate && c.date_note) card.append(el("p", { className: "date-note", textContent: t("date_note", { note: c.date_note }) }));
   for (const other of result.also_in || []) {
     const also = el("p", { className: "also-in", textContent: t("also_in") });
     also.append(el("a", { href: sourceLink(other), textContent: label(other) }));
