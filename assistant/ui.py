@@ -116,6 +116,18 @@ class Ui:
             parts.append(self.say(PAGE, page=citation.page))
         return " · ".join(parts)
 
+    def label_parts(self, citation) -> list[tuple[str, str | None]]:
+        """`label` in pieces, each with the language it is in (None: the interface's): the title,
+        publisher and section are the source's own words, so a page marks them with `lang`."""
+        source_lang = getattr(citation, "language", None) or "en"
+        name = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
+        parts: list[tuple[str, str | None]] = [(name, source_lang), (f", {self.year_or_nd(citation.year)}", None)]
+        if citation.section:
+            parts += [(" · ", None), (citation.section, source_lang)]
+        if getattr(citation, "page", None):
+            parts.append((" · " + self.say(PAGE, page=citation.page), None))
+        return parts
+
     def citation_line(self, rank: int, citation) -> str:
         """`[1] Title — Publisher, year · section · p. 3`."""
         return f"[{rank}] {self.label(citation)}"

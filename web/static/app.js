@@ -268,7 +268,7 @@ function renderTimeline(entries, number) {
     const item = el("li");
     const quote = el("q", { textContent: entry.quote, lang: c.language || "en" });
     item.append(el("span", { className: "badge year", textContent: yearLabel(c) }), " ", quote, " ",
-                el("a", { className: "timeline-cite", href: sourceLink(c), textContent: citationLine(entry.rank, c) }));
+                linkTo(c, entry.rank, "timeline-cite"));
     list.append(item);
   }
   section.append(list);
@@ -288,14 +288,14 @@ function renderCard(result, number) {
   cite.append(year);
   const badge = recencyBadge(result);
   if (badge) cite.append(" ", el("span", { className: `badge ${result.recency}`, textContent: badge }));
-  cite.append(" ", el("a", { className: "cite-link", href: link, textContent: citationLine(result.rank, c) }));
+  cite.append(" ", linkTo(c, result.rank, "cite-link"));
   const card = el("li", { className: "card", id: `answer-${number}-${result.rank}` });
   card.dataset.rank = String(result.rank);
   card.append(quote, cite);
   if (!c.year && !c.year_estimate && c.date_note) card.append(el("p", { className: "date-note", textContent: t("date_note", { note: c.date_note }) }));
   for (const other of result.also_in || []) {
     const also = el("p", { className: "also-in", textContent: t("also_in") });
-    also.append(el("a", { href: sourceLink(other), textContent: label(other) }));
+    also.append(linkTo(other, null, null));
     card.append(also);
   }
   card.append(renderActions(result));
@@ -337,7 +337,7 @@ function revealActions(root) {
   for (const actions of root.querySelectorAll(".actions")) actions.hidden = false;
 }
 
-// The same wording as assistant/ui.py (Ui.year_label, Ui.label, Ui.citation_line, Ui.recency_badge).
+// The same wording as assistant/ui.py (Ui.year_label, Ui.label, Ui.label_parts, Ui.recency_badge).
 function yearLabel(c) {
   if (c.year) return String(c.year);
   return c.year_estimate ? t("year_unknown_cites", { year: c.year_estimate }) : t("year_unknown");
@@ -355,8 +355,21 @@ function label(c) {
   return parts.join(" · ");
 }
 
-function citationLine(rank, c) {
-  return `[${rank}] ${label(c)}`;
+// The citation line as nodes: the source's own words (title, publisher, section) carry its language.
+function citationNodes(rank, c) {
+  const own = (text) => (c.language || "en") === PAGE.lang ? text : el("span", { lang: c.language || "en", textContent: text });
+  const nodes = rank ? [`[${rank}] `] : [];
+  nodes.push(own(c.publisher ? `${c.title} — ${c.publisher}` : c.title), `, ${c.year ? String(c.year) : t("no_date")}`);
+  if (c.section) nodes.push(" · ", own(c.section));
+  if (c.page) nodes.push(` · ${t("page", { page: c.page })}`);
+  return nodes;
+}
+
+function linkTo(c, rank, className) {
+  const link = el("a", { href: sourceLink(c) });
+  if (className) link.className = className;
+  link.append(...citationNodes(rank, c));
+  return link;
 }
 
 function recencyBadge(result) {
