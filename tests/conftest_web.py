@@ -1,7 +1,6 @@
 """Fixtures shared by the API, web and browser tests: a real index, the app, a live server, Chromium.
 
-Test modules import the fixtures they use from here; the index is built once per session even
-so, because the built assistant is cached at module level.
+conftest.py loads this module as a plugin, so each fixture has one definition for the session.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import logging
 import re
 
 import pytest
-from conftest_web import client, web_assistant  # noqa: F401
 
 QUESTION = "Where can a migrant without propiska get an HIV test?"
 JSON = {"content-type": "application/json"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlencode
 
-from conftest_web import browser, live_server, page, web_assistant  # noqa: F401
 from playwright.sync_api import expect
 
 from assistant.ui import Ui

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from conftest_web import client, web_assistant  # noqa: F401
 
 from assistant.i18n import LOCALE_DIR, Message, from_accept_language, from_environment, supported
 from assistant.ui import SCRIPT_MESSAGES, Ui

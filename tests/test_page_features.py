@@ -10,7 +10,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest_web import client, web_assistant  # noqa: F401
 from doc_fixtures import PDF_PAGE_OF, make_pdf
 from fastapi.testclient import TestClient
 

@@ -8,7 +8,6 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from conftest_web import client, web_assistant  # noqa: F401
 
 from assistant.answer import Answer, Citation, Highlight, Result
 from assistant.api import create_app
