@@ -157,9 +157,9 @@ def test_feedback_buttons_are_absent_when_off(page):
     ask(page, FIRST)
     expect(page.locator("li.card").first.get_by_role("button", name="Copy citation")).to_be_visible()
     expect(page.locator("[data-verdict]")).to_have_count(0)
-    status = page.evaluate("fetch('/api/feedback', {method: 'POST', headers: {'Content-Type': 'application/json'},"
-                           " body: '{}'}).then(r => r.status)")
-    assert status in (404, 422)
+    verdict = {"question": FIRST, "doc_id": "x", "start": 0, "end": 1, "highlight": "x", "verdict": "wrong"}
+    refused = page.request.post("/api/feedback", data=verdict)
+    assert refused.status == 404 and "turned off" in refused.json()["error"]
 
 
 def test_feedback_when_on_lands_in_sqlite_and_exports_as_gold(browser, feedback_server, web_assistant):
