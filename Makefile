@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test index eval eval-beir bench scale clean
+.PHONY: install serve test index eval eval-beir bench scale clean messages
 
 install: $(STAMP)
 
@@ -43,6 +43,18 @@ bench: install
 # FAISS, BM25 and Milvus-lite at 10k, 100k and 1M synthetic passages; rewrites eval/scale.md.
 scale: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/scale.py
+
+# Interface translations: extract the messages of the code and templates, merge them into the
+# Russian and Kazakh catalogues (assistant/locale/*/LC_MESSAGES/messages.po, edited by hand), and
+# compile the .mo files the program reads (committed, so an install needs no build step).
+LOCALES := ru kk
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k n_:1,2 --no-location --sort-output --omit-header \
+		--project assistant -o assistant/locale/messages.pot .
+	for lang in $(LOCALES); do \
+		$(BIN)/pybabel update --no-fuzzy-matching --omit-header -D messages -l $$lang \
+			-i assistant/locale/messages.pot -d assistant/locale; done
+	$(BIN)/pybabel compile --statistics -D messages -d assistant/locale
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/build-* index/.lock index/milvus.db

@@ -10,10 +10,16 @@ from dataclasses import asdict
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
+
+from .i18n import N_, Message
 
 from .chunking import Passage
 from .corpus import Document, page_at
+
+ABSTAIN_NOT_MENTIONED = N_("the documents do not mention {terms}")
+ABSTAIN_TOO_FAR = N_("no passage is close enough to the question")
+ABSTAIN_NO_DOCUMENTS = N_("no document matches the filters")
 
 HIGHLIGHT_TERM_WEIGHT = 0.3
 """Weight of question-word overlap next to cosine similarity when picking the answer sentence."""
@@ -45,6 +51,7 @@ class Citation(BaseModel):
     start: int = Field(description="Offset of the passage in the document text served by GET /api/documents/{doc_id}.")
     end: int
     page: int | None = Field(None, description="The page of the source (a PDF) the passage starts on; null when it has no pages.")
+    language: str | None = Field(None, description="The language of the source's text (ISO 639-1), which quotations keep.")
 
     def source(self) -> str:
         """`Title — Publisher, year`: how a reader names the source."""
@@ -96,6 +103,37 @@ class Answer(BaseModel):
     )
     results: list[Result]
 
+    _abstain_message: Message | None = PrivateAttr(None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_reason_message(cls, data, handler):
+        """`abstain_reason` is stored as English text; an `AbstainReason` also leaves its message
+        id and parameters, so the page and the CLI can say it in their reader's language."""
+        answer = handler(data)
+        reason = data.get("abstain_reason") if isinstance(data, dict) else None
+        if isinstance(reason, AbstainReason):
+            answer._abstain_message = reason.message
+        return answer
+
+    def abstain_message(self) -> Message | None:
+        """Why the assistant abstained, as a message to render in the reader's language."""
+        if self.abstain_reason is None:
+            return None
+        return self._abstain_message or Message(self.abstain_reason)
+
+
+class AbstainReason(str):
+    """The English text of an abstain reason that remembers its message id and parameters."""
+
+    message: Message
+
+    def __new__(cls, msgid: str, **params: object) -> "AbstainReason":
+        message = Message(msgid, params)
+        reason = super().__new__(cls, str(message))
+        reason.message = message
+        return reason
+
 
 def citation_line(rank: int, citation: Citation) -> str:
     """`[1] Title — Publisher, year · section · p. 3`, the way a reader cites a source."""
@@ -103,7 +141,8 @@ def citation_line(rank: int, citation: Citation) -> str:
 
 
 def citation_for(document: Document, passage: Passage) -> Citation:
-    return Citation(**asdict(document.metadata), year_label=document.year_label, doc_id=document.doc_id,
+    metadata = {**asdict(document.metadata), "language": document.language}
+    return Citation(**metadata, year_label=document.year_label, doc_id=document.doc_id,
                     section=passage.section, start=passage.start, end=passage.end,
                     page=page_at(document.pages, passage.start))
 
@@ -153,17 +192,22 @@ def sentence_scores(sentence_vectors: np.ndarray, question_vector: np.ndarray, s
     return scores
 
 
-def abstain_reason(evidence: float, unknown_terms: list[str], min_evidence: float) -> str | None:
+def abstain_reason(evidence: float, unknown_terms: list[str], min_evidence: float) -> AbstainReason | None:
     """Why the corpus does not seem to answer, or None when it does.
 
     `evidence` is the fused score of the best passage (cosine similarity and saturated BM25, on
     an absolute scale); `unknown_terms` are places or years the question names that no document
     mentions."""
     if unknown_terms:
-        return f"the documents do not mention {', '.join(unknown_terms)}"
+        return AbstainReason(ABSTAIN_NOT_MENTIONED, terms=", ".join(unknown_terms))
     if evidence < min_evidence:
-        return "no passage is close enough to the question"
+        return AbstainReason(ABSTAIN_TOO_FAR)
     return None
+
+
+def abstain_reason_no_documents() -> AbstainReason:
+    """The reason given when the request's filters leave no document to answer from."""
+    return AbstainReason(ABSTAIN_NO_DOCUMENTS)
 
 
 def sources_span(results: list[Result], min_years: int) -> list[int] | None:

@@ -1,4 +1,8 @@
-"""The `assistant` command: index, ask, serve, eval. Errors are one line on stderr, exit code 2."""
+"""The `assistant` command: index, ask, serve, eval, add, remove, docs, feedback. Errors are one line on
+stderr, exit code 2. What it says to people is in the language of `--lang` (before the command:
+`assistant --lang ru ask ...`), else of the environment (LANGUAGE, LC_ALL, LC_MESSAGES, LANG); what it
+prints for programs (`--json`, `feedback export`) never changes with the language.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import textwrap
 from pathlib import Path
 
 from .errors import AssistantError
+from .i18n import N_, UI_LANGUAGES, from_environment, supported
 from .settings import Settings
+from .ui import Ui
 
 log = logging.getLogger("assistant")
 
@@ -18,70 +24,94 @@ BOLD, RESET = "\033[1m", "\033[0m"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ui = Ui(interface_language(argv))
+    parser = _parser(ui)
     args = parser.parse_args(argv)
+    args.ui = ui
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s",
                         stream=sys.stderr)
     try:
         settings = _settings(args)
         return args.handler(args, settings)
     except AssistantError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(ui._("error: {message}").format(message=error.render(ui.lang)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(ui._("interrupted"), file=sys.stderr)
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assistant", description="Ask questions of a document collection; get cited passages.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+def interface_language(argv: list[str], environ: dict[str, str] | None = None) -> str:
+    """The language of the command's words: `--lang` given before the command, else the
+    environment's (gettext's LANGUAGE, LC_ALL, LC_MESSAGES, LANG), else English."""
+    for position, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            break  # the command: options after it are its own (`eval --lang` picks questions)
+        value = arg.split("=", 1)[1] if arg.startswith("--lang=") else (
+            argv[position + 1] if arg == "--lang" and position + 1 < len(argv) else None)
+        if value is not None and supported(value):
+            return supported(value)  # type: ignore[return-value]
+    return from_environment(environ)
+
+
+def _parser(ui: Ui) -> argparse.ArgumentParser:
+    _ = ui._
+    parser = argparse.ArgumentParser(prog="assistant", description=_("Ask questions of a document collection; get cited passages."))
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("log progress details to stderr"))
+    parser.add_argument("--lang", choices=UI_LANGUAGES, help=_("language of the messages: en, ru or kk (default: from LANGUAGE, LC_ALL, LC_MESSAGES or LANG)"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--corpus", type=Path, help="corpus folder (default: ./corpus, or ASSISTANT_CORPUS_DIR)")
-        sub.add_argument("--index", type=Path, help="index folder (default: ./index, or ASSISTANT_INDEX_DIR)")
+        sub.add_argument("--corpus", type=Path, help=_("corpus folder (default: ./corpus, or ASSISTANT_CORPUS_DIR)"))
+        sub.add_argument("--index", type=Path, help=_("index folder (default: ./index, or ASSISTANT_INDEX_DIR)"))
         sub.set_defaults(handler=handler)
         return sub
 
-    command("index", _index, "(Re)build the index from the corpus.")
+    command("index", _index, _("(Re)build the index from the corpus."))
 
-    add = command("add", _add, "Add documents (.txt, .md, .pdf, .html, .docx) to the corpus and update the index.")
+    add = command("add", _add, _("Add documents (.txt, .md, .pdf, .html, .docx) to the corpus and update the index."))
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    add.add_argument("--title", help="the source's title (default: from the file)")
-    add.add_argument("--publisher", help="who published it (default: from the file, e.g. a web page's site name)")
-    add.add_argument("--date", help="publication date: YYYY, YYYY-MM or YYYY-MM-DD")
-    add.add_argument("--url", help="where the source is published")
+    add.add_argument("--title", help=_("the source's title (default: from the file)"))
+    add.add_argument("--publisher", help=_("who published it (default: from the file, e.g. a web page's site name)"))
+    add.add_argument("--date", help=_("publication date: YYYY, YYYY-MM or YYYY-MM-DD"))
+    add.add_argument("--url", help=_("where the source is published"))
 
-    remove = command("remove", _remove, "Remove a document (its file and metadata) and update the index.")
+    remove = command("remove", _remove, _("Remove a document (its file and metadata) and update the index."))
     remove.add_argument("doc_id", metavar="DOC_ID")
+    remove.add_argument("-y", "--yes", action="store_true", help=_("remove without asking for confirmation"))
 
-    docs = command("docs", _docs, "List the documents in the index: id, title, publisher, year, passages.")
-    docs.add_argument("--json", action="store_true", help="print the list as JSON")
+    docs = command("docs", _docs, _("List the documents in the index: id, title, publisher, year, passages."))
+    docs.add_argument("--json", action="store_true", help=_("print the list as JSON"))
 
-    ask = command("ask", _ask, "Ask a question; print ranked, cited passages.")
+    ask = command("ask", _ask, _("Ask a question; print ranked, cited passages."))
     ask.add_argument("question")
-    ask.add_argument("--k", type=int, default=None, help="how many passages (default 5)")
-    ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    ask.add_argument("--k", type=int, default=None, help=_("how many passages (default 5)"))
+    ask.add_argument("--json", action="store_true", help=_("print the answer object as JSON"))
     ask.add_argument("--doc", dest="doc_ids", action="append", metavar="DOC_ID",
-                     help="answer only from this document (repeat for several)")
-    ask.add_argument("--year-from", type=int, help="answer only from sources of this year or later")
-    ask.add_argument("--year-to", type=int, help="answer only from sources of this year or earlier")
-    ask.add_argument("--language", choices=["en", "ru", "kk"], help="answer only from documents in this language")
+                     help=_("answer only from this document (repeat for several)"))
+    ask.add_argument("--year-from", type=int, help=_("answer only from sources of this year or later"))
+    ask.add_argument("--year-to", type=int, help=_("answer only from sources of this year or earlier"))
+    ask.add_argument("--language", choices=["en", "ru", "kk"], help=_("answer only from documents in this language"))
 
-    serve = command("serve", _serve, "Serve the web page and the HTTP API (rebuilds a missing or stale index).")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve = command("serve", _serve, _("Serve the web page and the HTTP API (rebuilds a missing or stale index)."))
+    serve.add_argument("--host", help=_("address to bind (default 127.0.0.1: this machine only)"))
+    serve.add_argument("--port", type=int, help=_("port (default 8000)"))
 
-    evaluate = command("eval", _eval, "Measure retrieval over a gold question file.")
-    evaluate.add_argument("--gold", type=Path, default=None, help="gold JSON Lines file (default eval/gold.jsonl)")
+    evaluate = command("eval", _eval, _("Measure retrieval over a gold question file."))
+    evaluate.add_argument("--gold", type=Path, default=None, help=_("gold JSON Lines file (default eval/gold.jsonl)"))
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
-    evaluate.add_argument("--lang", choices=["en", "ru", "kk"], default=None, help="only questions in this language")
-    evaluate.add_argument("--kind", default=None, help="only questions of this kind (e.g. temporal, number, why)")
-    evaluate.add_argument("--json", action="store_true", help="print metrics as JSON")
+    evaluate.add_argument("--lang", choices=["en", "ru", "kk"], default=None, help=_("only questions in this language"))
+    evaluate.add_argument("--kind", default=None, help=_("only questions of this kind (e.g. temporal, number, why)"))
+    evaluate.add_argument("--json", action="store_true", help=_("print metrics as JSON"))
     evaluate.add_argument("--beir", type=Path, metavar="DIR", default=None,
-                          help="BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), run in a temporary index")
+                          help=_("BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), run in a temporary index"))
+
+    feedback = command("feedback", _feedback, _("Readers' judgements of passages (kept only when ASSISTANT_FEEDBACK=on)."))
+    feedback.add_argument("action", choices=["export"], help=_("export: print the judgements as gold-file lines"))
+    feedback.add_argument("--out", type=Path, default=None, help=_("write the lines to this file instead of stdout"))
+    feedback.add_argument("--split", choices=["dev", "test"], default="dev", help=_("the split the lines get (default dev)"))
     return parser
 
 
@@ -99,13 +129,12 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     from .embedding import create_embedders
     from .index import build_index
 
+    ui: Ui = args.ui
     index = build_index(settings, create_embedders(settings, cached=True), progress=True)
     manifest = index.manifest
-    print(
-        f"indexed {manifest['documents']} documents into {manifest['passages']} passages "
-        f"in {manifest['build_seconds']:.1f} s -> {settings.index_dir}",
-        file=sys.stderr,
-    )
+    print(ui._("indexed {documents} documents into {passages} passages in {seconds} s -> {folder}").format(
+        documents=manifest["documents"], passages=manifest["passages"], seconds=f"{manifest['build_seconds']:.1f}",
+        folder=settings.index_dir), file=sys.stderr)
     return 0
 
 
@@ -114,40 +143,61 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
     from .library import add_documents
 
+    ui: Ui = args.ui
     started = time.perf_counter()
     added, index = add_documents(settings, args.paths, title=args.title, publisher=args.publisher, date=args.date,
                                  url=args.url, progress=True)
     for item in added:
         meta, pages = item.document.metadata, len(item.document.pages)
-        size = f"{pages} pages, {item.passages} passages" if pages else f"{item.passages} passages"
-        print(f"added {item.document.doc_id}: {meta.title!r} ({size})", file=sys.stderr)
+        passages = ui.n_("{n} passage", "{n} passages", item.passages)
+        size = ui.n_("{n} page", "{n} pages", pages) + ", " + passages if pages else passages
+        print(ui._("added {doc_id}: {title} ({size})").format(doc_id=item.document.doc_id, title=repr(meta.title),
+                                                              size=size))
         for warning in item.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-    print(f"index: {index.manifest['documents']} documents, {index.manifest['passages']} passages, "
-          f"updated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            print(ui._("warning: {message}").format(message=warning), file=sys.stderr)
+    print(ui._("index: {documents}, {passages}, updated in {seconds} s").format(
+        documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
+        passages=ui.n_("{n} passage", "{n} passages", index.manifest["passages"]),
+        seconds=f"{time.perf_counter() - started:.1f}"))
     return 0
+
+
+YES_WORDS = frozenset({"y", "yes", "д", "да", "и", "иә", "ия"})
+"""Answers that confirm `remove`, in the three languages (anything else keeps the document)."""
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
     from .library import remove_document
 
+    ui: Ui = args.ui
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise AssistantError(N_("remove asks for confirmation, and there is no terminal to ask on: "
+                                    "run `assistant remove {doc_id} --yes`"), doc_id=args.doc_id)
+        reply = input(ui._("Remove {doc_id} from the corpus and the index? [y/N] ").format(doc_id=args.doc_id))
+        if reply.strip().lower() not in YES_WORDS:
+            print(ui._("kept {doc_id}: nothing removed").format(doc_id=args.doc_id))
+            return 1
     index = remove_document(settings, args.doc_id, progress=True)
-    print(f"removed {args.doc_id}; index: {index.manifest['documents']} documents, {index.manifest['passages']} passages",
-          file=sys.stderr)
+    print(ui._("removed {doc_id}; index: {documents}, {passages}").format(
+        doc_id=args.doc_id, documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
+        passages=ui.n_("{n} passage", "{n} passages", index.manifest["passages"])))
     return 0
 
 
 def _docs(args: argparse.Namespace, settings: Settings) -> int:
     from .library import list_documents
 
+    ui: Ui = args.ui
     rows = list_documents(settings)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
-    print(f"{'ID':<48} {'YEAR':<5} {'PASSAGES':>8}  TITLE — PUBLISHER")
+    heading = (ui._("ID"), ui._("YEAR"), ui._("PASSAGES"), ui._("TITLE — PUBLISHER"))
+    print(f"{heading[0]:<48} {heading[1]:<5} {heading[2]:>8}  {heading[3]}")
     for row in rows:
         source = f"{row['title']} — {row['publisher']}" if row["publisher"] else row["title"]
-        print(f"{row['doc_id']:<48} {str(row['year'] or 'n.d.'):<5} {row['passages']:>8}  {source}")
+        print(f"{row['doc_id']:<48} {ui.year_or_nd(row['year']):<5} {row['passages']:>8}  {source}")
     return 0
 
 
@@ -159,27 +209,58 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
-        print(format_answer(answer, bold=sys.stdout.isatty()))
+        print(format_answer(answer, bold=sys.stdout.isatty(), ui=args.ui))
     return 0
 
 
-def format_answer(answer, *, bold: bool) -> str:
-    from .answer import citation_line
-
+def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
+    """An answer for a terminal: a refusal says why; each passage under its citation line (section
+    and page), its highlight in bold on a terminal; newest/older marks and the change over time."""
+    ui = ui or Ui()
     lines = []
     if answer.abstained:
-        lines.append("These documents do not seem to cover this. The nearest passages:\n")
+        message = answer.abstain_message()
+        reason = f" ({ui.say(message)})" if message is not None else ""
+        lines.append(ui._("These documents do not seem to cover this{reason}.").format(reason=reason))
+        lines.append(ui._("The nearest passages:") if answer.results else ui._("No passages found."))
+        lines.append("")
+    elif answer.timeline:
+        lines.append(ui._("How this changed over time") + ":")
+        for entry in answer.timeline:
+            quote = " ".join(entry.quote.split())
+            lines.append(f"  {ui.year_label(entry.citation.year, entry.citation.year_estimate)}: “{quote}” [{entry.rank}]")
+        lines.append("")
     for result in answer.results:
         text, h = result.text, result.highlight
         marked = text[: h.start] + (BOLD if bold else "") + text[h.start : h.end] + (RESET if bold else "") + text[h.end :]
-        lines.append(citation_line(result.rank, result.citation))
+        badge = ui.recency_badge(result) if not answer.abstained else None
+        lines.append(ui.citation_line(result.rank, result.citation) + (f" ({badge})" if badge else ""))
         lines.append(textwrap.indent(marked, "    "))
-        where = f"    (score {result.score:.2f}; characters {result.citation.start}–{result.citation.end}"
+        where = "    (" + ui._("score {score}; characters {start}–{end}").format(
+            score=f"{result.score:.2f}", start=result.citation.start, end=result.citation.end)
         lines.append(where + (f"; {result.citation.url})" if result.citation.url else ")"))
         lines.append("")
-    if not answer.results:
-        lines.append("No passages found.")
+    if not answer.results and not answer.abstained:
+        lines.append(ui._("No passages found."))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from .feedback import export_gold, gold_lines
+
+    ui: Ui = args.ui
+    path = settings.feedback_file
+    if not path.is_file():
+        raise AssistantError(N_("no feedback yet: {path} does not exist (the server keeps judgements only with "
+                                "ASSISTANT_FEEDBACK=on)"), path=str(path))
+    text, count = gold_lines(path, args.split), len(export_gold(path, args.split))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    print(ui.n_("{n} gold line from the judgements in", "{n} gold lines from the judgements in", count)
+          + f" {path}" + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,7 +272,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     assistant = Assistant.open(settings, rebuild="stale")
     use_query_threads(settings, assistant.embedders)
     assistant.warm_up()
-    print(f"serving on http://{settings.host}:{settings.port}", file=sys.stderr)
+    print(args.ui._("serving on {address}").format(address=f"http://{settings.host}:{settings.port}"), file=sys.stderr)
     uvicorn.run(create_app(assistant), host=settings.host, port=settings.port, access_log=False, log_level="warning")
     return 0
 

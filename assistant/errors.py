@@ -1,8 +1,28 @@
-"""Errors a user can act on. Each carries a one-line message that says what to do."""
+"""Errors a user can act on. Each carries a one-line message that says what to do.
+
+A message is a gettext id with parameters (`raise QuestionError(N_("k must be ... {max_k}"),
+max_k=50)`), so the API and the CLI can show it in their reader's language (`error.render("ru")`);
+`str(error)` is the English. A message given as a finished string (an f-string) is shown as it is,
+in English.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .i18n import DEFAULT_LANGUAGE, Message
 
 
 class AssistantError(Exception):
     """A problem with input, corpus or index that the user can fix; shown without a traceback."""
+
+    def __init__(self, message: str = "", **params: Any):
+        self.message = Message(message, params)
+        super().__init__(str(self.message))
+
+    def render(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        """The message in `lang` (the interface language of whoever sees it)."""
+        return self.message.render(lang)
 
 
 class CorpusError(AssistantError):

@@ -27,6 +27,7 @@ from .answer import (
     Highlight,
     Result,
     abstain_reason,
+    abstain_reason_no_documents,
     choose_highlight,
     citation_for,
     sentence_scores,
@@ -39,6 +40,7 @@ from .calibration import Calibration
 from .chunking import Passage
 from .coverage import CorpusCoverage
 from .embedding import ENGLISH, MULTILINGUAL, Embedder, create_embedders, uses_torch_for_questions, vocabulary_words
+from .i18n import N_
 from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
 from .fusion import reciprocal_rank_fusion, score_fusion
 from .glossary import Glossary
@@ -68,22 +70,23 @@ def use_query_threads(settings: Settings, embedders: dict[str, Embedder] | None 
 def validate_question(question: object, max_chars: int) -> str:
     """The trimmed question, or a QuestionError that says what is wrong with it."""
     if not isinstance(question, str):
-        raise QuestionError("the question must be text")
+        raise QuestionError(N_("the question must be text"))
     question = question.strip()
     if not question:
-        raise QuestionError("the question is empty: type a question, e.g. \"Is sex work legal in Kazakhstan?\"")
+        raise QuestionError(N_("the question is empty: type a question, e.g. \"Is sex work legal in Kazakhstan?\""))
     if len(question) > max_chars:
-        raise QuestionError(f"the question is {len(question)} characters long; the limit is {max_chars}")
+        raise QuestionError(N_("the question is {length} characters long; the limit is {limit}"), length=len(question),
+                            limit=max_chars)
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in question):
-        raise QuestionError("the question contains control characters: remove them")
+        raise QuestionError(N_("the question contains control characters: remove them"))
     if any(unicodedata.category(c) == "Cs" for c in question):
-        raise QuestionError("the question is not valid Unicode text: it contains a lone surrogate")
+        raise QuestionError(N_("the question is not valid Unicode text: it contains a lone surrogate"))
     return question
 
 
 def validate_k(k: object, max_k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
-        raise QuestionError(f"k must be a whole number from 1 to {max_k}")
+        raise QuestionError(N_("k must be a whole number from 1 to {max_k}"), max_k=max_k)
     return k
 
 
@@ -111,18 +114,18 @@ def validate_filters(index: Index, doc_ids: object = None, year_from: object = N
     """The filters of a request, or a QuestionError that says what is wrong with them."""
     if doc_ids is not None:
         if isinstance(doc_ids, str) or not isinstance(doc_ids, Collection) or not all(isinstance(d, str) for d in doc_ids):
-            raise QuestionError("doc_ids must be a list of document ids")
+            raise QuestionError(N_("doc_ids must be a list of document ids"))
         unknown = sorted(set(doc_ids) - set(index.documents))
         if unknown:
-            raise QuestionError(f"no document with id {unknown[0]!r}; GET /api/documents lists them")
+            raise QuestionError(N_("no document with id {doc_id}; GET /api/documents lists them"), doc_id=repr(unknown[0]))
         doc_ids = frozenset(doc_ids)
     for name, year in (("year_from", year_from), ("year_to", year_to)):
         if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1000 <= year <= 9999):
-            raise QuestionError(f"{name} must be a year such as 2015")
+            raise QuestionError(N_("{name} must be a year such as 2015"), name=name)
     if year_from is not None and year_to is not None and year_from > year_to:
-        raise QuestionError(f"year_from ({year_from}) is after year_to ({year_to})")
+        raise QuestionError(N_("year_from ({year_from}) is after year_to ({year_to})"), year_from=year_from, year_to=year_to)
     if language is not None and language not in LANGUAGES:
-        raise QuestionError(f"language must be one of {', '.join(LANGUAGES)}")
+        raise QuestionError(N_("language must be one of {languages}"), languages=", ".join(LANGUAGES))
     return Filters(doc_ids, year_from, year_to, language)  # type: ignore[arg-type]
 
 
@@ -228,7 +231,8 @@ class Assistant:
         if rebuild == "never":
             reasons = stale_reasons(index.manifest, expected_manifest(settings, embedders))
             if reasons:
-                raise IndexStaleError(f"the index is out of date ({'; '.join(reasons)}): run `assistant index` to rebuild it")
+                raise IndexStaleError(N_("the index is out of date ({reasons}): run `assistant index` to rebuild it"),
+                                      reasons="; ".join(reasons))
         return cls(index, embedders, settings)
 
     @staticmethod
@@ -412,7 +416,7 @@ class Assistant:
             log.info("question: %r (k=%d)", question, k)
         found = self.retrieve(question, k, filters=filters, index=index)
         if found.allowed is not None and not found.allowed:
-            reason: str | None = "no document matches the filters"
+            reason: str | None = abstain_reason_no_documents()
         else:
             reason = abstain_reason(
                 evidence=found.evidence,

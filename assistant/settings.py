@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .formats import ExtractionLimits
+from .i18n import N_
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,12 +155,14 @@ class Settings(BaseSettings):
     max_k: int = 50
     max_question_chars: int = 1000
 
-    # Shown to a first-time visitor of the chat page; set them to suit your corpus.
+    # Shown to a first-time visitor of the chat page; set them to suit your corpus. The page shows
+    # these in the reader's language when the catalogues translate them (assistant/locale), as
+    # written otherwise.
     example_questions: list[str] = [
-        "Is sex work legal in Kazakhstan?",
-        "Where can a migrant without propiska get an HIV test?",
-        "When did the 2024 anti-trafficking law take effect?",
-        "How many friendly cabinets offer HIV prevention services?",
+        N_("Is sex work legal in Kazakhstan?"),
+        N_("Where can a migrant without propiska get an HIV test?"),
+        N_("When did the 2024 anti-trafficking law take effect?"),
+        N_("How many friendly cabinets offer HIV prevention services?"),
     ]
 
     # Threads torch may use to encode a question when serving or evaluating: the server answers
@@ -180,6 +183,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_questions: bool = Field(default=False, description="Store questions in logs (off by default).")
+    # Readers' judgements of passages ("answers my question" / "wrong passage"), kept so an operator
+    # can grow the gold set (`assistant feedback export`). Off by default: then the page shows no
+    # buttons, POST /api/feedback refuses, and nothing is written. On (ASSISTANT_FEEDBACK=on), each
+    # judgement (question, passage citation, verdict) goes to the SQLite file `feedback_file`
+    # (ASSISTANT_FEEDBACK_FILE; kept out of git).
+    feedback: bool = Field(default=False, description="Keep readers' judgements of passages (off by default).")
+    feedback_file: Path = PROJECT_ROOT / "feedback.db"
 
     @property
     def embedding_cache_path(self) -> Path:

@@ -24,6 +24,10 @@ from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
+# The API, web and browser fixtures: one definition each for the whole session (a module importing
+# them would make its own, and a second Playwright would start inside the first one's loop).
+pytest_plugins = ["conftest_web"]
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 

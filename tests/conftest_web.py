@@ -1,7 +1,6 @@
 """Fixtures shared by the API, web and browser tests: a real index, the app, a live server, Chromium.
 
-Test modules import the fixtures they use from here; the index is built once per session even
-so, because the built assistant is cached at module level.
+conftest.py loads this module as a plugin, so each fixture has one definition for the session.
 """
 
 from __future__ import annotations
@@ -45,14 +44,14 @@ def client(web_assistant) -> TestClient:
         yield test_client
 
 
-@pytest.fixture(scope="session")
-def live_server(web_assistant) -> str:
-    """A real uvicorn on 127.0.0.1, on a port the OS picked, in a background thread."""
+def _serve(assistant: Assistant):
+    """A real uvicorn serving `assistant` on 127.0.0.1, on a port the OS picked, in a background
+    thread; yields its address and stops it afterwards."""
     import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(web_assistant), log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(create_app(assistant), log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -63,6 +62,21 @@ def live_server(web_assistant) -> str:
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(web_assistant) -> str:
+    """The app as an operator runs it by default (feedback off)."""
+    yield from _serve(web_assistant)
+
+
+@pytest.fixture(scope="session")
+def feedback_server(web_assistant, tmp_path_factory) -> tuple[str, Path]:
+    """The same index served with ASSISTANT_FEEDBACK on, judgements going to a fresh SQLite file."""
+    path = tmp_path_factory.mktemp("feedback") / "feedback.db"
+    settings = web_assistant.settings.model_copy(update={"feedback": True, "feedback_file": path})
+    for address in _serve(Assistant(web_assistant.index, web_assistant.embedders, settings)):
+        yield address, path
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """End-to-end tests of the `assistant` command, run as a real process."""
 
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +82,116 @@ def test_ask_on_a_stale_index_says_so(tmp_path, capsys):
     capsys.readouterr()
     assert main(["ask", "outreach", "--corpus", str(corpus), "--index", str(tmp_path / "index")]) == 2
     assert "out of date" in capsys.readouterr().err
+
+
+# Languages, refusals, add/remove reports ---------------------------------------------------------
+
+ENGLISH = {"LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+OUT_OF_SCOPE = "Is prostitution legal in Germany?"
+
+
+def test_a_refusal_says_why(index_env):
+    result = run("ask", OUT_OF_SCOPE, "--k", "2", env={**index_env, **ENGLISH})
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()[:2]
+    assert re.fullmatch(r"These documents do not seem to cover this \(the documents do not mention germany\)\.", first,
+                        flags=re.I), first
+    assert second == "The nearest passages:"
+    assert "[1] " in result.stdout and "[2] " in result.stdout
+
+
+def test_lang_option_and_environment_choose_the_language_of_the_words(index_env):
+    russian = run("--lang", "ru", "ask", OUT_OF_SCOPE, "--k", "2", env={**index_env, **ENGLISH})
+    assert russian.returncode == 0, russian.stderr
+    assert russian.stdout.startswith("Похоже, в этих документах об этом ничего нет (в документах не упоминается: ")
+    assert "Ближайшие отрывки:" in russian.stdout and "оценка " in russian.stdout
+    kazakh = run("ask", "   ", env={**index_env, **ENGLISH, "LANG": "kk_KZ.UTF-8"})
+    assert kazakh.returncode == 2 and kazakh.stderr.strip().startswith("қате: сұрақ бос")
+    assert len(kazakh.stderr.strip().splitlines()) == 1
+    language = run("ask", "   ", env={**index_env, **ENGLISH, "LANGUAGE": "ru:en"})
+    assert language.stderr.startswith("ошибка: вопрос пустой")
+    override = run("--lang", "en", "ask", "   ", env={**index_env, **ENGLISH, "LANG": "ru_RU.UTF-8"})
+    assert override.stderr.startswith("error: the question is empty")
+    help_text = run("--lang", "kk", "ask", "--help", env=ENGLISH)
+    assert help_text.returncode == 0 and "неше үзінді (әдепкісі 5)" in help_text.stdout
+    assert run("--lang", "de", "docs", env=ENGLISH).returncode == 2
+
+
+def test_json_output_does_not_change_with_the_language(index_env):
+    english = run("ask", OUT_OF_SCOPE, "--json", env={**index_env, **ENGLISH})
+    russian = run("--lang", "ru", "ask", OUT_OF_SCOPE, "--json", env={**index_env, **ENGLISH, "LANG": "ru_RU.UTF-8"})
+    assert english.returncode == russian.returncode == 0
+    assert json.loads(english.stdout) == json.loads(russian.stdout)
+    assert json.loads(english.stdout)["abstain_reason"].startswith("the documents do not mention")
+
+
+def test_eval_keeps_its_own_lang_option():
+    from assistant.cli import interface_language
+
+    assert interface_language(["eval", "--lang", "ru"], {}) == "en"
+    assert interface_language(["--lang", "kk", "eval", "--lang", "ru"], {}) == "kk"
+    assert interface_language(["--lang=ru", "docs"], {"LANG": "kk_KZ"}) == "ru"
+    assert interface_language(["-v", "docs"], {"LANG": "kk_KZ"}) == "kk"
+
+
+class Terminal(io.StringIO):
+    """Typed answers, on what looks like a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def small_library(tmp_path, monkeypatch):
+    for name, value in ENGLISH.items():
+        monkeypatch.setenv(name, value)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in [("alpha", "Outreach workers in Almaty hand out condoms and rapid HIV test kits."),
+                       ("beta", "The shelter in Karaganda takes in survivors of trafficking for ninety days.")]:
+        (corpus / f"{name}.txt").write_text(f"{name.title()} report\n\n{text}\n", encoding="utf-8")
+        (corpus / f"{name}.toml").write_text(f'title = "{name.title()} report"\ndate = "2020"\n', encoding="utf-8")
+    paths = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    assert main(["index", *paths]) == 0
+    return paths, corpus
+
+
+def test_add_and_remove_report_on_stdout_and_remove_asks_first(small_library, tmp_path, monkeypatch, capsys):
+    paths, corpus = small_library
+    new = tmp_path / "gamma.txt"
+    new.write_text("Gamma report\n\nA lawyer answers questions about the 2024 law by telephone.\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["add", str(new), "--title", "Gamma report", "--date", "2024", *paths]) == 0
+    out = capsys.readouterr().out
+    assert "added gamma: 'Gamma report' (1 passage)" in out and "index: 3 documents, " in out
+
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert main(["remove", "alpha", *paths]) == 1
+    out = capsys.readouterr().out
+    assert "Remove alpha from the corpus and the index? [y/N] " in out and "kept alpha: nothing removed" in out
+    assert (corpus / "alpha.txt").exists()
+
+    monkeypatch.setattr("sys.stdin", Terminal("да\n"))
+    assert main(["--lang", "ru", "remove", "alpha", *paths]) == 0
+    out = capsys.readouterr().out
+    assert "Удалить alpha из корпуса и индекса? [д/Н] " in out and "удалён alpha; индекс: 2 документа, " in out
+    assert not (corpus / "alpha.txt").exists()
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, and no --yes: refuse, change nothing
+    assert main(["remove", "gamma", *paths]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: remove asks for confirmation, and there is no terminal to ask on: "
+                   "run `assistant remove gamma --yes`"]
+    assert (corpus / "gamma.txt").exists()
+
+    assert main(["remove", "gamma", "--yes", *paths]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("removed gamma; index: 1 document, ") and not (corpus / "gamma.txt").exists()
+
+
+def test_remove_without_a_terminal_as_a_real_process(small_library):
+    paths, corpus = small_library
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "remove", "beta", *paths], capture_output=True,
+                            text=True, timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, **ENGLISH})
+    assert result.returncode == 2 and "--yes" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and (corpus / "beta.txt").exists()

@@ -8,11 +8,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from conftest_web import client, web_assistant  # noqa: F401
 
 from assistant.answer import Answer, Citation, Highlight, Result
 from assistant.api import create_app
-from assistant.web import citation_text, source_label, source_link
+from assistant.ui import Ui
+from assistant.web import source_label, source_link
 
 QUESTION = "Where can a migrant without propiska get an HIV test?"
 OUT_OF_SCOPE = "Is prostitution legal in Germany?"
@@ -27,18 +27,27 @@ def esc(text: str) -> str:
 
 
 def cards(page: str) -> list[str]:
-    return re.findall(r'<li class="card">(.*?)</li>', page, flags=re.S)
+    return re.findall(r'<li class="card"[^>]*>(.*?)</li>', page, flags=re.S)
+
+
+def visible(page: str) -> str:
+    """The page without its data block for app.js (which holds every message the script may show)."""
+    return re.sub(r'<script type="application/json" id="page-data">.*?</script>', "", page, flags=re.S)
+
+
+def year_label(c) -> str:
+    return Ui().year_label(c.year, c.year_estimate)
 
 
 def test_first_visit_shows_the_collection_and_examples(client, web_assistant):
     response = client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    page = response.text
+    page = visible(response.text)
     for document in web_assistant.index.documents.values():
         assert esc(document.metadata.title) in page
         assert f'href="/documents/{document.doc_id}"' in page
-        assert (str(document.metadata.year) if document.metadata.year else "n.d.") in page
+        assert esc(Ui().year_label(document.metadata.year, document.metadata.year_estimate)) in page
     examples = web_assistant.settings.example_questions
     assert len(examples) in (3, 4)
     for example in examples:
@@ -51,7 +60,7 @@ def test_first_visit_shows_the_collection_and_examples(client, web_assistant):
 def test_question_in_the_query_renders_ranked_cited_cards(client, web_assistant):
     response = client.get("/", params={"q": QUESTION})
     assert response.status_code == 200
-    page = response.text
+    page = visible(response.text)
     answer = web_assistant.ask(QUESTION)
     found = cards(page)
     assert len(found) == len(answer.results)
@@ -61,12 +70,12 @@ def test_question_in_the_query_renders_ranked_cited_cards(client, web_assistant)
         assert f'href="{esc(source_link(c.doc_id, c.start, c.end))}"' in card
         assert f"[{result.rank}] {esc(c.title)}" in card
         assert (str(c.year) if c.year else "n.d.") in card
-        assert f'data-citation="{esc(citation_text(c))}"' in card
-        assert re.search(rf'<span class="badge year">.*?{c.year if c.year else "year unknown"}</span>', card)
+        assert re.search(rf'<span class="badge year">.*?{re.escape(year_label(c))}</span>', card)
+        assert 'class="actions"' in card and " hidden>" in card  # copy, share: shown by app.js
     assert esc(QUESTION) in page
     assert NOT_COVERED not in page
     if web_assistant.ask(QUESTION).sources_span is None:
-        assert "different years" not in page and "badge newest" not in page
+        assert "different years" not in page and "badge newest" not in page and 'class="timeline"' not in page
 
 
 def test_highlight_is_the_marked_part_of_the_passage(client, web_assistant):
@@ -78,20 +87,20 @@ def test_highlight_is_the_marked_part_of_the_passage(client, web_assistant):
 
 
 def test_abstaining_says_so_above_the_nearest_passages(client):
-    page = client.get("/", params={"q": "what is the best recipe for chocolate cake"}).text
+    page = visible(client.get("/", params={"q": "what is the best recipe for chocolate cake"}).text)
     notice = page.index("These documents do not seem to cover this.")
-    assert notice < page.index("Nearest passages") < page.index('<li class="card">')
+    assert notice < page.index("Nearest passages") < page.index('<li class="card"')
 
 
 def test_out_of_scope_question_says_why_and_labels_the_nearest_passages(client, web_assistant):
     answer = web_assistant.ask(OUT_OF_SCOPE)
     assert answer.abstained and "germany" in answer.abstain_reason.lower()
-    page = client.get("/", params={"q": OUT_OF_SCOPE}).text
+    page = visible(client.get("/", params={"q": OUT_OF_SCOPE}).text)
     notice = re.search(r'<p class="abstained">(.*?)</p>', page, flags=re.S).group(1)
     assert re.sub(r"<[^>]+>", "", notice) == f"{NOT_COVERED} ({esc(answer.abstain_reason)})"
     label = re.search(r'<h3 class="results-label">(.*?)</h3>', page).group(1)
     assert label == "Nearest passages, not answers"
-    assert page.index(NOT_COVERED) < page.index(label) < page.index('<li class="card">')
+    assert page.index(NOT_COVERED) < page.index(label) < page.index('<li class="card"')
     assert 'class="cards nearest"' in page
     # The notes are inside the aria-live region that holds the answers.
     assert page.index('id="thread" class="thread" aria-live="polite"') < page.index(NOT_COVERED)
@@ -101,25 +110,26 @@ def test_sources_from_different_years_are_noted_and_the_newest_marked(client, we
     answer = web_assistant.ask(SPAN_QUESTION)
     assert answer.sources_span is not None, "pick a question whose results span more than five years"
     oldest, newest = answer.sources_span
-    page = client.get("/", params={"q": SPAN_QUESTION}).text
+    page = visible(client.get("/", params={"q": SPAN_QUESTION}).text)
     note = (f"These sources are from different years ({oldest}–{newest}), and the law may have changed. "
             "The newest is marked.")
     assert f'<p class="span-note">{note}</p>' in page
-    assert page.index('aria-live="polite"') < page.index(note) < page.index('<li class="card">')
+    assert page.index('aria-live="polite"') < page.index(note) < page.index('<li class="card"')
     found = cards(page)
     assert len(found) == len(answer.results)
     for card, result in zip(found, answer.results):
-        year = result.citation.year
-        assert re.search(rf'<span class="badge year">.*?{year if year else "year unknown"}</span>', card)
-        assert ('<span class="badge newest">newest</span>' in card) == (year == newest)
-    assert sum(r.citation.year == newest for r in answer.results) >= 1
+        assert re.search(rf'<span class="badge year">.*?{re.escape(year_label(result.citation))}</span>', card)
+        assert ('<span class="badge newest">newest source</span>' in card) == (result.recency == "newest")
+        older = result.citation.year or result.citation.year_estimate
+        assert (f'<span class="badge older">older source ({older})</span>' in card) == (result.recency == "older")
+    assert sum(r.recency == "newest" for r in answer.results) == 1
 
 
 def test_a_fact_said_by_another_source_is_shown_as_also_in(client, web_assistant):
     answer = web_assistant.ask(ALSO_IN_QUESTION)
     folded = [(r, other) for r in answer.results for other in r.also_in]
     assert folded, "pick a question where a result has also_in"
-    found = cards(client.get("/", params={"q": ALSO_IN_QUESTION}).text)
+    found = cards(visible(client.get("/", params={"q": ALSO_IN_QUESTION}).text))
     for card, result in zip(found, answer.results):
         lines = re.findall(r'<p class="also-in">Also in: <a href="([^"]*)">(.*?)</a></p>', card)
         expected = [(esc(source_link(o.doc_id, o.start, o.end)), esc(source_label(o))) for o in result.also_in]
@@ -149,19 +159,25 @@ def test_new_answer_fields_are_escaped(web_assistant):
                      url=None, section=f"S {evil}", start=real.citation.start, end=real.citation.end)
     result = Result(rank=1, score=0.5, text=real.text, highlight=Highlight(start=0, end=5),
                     citation=real.citation.model_copy(update={"year": 2025}), also_in=[other])
+    result.recency = "newest"
     answer = Answer(question="q", abstained=True, abstain_reason=f"the documents do not mention {evil}",
                     sources_span=[2012, 2025], results=[result])
     with TestClient(create_app(_Fixed(web_assistant, answer))) as fixed:
-        page = fixed.get("/", params={"q": "q"}).text
-    assert "<img" not in page
-    assert f"(the documents do not mention {esc(evil)})" in page
-    assert f"T {esc(evil)} — P {esc(evil)}, 2012 · S {esc(evil)}" in page
-    assert "(2012–2025)" in page and '<span class="badge newest">newest</span>' in page
+        page = visible(fixed.get("/", params={"q": "q"}).text)
+        assert "<img" not in page
+        assert f"(the documents do not mention {esc(evil)})" in page
+        assert f"T {esc(evil)} — P {esc(evil)}, 2012 · S {esc(evil)}" in page
+        # A refusal never says the sources differ in time.
+        assert "(2012–2025)" not in page and 'class="timeline"' not in page
+        fixed.app.state.assistant._answer = answer.model_copy(update={"abstained": False, "abstain_reason": None})
+        page = visible(fixed.get("/", params={"q": "q"}).text)
+        assert "<img" not in page
+        assert "(2012–2025)" in page and '<span class="badge newest">newest source</span>' in page
 
 
 def test_question_with_markup_is_escaped(client):
     question = '<script>alert("x")</script> <img src=x onerror=alert(1)> sex work law'
-    page = client.get("/", params={"q": question}).text
+    page = visible(client.get("/", params={"q": question}).text)
     assert "<script>alert" not in page
     assert "<img src=x" not in page
     assert "&lt;script&gt;alert(" in page
@@ -196,9 +212,9 @@ def test_source_page_marks_the_cited_span(client, web_assistant):
     c = result.citation
     response = client.get(source_link(c.doc_id, c.start, c.end))
     assert response.status_code == 200
-    page = response.text
+    page = visible(response.text)
     document = web_assistant.index.documents[c.doc_id]
-    assert f"<h1>{esc(document.metadata.title)}</h1>" in page
+    assert f'<h1 lang="{document.language}">{esc(document.metadata.title)}</h1>' in page
     assert page.count('id="passage"') == 1
     marked = "".join(html.unescape(m) for m in re.findall(r"<mark[^>]*>(.*?)</mark>", page, flags=re.S))
     assert re.sub(r"\s+", "", marked) == re.sub(r"\s+", "", document.text[c.start : c.end])
@@ -208,14 +224,14 @@ def test_source_page_marks_the_cited_span(client, web_assistant):
 def test_source_page_renders_headings_paragraphs_and_bullets(client, web_assistant):
     doc_id = next(d.doc_id for d in web_assistant.index.documents.values()
                   if {"heading", "paragraph", "bullet"} <= {b.kind for b in d.clean.blocks})
-    page = client.get(f"/documents/{doc_id}").text
+    page = visible(client.get(f"/documents/{doc_id}").text)
     assert "<h2>" in page and "<p>" in page and '<ul class="bullets">' in page and "<li>" in page
     assert "<mark" not in page
 
 
 def test_any_span_can_be_linked(client, web_assistant):
     document = next(iter(web_assistant.index.documents.values()))
-    page = client.get(f"/documents/{document.doc_id}?start=0&end=20#passage").text
+    page = visible(client.get(f"/documents/{document.doc_id}?start=0&end=20#passage").text)
     assert '<mark id="passage">' in page
 
 
@@ -249,7 +265,10 @@ def test_templates_have_no_inline_script_or_style(client, web_assistant):
     doc_id = next(iter(web_assistant.index.documents))
     for path in ["/", f"/?q={QUESTION}", f"/documents/{doc_id}?start=0&end=10"]:
         page = client.get(path).text
-        assert re.findall(r"<script[^>]*>", page) == ['<script src="/static/app.js" defer>']
+        scripts = [s for s in re.findall(r"<script[^>]*>", page) if s != '<script type="application/json" id="page-data">']
+        assert scripts == ['<script src="/static/app.js" defer>']
+        # The only other one is data, which no browser runs (type application/json).
+        assert page.count("<script") <= 2
         assert " style=" not in page and "<style" not in page and " on" + "click=" not in page
 
 

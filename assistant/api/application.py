@@ -17,8 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AssistantError, QuestionError
+from ..i18n import N_, Message
 from ..pipeline import Assistant
-from .routers import ask, docs, documents, health
+from .language import VALIDATION_MESSAGES, request_language, translate
+from .routers import ask, docs, documents, feedback, health
 
 access_log = logging.getLogger("assistant.access")
 
@@ -53,9 +55,10 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.add_exception_handler(QuestionError, bad_question)
     app.add_exception_handler(AssistantError, unavailable)
     app.add_exception_handler(Exception, internal_error)
-    for router in (health.router, ask.router, documents.router, docs.router, web.router):
+    for router in (health.router, ask.router, documents.router, feedback.router, docs.router, web.router):
         app.include_router(router)
     app.mount("/static", web.static_files(), name="static")
+    app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     return app
 
 
@@ -68,25 +71,29 @@ async def reload_changed_index(request: Request, call_next):
 
 
 async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-    problems = error.errors()
+    """A body that is not JSON (400) or not the right shape (422), said in the request's language."""
+    problems, lang = error.errors(), request_language(request)
     status = 400 if any(p.get("type") == "json_invalid" for p in problems) else 422
-    return JSONResponse({"error": "; ".join(_describe(p) for p in problems) or "invalid request"}, status_code=status)
+    described = "; ".join(_describe(p, lang) for p in problems) or Message(N_("invalid request")).render(lang)
+    return JSONResponse({"error": described}, status_code=status)
 
 
 async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+    return JSONResponse({"error": translate(request, str(error.detail))}, status_code=error.status_code,
+                        headers=error.headers)
 
 
 async def bad_question(request: Request, error: QuestionError) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=422)
+    return JSONResponse({"error": error.render(request_language(request))}, status_code=422)
 
 
 async def unavailable(request: Request, error: AssistantError) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=503)
+    return JSONResponse({"error": error.render(request_language(request))}, status_code=503)
 
 
 async def internal_error(request: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"error": "internal error: the server log has the details"}, status_code=500)
+    return JSONResponse({"error": translate(request, N_("internal error: the server log has the details"))},
+                        status_code=500)
 
 
 class HeadersAndAccessLog:
@@ -121,10 +128,21 @@ class HeadersAndAccessLog:
             access_log.info("%s %s %d %.0f ms", scope["method"], scope["path"], status, elapsed)
 
 
-def _describe(error: dict) -> str:
+def _describe(error: dict, lang: str = "en") -> str:
+    """One validation problem in words: where it is and what is wrong (pydantic's English, or ours
+    in Russian and Kazakh for the common kinds)."""
     if error.get("type") == "json_invalid":
-        return "the request body is not valid JSON"
+        return Message(N_("the request body is not valid JSON")).render(lang)
     if tuple(error.get("loc", ())) == ("body",):
-        return 'the body must be a JSON object such as {"question": "...", "k": 5}, sent as application/json'
+        return Message(N_('the body must be a JSON object such as {example}, sent as application/json'),
+                       {"example": '{"question": "...", "k": 5}'}).render(lang)
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+    what = error.get("msg", "invalid")
+    known = VALIDATION_MESSAGES.get(str(error.get("type")))
+    if lang != "en" and known is not None:
+        context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
+        try:
+            what = Message(known, context).render(lang) if context else Message(known).render(lang)
+        except (KeyError, IndexError):
+            pass
+    return f"{where or 'body'}: {what}"

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ...answer import Answer
 from ...pipeline import Assistant
 from ..dependencies import current_assistant
+from ..language import request_language
 from ..models import ERRORS, AskRequest
 
 router = APIRouter()
 
 
 @router.post("/api/ask", response_model=Answer, responses=ERRORS)
-async def ask(body: AskRequest, assistant: Assistant = Depends(current_assistant)) -> Answer:
-    """The ranked, cited passages that answer `question`; `abstained` when none seems to."""
-    return await run_in_threadpool(assistant.ask, body.question, body.k, doc_ids=body.doc_ids,
-                                   year_from=body.year_from, year_to=body.year_to, language=body.language)
+async def ask(body: AskRequest, request: Request, assistant: Assistant = Depends(current_assistant)) -> Answer:
+    """The ranked, cited passages that answer `question`; `abstained` when none seems to, with
+    `abstain_reason` in the language of `Accept-Language` (English by default)."""
+    answer = await run_in_threadpool(assistant.ask, body.question, body.k, doc_ids=body.doc_ids,
+                                     year_from=body.year_from, year_to=body.year_to, language=body.language)
+    lang, message = request_language(request), answer.abstain_message()
+    if message is not None and lang != "en":
+        answer = answer.model_copy(update={"abstain_reason": message.render(lang)})
+    return answer

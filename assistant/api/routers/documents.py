@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ...pipeline import Assistant
+from ...i18n import Message
 from ..dependencies import current_assistant
+from ..language import request_language
 from ..models import DocumentSummary, DocumentText, ErrorResponse
 
 router = APIRouter()
@@ -21,11 +23,12 @@ def documents(assistant: Assistant = Depends(current_assistant)) -> list[Documen
 
 
 @router.get("/api/documents/{doc_id}", response_model=DocumentText, responses={404: {"model": ErrorResponse}})
-def document(doc_id: str, assistant: Assistant = Depends(current_assistant)):
+def document(doc_id: str, request: Request, assistant: Assistant = Depends(current_assistant)):
     """One document's served text (citation offsets point into it) and metadata."""
     index = assistant.index
     if doc_id not in index.documents:
-        return JSONResponse({"error": f"no document with id {doc_id!r}; GET /api/documents lists them"}, status_code=404)
+        message = Message("no document with id {doc_id}; GET /api/documents lists them", {"doc_id": repr(doc_id)})
+        return JSONResponse({"error": message.render(request_language(request))}, status_code=404)
     found = index.documents[doc_id]
     return DocumentText(**summary(assistant, doc_id).model_dump(), text=found.text, pages=list(found.pages))
 

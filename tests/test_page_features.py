@@ -1,0 +1,212 @@
+"""The chat page's features without JavaScript, through TestClient on real indexes: filters in the
+address, private feedback (off by default; on, a real SQLite file and `assistant feedback export`),
+PDF pages on source pages and in citations, and the small things (h1, the question kept, the hint)."""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from doc_fixtures import PDF_PAGE_OF, make_pdf
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.cli import main
+from assistant.evaluation import is_hit, load_gold
+from assistant.index import build_index
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+QUESTION = "Is sex work legal in Kazakhstan?"
+
+
+def cards(page: str) -> list[str]:
+    return re.findall(r'<li class="card"[^>]*>(.*?)</li>', page, flags=re.S)
+
+
+def cited_ids(page: str) -> set[str]:
+    return {m for card in cards(page) for m in re.findall(r'class="cite-link" href="/documents/([^?]+)\?', card)}
+
+
+# Filters ----------------------------------------------------------------------------------------
+
+
+def test_filters_in_the_address_narrow_the_answer(client, web_assistant):
+    documents = web_assistant.index.documents
+    everything = cited_ids(client.get("/", params={"q": QUESTION}).text)
+    assert len(everything) > 1
+    only = sorted(everything)[0]
+    page = client.get("/", params={"q": QUESTION, "doc_ids": only}).text
+    assert cited_ids(page) == {only}
+    assert f'value="{only}" checked' in page and "<details class=\"filters\" id=\"filters\" open>" in page
+    recent = client.get("/", params={"q": QUESTION, "year_from": "2020"}).text
+    assert cited_ids(recent) and all((documents[d].metadata.year or 0) >= 2020 for d in cited_ids(recent))
+    old = client.get("/", params={"q": QUESTION, "year_to": "2015", "k": "3"}).text
+    assert cited_ids(old) and all((documents[d].metadata.year or 9999) <= 2015 for d in cited_ids(old))
+    assert len(cards(old)) == 3
+    none = client.get("/", params={"q": QUESTION, "language": "kk"}).text
+    assert "no document matches the filters" in none
+
+
+def test_no_filter_leaves_the_filters_closed(client):
+    page = client.get("/", params={"q": QUESTION, "year_from": "", "year_to": "", "language": ""}).text
+    assert '<details class="filters" id="filters">' in page and cards(page)
+
+
+@pytest.mark.parametrize(("params", "says"), [
+    ({"year_from": "soon"}, "year_from must be a year such as 2015"),
+    ({"year_from": "2020", "year_to": "2010"}, "year_from (2020) is after year_to (2010)"),
+    ({"doc_ids": "nope"}, "no document with id 'nope'"),
+    ({"language": "de"}, "language must be one of en, ru, kk"),
+])
+def test_bad_filters_are_a_readable_422_page(client, params, says):
+    response = client.get("/", params={"q": QUESTION, **params})
+    assert response.status_code == 422
+    assert says in html.unescape(response.text) and 'role="alert"' in response.text
+    russian = client.get("/", params={"q": QUESTION, "lang": "ru", **params})
+    assert russian.status_code == 422 and says not in html.unescape(russian.text.split('id="page-data"')[0])
+
+
+# The small things -------------------------------------------------------------------------------
+
+
+def test_answer_page_has_an_h1_keeps_the_question_and_hints_right(client):
+    page = client.get("/", params={"q": QUESTION}).text
+    assert page.count("<h1") == 1 and '<h1 id="page-heading">Ask the documents</h1>' in page
+    assert re.search(r'<textarea id="question" name="q"[^>]*>Is sex work legal in Kazakhstan\?</textarea>', page)
+    hint = re.search(r'<p id="ask-hint" class="hint">(.*?)</p>', page).group(1)
+    assert hint == "Press Ask to send; Enter starts a new line." and "Enter sends" not in hint
+    for path in ["/", "/documents/nope"]:
+        assert client.get(path).text.count("<h1") == 1
+
+
+# Feedback ---------------------------------------------------------------------------------------
+
+
+def judgement(web_assistant, verdict: str = "answers", question: str = QUESTION) -> dict:
+    result = web_assistant.ask(question).results[0]
+    c, h = result.citation, result.highlight
+    return {"question": question, "question_language": "en", "doc_id": c.doc_id, "start": c.start, "end": c.end,
+            "highlight": result.text[h.start : h.end], "verdict": verdict}
+
+
+def test_feedback_is_off_by_default_no_buttons_and_the_route_refuses(client, web_assistant, tmp_path):
+    assert Settings().feedback is False
+    page = client.get("/", params={"q": QUESTION}).text
+    assert "data-verdict" not in page.split('id="page-data"')[0]
+    assert '"feedback": false' in page
+    response = client.post("/api/feedback", json=judgement(web_assistant))
+    assert response.status_code == 404 and "turned off" in response.json()["error"]
+
+
+@pytest.fixture
+def feedback_client(web_assistant, tmp_path):
+    settings = web_assistant.settings.model_copy(update={"feedback": True, "feedback_file": tmp_path / "fb" / "feedback.db"})
+    assistant = Assistant(web_assistant.index, web_assistant.embedders, settings)
+    with TestClient(create_app(assistant)) as test_client:
+        yield test_client, settings.feedback_file
+
+
+def test_feedback_on_keeps_verdicts_in_sqlite_and_exports_gold_lines(feedback_client, web_assistant, tmp_path,
+                                                                     monkeypatch, capsys):
+    client, path = feedback_client
+    page = client.get("/", params={"q": QUESTION}).text
+    assert page.count('data-verdict="answers"') == len(cards(page)) and '"feedback": true' in page
+    good = judgement(web_assistant)
+    assert client.post("/api/feedback", json={**good, "verdict": "wrong"}).json() == {"saved": True}
+    assert client.post("/api/feedback", json=good).json() == {"saved": True}  # changed their mind: one row
+    other = judgement(web_assistant, question="Кто подписал закон о противодействии торговле людьми?")
+    assert client.post("/api/feedback", json={**other, "question_language": None}).status_code == 200
+    wrong = judgement(web_assistant, "wrong", "Where can a migrant without propiska get an HIV test?")
+    assert client.post("/api/feedback", json=wrong).status_code == 200
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT question, question_language, doc_id, verdict FROM judgements ORDER BY id").fetchall()
+    assert rows == [(QUESTION, "en", good["doc_id"], "answers"), (other["question"], "ru", other["doc_id"], "answers"),
+                    (wrong["question"], "en", wrong["doc_id"], "wrong")]
+
+    monkeypatch.setenv("ASSISTANT_FEEDBACK_FILE", str(path))
+    out = tmp_path / "new-gold.jsonl"
+    assert main(["feedback", "export", "--out", str(out), "--split", "test"]) == 0
+    assert "2 gold lines" in capsys.readouterr().err
+    gold = load_gold(out)
+    assert [(q.question, q.lang, q.split, q.out_of_scope) for q in gold] == [
+        (QUESTION, "en", "test", False), (other["question"], "ru", "test", False)]
+    for line, sent in zip(gold, [good, other]):
+        assert line.doc == sent["doc_id"] and line.id.startswith("fb-")
+        passage = web_assistant.index.documents[sent["doc_id"]].text[sent["start"] : sent["end"]]
+        assert is_hit(passage, line.answers)
+    assert main(["feedback", "export"]) == 0
+    assert capsys.readouterr().out == out.read_text(encoding="utf-8").replace('"split": "test"', '"split": "dev"')
+
+
+@pytest.mark.parametrize(("change", "status"), [
+    ({"verdict": "maybe"}, 422), ({"highlight": "words that are not in the passage"}, 422), ({"doc_id": "nope"}, 422),
+    ({"end": 10**9}, 422), ({"start": -1}, 422), ({"question": "  "}, 422), ({"question": "x" * 3000}, 422),
+    ({"highlight": "x" * 6000}, 422), ({"start": "1"}, 422), ({"extra": "ignored"}, 200),
+])
+def test_feedback_bodies_are_small_and_checked(feedback_client, web_assistant, change, status):
+    client, path = feedback_client
+    response = client.post("/api/feedback", json={**judgement(web_assistant), **change})
+    assert response.status_code == status, response.text
+    assert set(response.json()) == ({"saved"} if status == 200 else {"error"})
+
+
+def test_feedback_export_without_a_file_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASSISTANT_FEEDBACK_FILE", str(tmp_path / "none.db"))
+    assert main(["feedback", "export"]) == 2
+    assert capsys.readouterr().err.startswith("error: no feedback yet")
+
+
+# PDF pages --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdf_client(tmp_path_factory, embedders):
+    folder = tmp_path_factory.mktemp("pdf-web")
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    make_pdf(corpus / "field-report.pdf")
+    (corpus / "field-report.toml").write_text('title = "Outreach in Almaty: field report"\ndate = "2023"\n')
+    settings = Settings(corpus_dir=corpus, index_dir=folder / "index")
+    assistant = Assistant(build_index(settings, embedders, progress=False), embedders, settings)
+    with TestClient(create_app(assistant)) as test_client:
+        yield test_client, assistant
+
+
+def test_pdf_source_page_shows_where_each_page_starts(pdf_client):
+    client, assistant = pdf_client
+    document = assistant.index.documents["field-report"]
+    assert len(document.pages) == 3
+    page = client.get("/documents/field-report").text
+    assert re.findall(r'<p class="page-marker" id="page-(\d)" lang="en"><span>Page (\d)</span></p>', page) == [
+        ("1", "1"), ("2", "2"), ("3", "3")]
+    for sentence, number in PDF_PAGE_OF.items():
+        marker = page.index(f'id="page-{number}"')
+        assert marker < page.index(sentence)
+        if number < 3:
+            assert page.index(sentence) < page.index(f'id="page-{number + 1}"')
+    kazakh = client.get("/documents/field-report", params={"lang": "kk"}).text
+    assert '<span>2-бет</span>' in kazakh and "<dt>Беттер саны</dt><dd>3</dd>" in kazakh
+
+
+def test_citations_give_the_page_in_the_chat_view(pdf_client):
+    client, assistant = pdf_client
+    question = "Where were migrants without propiska tested?"
+    result = assistant.ask(question).results[0]
+    assert result.citation.page == 2
+    page = client.get("/", params={"q": question}).text
+    assert re.search(r'class="cite-link" href="[^"]+">\[1\] Outreach in Almaty: field report, 2023 · p\. 2</a>', page)
+    russian = client.get("/", params={"q": question, "lang": "ru"}).text
+    assert "2023 · с. 2</a>" in russian
+    link = re.search(r'class="cite-link" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    source = client.get(link).text
+    assert "(page 2, highlighted)" in source
+
+
+def test_feedback_file_default_is_outside_git(tmp_path):
+    assert Settings().feedback_file.name == "feedback.db"
+    gitignore = (Path(__file__).resolve().parent.parent / ".gitignore").read_text()
+    assert "/feedback.db" in gitignore
