@@ -45,9 +45,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("index", _index, "(Re)build the index from the corpus.")
+    def changes(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--no-wait", action="store_true",
+                         help="fail at once (exit 2) when another add, remove or index is changing the collection, "
+                              "instead of waiting for it")
+        sub.add_argument("--follow-symlinks", action="store_true",
+                         help="read documents through symbolic links (refused by default)")
+
+    changes(command("index", _index, "(Re)build the index from the corpus."))
 
     add = command("add", _add, "Add documents (.txt, .md, .pdf, .html, .docx) to the corpus and update the index.")
+    changes(add)
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     add.add_argument("--title", help="the source's title (default: from the file)")
     add.add_argument("--publisher", help="who published it (default: from the file, e.g. a web page's site name)")
@@ -55,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--url", help="where the source is published")
 
     remove = command("remove", _remove, "Remove a document (its file and metadata) and update the index.")
+    changes(remove)
     remove.add_argument("doc_id", metavar="DOC_ID")
 
     docs = command("docs", _docs, "List the documents in the index: id, title, publisher, year, passages.")
@@ -91,15 +100,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         "index_dir": getattr(args, "index", None),
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
+        "follow_symlinks": getattr(args, "follow_symlinks", None) or None,
     }
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
+    if args.command in ("ask", "docs", "serve"):
+        from .index import recover_if_idle
+
+        recover_if_idle(settings)  # what a killed add/remove/index left (the changing commands do it under the lock)
+    return settings
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
     from .embedding import create_embedders
     from .index import build_index
 
-    index = build_index(settings, create_embedders(settings, cached=True), progress=True)
+    index = build_index(settings, create_embedders(settings, cached=True), progress=True, wait=not args.no_wait)
     manifest = index.manifest
     print(
         f"indexed {manifest['documents']} documents into {manifest['passages']} passages "
@@ -116,7 +131,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.perf_counter()
     added, index = add_documents(settings, args.paths, title=args.title, publisher=args.publisher, date=args.date,
-                                 url=args.url, progress=True)
+                                 url=args.url, progress=True, wait=not args.no_wait)
     for item in added:
         meta, pages = item.document.metadata, len(item.document.pages)
         size = f"{pages} pages, {item.passages} passages" if pages else f"{item.passages} passages"
@@ -131,7 +146,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
     from .library import remove_document
 
-    index = remove_document(settings, args.doc_id, progress=True)
+    index = remove_document(settings, args.doc_id, progress=True, wait=not args.no_wait)
     print(f"removed {args.doc_id}; index: {index.manifest['documents']} documents, {index.manifest['passages']} passages",
           file=sys.stderr)
     return 0
