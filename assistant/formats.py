@@ -424,14 +424,23 @@ def check_docx(path: Path, data: bytes, limits: ExtractionLimits) -> None:
 
 
 def extract_docx(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
+    check_docx(path, data, limits)
+    try:
+        parts, title = _docx_parts(data)
+    except Exception as error:  # a damaged package fails in zipfile, lxml or python-docx, in many ways
+        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+    if not parts:
+        raise CorpusError(f"{path.name} has no text: add its text or pick another file")
+    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    return Extracted("\n\n".join(parts), markdown=True, metadata=metadata)
+
+
+def _docx_parts(data: bytes) -> tuple[list[str], str]:
+    """The blocks of a Word file in body order (headings, list items, table rows) and its title."""
     import docx
     from docx.table import Table
 
-    check_docx(path, data, limits)
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as error:  # a damaged package fails in zipfile, lxml or python-docx, in many ways
-        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+    document = docx.Document(io.BytesIO(data))
     parts: list[str] = []
     for item in document.iter_inner_content():
         if isinstance(item, Table):
@@ -457,11 +466,7 @@ def extract_docx(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted
             parts.append(f"- {text}")
         else:
             parts.append(text)
-    if not parts:
-        raise CorpusError(f"{path.name} has no text: add its text or pick another file")
-    title = (document.core_properties.title or "").strip()
-    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
-    return Extracted("\n\n".join(parts), markdown=True, metadata=metadata)
+    return parts, (document.core_properties.title or "").strip()
 
 
 def _first_line(error: Exception) -> str:

@@ -88,6 +88,8 @@ def add_documents(
     incoming: list[_Incoming] = []
     for path in map(Path, paths):
         if not path.is_file():
+            if path.exists():
+                raise CorpusError(f"{path} is not a regular file (a folder, a device or a pipe): add a document file")
             raise CorpusError(f"{path}: no such file")
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise CorpusError(

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     default_k: int = 5
     max_k: int = 50
     max_question_chars: int = 1000
+    # The largest request body the server reads (413 beyond it, before anything parses it): a
+    # question of max_question_chars in the longest JSON escapes is 6 KB, with filters a few more.
+    max_request_bytes: int = 65_536
 
     # Shown to a first-time visitor of the chat page; set them to suit your corpus.
     example_questions: list[str] = [

@@ -205,10 +205,21 @@ def test_a_server_starting_after_a_killed_add_completes_it(collection):
             except OSError:
                 time.sleep(0.1)
         assert listed == {"alpha", "beta", "gamma"}
+        # The body limit on the real server (uvicorn): 200 MB announced, and a chunked body.
+        assert _raw_status(port, b"Content-Length: 200000000\r\n", b"") == 413
+        chunk = b'{"question": "' + b"x" * 70_000 + b'"}'
+        assert _raw_status(port, b"Transfer-Encoding: chunked\r\n", b"%x\r\n%s\r\n0\r\n\r\n" % (len(chunk), chunk)) == 413
     finally:
         server.terminate()
         server.wait(timeout=30)
     assert assert_consistent(settings) == {"alpha", "beta", "gamma"}
+
+
+def _raw_status(port: int, headers: bytes, body: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + headers
+                     + b"\r\n" + body)
+        return int(sock.recv(4096).split(b" ", 2)[1])
 
 
 def test_two_adds_at_once_the_second_waits_and_a_third_with_no_wait_fails_cleanly(collection):

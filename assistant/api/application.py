@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import AssistantError, QuestionError
+from ..errors import AssistantError, QuestionError, UnknownDocumentError
 from ..pipeline import Assistant
+from .models import document_limits
 from .routers import ask, docs, documents, health
 
 access_log = logging.getLogger("assistant.access")
@@ -46,16 +47,27 @@ def create_app(assistant: Assistant) -> FastAPI:
         redoc_url=None,
     )
     app.state.assistant = assistant
+    app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes)
     app.add_middleware(HeadersAndAccessLog)
     app.middleware("http")(reload_changed_index)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(UnknownDocumentError, unknown_document)
     app.add_exception_handler(QuestionError, bad_question)
     app.add_exception_handler(AssistantError, unavailable)
     app.add_exception_handler(Exception, internal_error)
     for router in (health.router, ask.router, documents.router, docs.router, web.router):
         app.include_router(router)
     app.mount("/static", web.static_files(), name="static")
+    generate = app.openapi
+
+    def openapi() -> dict:
+        """FastAPI's schema with the limits the code enforces, made once."""
+        if app.openapi_schema is None:
+            app.openapi_schema = document_limits(generate(), assistant.settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -81,12 +93,61 @@ async def bad_question(request: Request, error: QuestionError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=422)
 
 
+async def unknown_document(request: Request, error: UnknownDocumentError) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=404)
+
+
 async def unavailable(request: Request, error: AssistantError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=503)
 
 
 async def internal_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal error: the server log has the details"}, status_code=500)
+
+
+class BodyLimit:
+    """Refuses a request body over `limit` bytes with 413 and a JSON error before anything parses
+    it: at once when Content-Length says so, else (a chunked body) as soon as the bytes received pass
+    the limit. A body within it is held (at most `limit` bytes) and handed on unchanged."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        held: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            held.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(send)
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"error": f"the request body is over {self.limit:,} bytes: send a shorter question (the limit is the "
+                      "`max_request_bytes` setting)"},
+            status_code=413, headers={"connection": "close"})
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class HeadersAndAccessLog:
