@@ -69,9 +69,17 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("index", _index, _("(Re)build the index from the corpus."))
+    def changes(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--no-wait", action="store_true",
+                         help=_("fail at once (exit 2) when another add, remove or index is changing the collection, "
+                                "instead of waiting for it"))
+        sub.add_argument("--follow-symlinks", action="store_true",
+                         help=_("read documents through symbolic links (refused by default)"))
+
+    changes(command("index", _index, _("(Re)build the index from the corpus.")))
 
     add = command("add", _add, _("Add documents (.txt, .md, .pdf, .html, .docx) to the corpus and update the index."))
+    changes(add)
     add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     add.add_argument("--title", help=_("the source's title (default: from the file)"))
     add.add_argument("--publisher", help=_("who published it (default: from the file, e.g. a web page's site name)"))
@@ -79,6 +87,7 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
     add.add_argument("--url", help=_("where the source is published"))
 
     remove = command("remove", _remove, _("Remove a document (its file and metadata) and update the index."))
+    changes(remove)
     remove.add_argument("doc_id", metavar="DOC_ID")
     remove.add_argument("-y", "--yes", action="store_true", help=_("remove without asking for confirmation"))
 
@@ -121,8 +130,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         "index_dir": getattr(args, "index", None),
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
+        "follow_symlinks": getattr(args, "follow_symlinks", None) or None,
     }
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
+    if args.command in ("ask", "docs", "serve"):
+        from .index import recover_if_idle
+
+        recover_if_idle(settings)  # what a killed add/remove/index left (the changing commands do it under the lock)
+    return settings
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,7 +145,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     from .index import build_index
 
     ui: Ui = args.ui
-    index = build_index(settings, create_embedders(settings, cached=True), progress=True)
+    index = build_index(settings, create_embedders(settings, cached=True), progress=True, wait=not args.no_wait)
     manifest = index.manifest
     print(ui._("indexed {documents} documents into {passages} passages in {seconds} s -> {folder}").format(
         documents=manifest["documents"], passages=manifest["passages"], seconds=f"{manifest['build_seconds']:.1f}",
@@ -146,7 +161,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     ui: Ui = args.ui
     started = time.perf_counter()
     added, index = add_documents(settings, args.paths, title=args.title, publisher=args.publisher, date=args.date,
-                                 url=args.url, progress=True)
+                                 url=args.url, progress=True, wait=not args.no_wait)
     for item in added:
         meta, pages = item.document.metadata, len(item.document.pages)
         passages = ui.n_("{n} passage", "{n} passages", item.passages)
@@ -178,7 +193,7 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
         if reply.strip().lower() not in YES_WORDS:
             print(ui._("kept {doc_id}: nothing removed").format(doc_id=args.doc_id))
             return 1
-    index = remove_document(settings, args.doc_id, progress=True)
+    index = remove_document(settings, args.doc_id, progress=True, wait=not args.no_wait)
     print(ui._("removed {doc_id}; index: {documents}, {passages}").format(
         doc_id=args.doc_id, documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
         passages=ui.n_("{n} passage", "{n} passages", index.manifest["passages"])))

@@ -6,22 +6,35 @@ metadata records only what is known: a field that is unknown is left out (or emp
 guessed. A document without a sidecar still gets in, titled by its first line, with a warning.
 Metadata the file records itself (a PDF's or Word file's title; a web page's title, site name,
 date and canonical URL) is used unless the sidecar says otherwise.
+
+Only safe things are stored and shown: metadata loses its control characters, a URL that is not
+http(s) (`javascript:`, `data:`, ...) is left out with a warning, wherever it came from (sidecar,
+`assistant add --url`, the file itself), and a document is read through a symbolic link only when
+`follow_symlinks` is set.
+
+An `Overlay` is the corpus as an `assistant add`/`remove` will leave it (files staged to come in,
+files to go out): the index is built from it before the corpus folder itself changes (see
+`transaction.py`).
 """
 
 from __future__ import annotations
 
 import bisect
+import errno
 import hashlib
 import logging
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .cleaning import CleanText, clean
 from .dates import is_iso_date, newest_cited_year, year_label
 from .errors import CorpusError
-from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, extract, page_offsets
+from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, check_size, extract, page_offsets, strip_controls
 from .language import LANGUAGES, Language, detect_language
 
 log = logging.getLogger(__name__)
@@ -33,6 +46,17 @@ CLEANING_VERSION = 1
 
 _DOC_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _METADATA_FIELDS = {"title", "publisher", "date", "date_note", "year", "url", "language", "source_file"}
+_TEXT_FIELDS = ("title", "publisher", "date_note", "url", "language", "source_file")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """The corpus as a change will leave it: document files (with their sidecars) staged in a folder
+    of their own to come in, and file names to go out."""
+
+    staged: Path | None = None
+    removed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -83,9 +107,10 @@ class Document:
         return declared if declared in LANGUAGES else detect_language(self.text[:5000])  # type: ignore[return-value]
 
 
-def load_corpus(corpus_dir: Path, limits: ExtractionLimits | None = None) -> list[Document]:
-    """Read and clean every document in `corpus_dir`, in id order (limits: the settings' by default)."""
-    paths = corpus_files(corpus_dir)
+def load_corpus(corpus_dir: Path, limits: ExtractionLimits | None = None, overlay: Overlay | None = None) -> list[Document]:
+    """Read and clean every document in `corpus_dir` (as `overlay` changes it), in id order
+    (limits: the settings' by default)."""
+    paths = corpus_files(corpus_dir, overlay)
     if not paths:
         raise CorpusError(
             f"no documents in {corpus_dir}: add .txt, .md, .pdf, .html or .docx files (with optional .toml metadata) "
@@ -94,32 +119,90 @@ def load_corpus(corpus_dir: Path, limits: ExtractionLimits | None = None) -> lis
     return [load_document(path, limits) for path in paths]
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
+def corpus_files(corpus_dir: Path, overlay: Overlay | None = None) -> list[Path]:
+    """The document files of the corpus (as `overlay` changes it), in name order."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist: create it or pass --corpus DIR")
-    return sorted(p for p in corpus_dir.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
+    found = {p.name: p for p in _documents_in(corpus_dir)}
+    if overlay is not None:
+        for name in overlay.removed:
+            found.pop(name, None)
+        if overlay.staged is not None:
+            found.update((p.name, p) for p in _documents_in(overlay.staged))
+    return [found[name] for name in sorted(found)]
 
 
-def corpus_fingerprint(corpus_dir: Path) -> str:
+def _documents_in(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES and (p.is_file() or p.is_symlink())]
+
+
+def corpus_fingerprint(corpus_dir: Path, overlay: Overlay | None = None) -> str:
     """A hash of every document and sidecar byte, so any edit makes the index stale."""
     digest = hashlib.sha256(f"cleaning-v{CLEANING_VERSION}".encode())
-    for path in corpus_files(corpus_dir):
+    for path in corpus_files(corpus_dir, overlay):
         for part in (path, path.with_suffix(METADATA_SUFFIX)):
             if part.is_file():
-                digest.update(part.name.encode() + b"\0" + _read_bytes(part) + b"\0")
+                digest.update(part.name.encode() + b"\0")
+                try:
+                    with part.open("rb") as handle:
+                        while chunk := handle.read(_CHUNK):
+                            digest.update(chunk)
+                except OSError as error:
+                    raise CorpusError(f"cannot read {part}: {error.strerror}; fix its permissions or remove it") from None
+                digest.update(b"\0")
     return digest.hexdigest()
 
 
+def read_document(path: Path, limits: ExtractionLimits) -> bytes:
+    """The bytes of a document file, read once: refused when it is a symbolic link (unless
+    `follow_symlinks`), not a regular file, or over its format's byte limit (checked before reading)."""
+    flags = os.O_RDONLY | (0 if limits.follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            target = os.path.realpath(path)
+            raise CorpusError(f"{path} is a symbolic link (to {target}): copy the file itself, or pass "
+                              "--follow-symlinks to read what it points to") from None
+        if error.errno == errno.ENOENT:
+            raise CorpusError(f"{path}: no such file") from None
+        raise CorpusError(f"cannot read {path}: {error.strerror}; fix its permissions or remove it") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise CorpusError(f"{path} is not a regular file: add a document file")
+        check_size(path, info.st_size, limits)
+        limit, _ = limits.byte_limit(path.suffix.lower())
+        data = handle.read(limit + 1)
+    check_size(path, len(data), limits)  # it grew while being read
+    return data
+
+
+def safe_url(value: str) -> str | None:
+    """`value` when it is an http(s) address with a host and nothing to hide (no spaces or control
+    characters); None otherwise (`javascript:`, `data:`, `file:`...): only such links are shown."""
+    value = value.strip()
+    if not value or any(c.isspace() or ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
 def load_document(
-    path: Path, limits: ExtractionLimits | None = None, *, overrides: dict | None = None, doc_id: str | None = None
+    path: Path, limits: ExtractionLimits | None = None, *, overrides: dict | None = None, doc_id: str | None = None,
+    data: bytes | None = None,
 ) -> Document:
-    """Read, extract and clean one document file. `overrides` (metadata given on the command
-    line) win over the sidecar, which wins over what the file records about itself."""
+    """Read, extract and clean one document file (`data`: its bytes, already read by
+    `read_document`). `overrides` (metadata given on the command line) win over the sidecar, which
+    wins over what the file records about itself."""
     if limits is None:
         from .settings import Settings
 
         limits = Settings().extraction_limits
-    raw_bytes = _read_bytes(path)
+    raw_bytes = read_document(path, limits) if data is None else data
     extracted = extract(path, raw_bytes, limits)
     cleaned = clean(extracted.raw, markdown=extracted.markdown)
     if not cleaned.text.strip():
@@ -145,11 +228,22 @@ def document_id(path: Path) -> str:
     return slug
 
 
-def _read_bytes(path: Path) -> bytes:
+SIDECAR_MAX_BYTES = 100_000
+"""A metadata sidecar is a few lines; a bigger one is not read."""
+
+
+def _read_sidecar(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(SIDECAR_MAX_BYTES + 1)
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise CorpusError(f"{path} is a symbolic link: replace it with the file itself") from None
         raise CorpusError(f"cannot read {path}: {error.strerror}; fix its permissions or remove it") from None
+    if len(data) > SIDECAR_MAX_BYTES:
+        raise CorpusError(f"{path} is over {SIDECAR_MAX_BYTES:,} bytes: a sidecar holds a few lines of metadata")
+    return data
 
 
 def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None,
@@ -163,7 +257,7 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
             values["title"] = title
     else:
         try:
-            found = tomllib.loads(_read_bytes(sidecar).decode("utf-8"))
+            found = tomllib.loads(_read_sidecar(sidecar).decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise CorpusError(f"{sidecar} is not valid TOML ({error}): fix it or remove it") from None
         unknown = set(found) - _METADATA_FIELDS
@@ -173,7 +267,7 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
             )
         values.update(found)
     values.update(overrides or {})
-    values = {key: value for key, value in values.items() if value not in ("", None)}
+    values = _safe_values(path, {key: value for key, value in values.items() if value not in ("", None)})
     if "title" not in values:
         values["title"] = cleaned.text.split("\n", 1)[0].strip()[:200]
         log.warning("%s has no title: using the document's first line", sidecar.name)
@@ -187,6 +281,33 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
     if values.get("year") is None:
         values["year_estimate"] = newest_cited_year(cleaned.text)
     return DocumentMetadata(**values)
+
+
+def _safe_values(path: Path, values: dict) -> dict:
+    """The metadata values with their types checked, control characters taken out (warned about)
+    and a URL that is not http(s) left out (warned about)."""
+    for key in _TEXT_FIELDS:
+        if key not in values:
+            continue
+        value = values[key]
+        if not isinstance(value, str):
+            raise CorpusError(f"{path.with_suffix(METADATA_SUFFIX).name}: {key} must be text, not {value!r}")
+        cleaned = strip_controls(value)
+        if cleaned != value.strip():
+            log.warning("%s: control characters taken out of its %s", path.name, key)
+        if key == "url" and cleaned:
+            url = safe_url(cleaned)
+            if url is None:
+                log.warning("%s: url %r is not an http(s) address: left out", path.name, cleaned[:80])
+            cleaned = url or ""
+        if cleaned:
+            values[key] = cleaned
+        else:
+            del values[key]
+    year = values.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+        raise CorpusError(f"{path.with_suffix(METADATA_SUFFIX).name}: year must be a whole number such as 2015")
+    return values
 
 
 def page_at(page_starts: tuple[int, ...] | list[int], offset: int) -> int | None:

@@ -43,3 +43,7 @@ class IndexStaleError(AssistantError):
 
 class QuestionError(AssistantError):
     pass
+
+
+class UnknownDocumentError(QuestionError):
+    """A request names a document the collection does not have (HTTP 404)."""

@@ -16,6 +16,16 @@ Libraries, and why:
 - Word: `python-docx`. The standard reader of `.docx`: paragraphs with their styles (headings,
   list items) and tables in body order, and the core properties (title).
 
+Every input costs bounded work (`ExtractionLimits`, defaults in `Settings`): the file's bytes are
+checked against the limit of its format before any parser sees them (`.txt`/`.md` and `.html`
+their own, PDF and Word the general file limit); a PDF's page count before its text is read; a
+Word file's parts by their declared unpacked sizes (zipfile enforces them while inflating: a part
+that inflates past its declared size fails its check) and `word/document.xml` streamed once through
+lxml's `iterparse` (entities not resolved, each element cleared) to refuse a text node over
+`max_xml_text_chars` before python-docx builds its tree; and the extracted text by its length.
+Control characters other than white space (NUL, ESC, DEL...) are not text: a few are dropped, a
+file with more than `MAX_CONTROL_SHARE` of them is refused.
+
 What a PDF page contributes is its body text: running headers and footers (a line repeated at the
 top or bottom of most pages, page numbers aside) and page-number lines are left out before
 cleaning. Footnote markers stay as printed ("services.28 Undocumented"): the sentence splitter
@@ -24,6 +34,8 @@ recognises a number glued after a full stop as a footnote marker, not a new sent
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import io
 import re
 from collections import Counter
@@ -48,12 +60,43 @@ _EDGE_LINES = 2
 """How many lines at the top and at the bottom of a page can be running headers or footers."""
 
 
+MAX_CONTROL_SHARE = 0.01
+"""A text with more control characters than this share of its characters is refused (a binary
+file, UTF-16 read as UTF-8, a PDF font without a text mapping); fewer are dropped."""
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+"""Control characters that are not white space (tab, line and page breaks stay)."""
+
+
 @dataclass(frozen=True)
 class ExtractionLimits:
-    """How much work one document may cost; made by `Settings.extraction_limits` (the defaults live
-    there, settable as ASSISTANT_MAX_*)."""
+    """How much work one document may cost, and whether a symbolic link may be read; made by
+    `Settings.extraction_limits` (the defaults live there, settable as ASSISTANT_MAX_*)."""
 
     max_pdf_pages: int
+    max_file_bytes: int
+    """Any file (PDF and Word: this is their byte limit)."""
+    max_text_bytes: int
+    """A .txt or .md file."""
+    max_html_bytes: int
+    """A web page: trafilatura's time grows faster than the page (5 MB: about 5 s on 2 cores)."""
+    max_docx_unpacked_bytes: int
+    """A Word file's parts, all together, once inflated."""
+    max_docx_parts: int
+    max_xml_text_chars: int
+    """One text node (or attribute) of a Word file's XML."""
+    max_text_chars: int
+    """The text extracted from a file of any format."""
+    follow_symlinks: bool = False
+    """Read a document through a symbolic link (off: a link is refused, so a link to a file outside
+    the collection is never served)."""
+
+    def byte_limit(self, suffix: str) -> tuple[int, str]:
+        """The byte limit of a file with `suffix`, and the setting that sets it."""
+        if suffix in TEXT_SUFFIXES:
+            return self.max_text_bytes, "ASSISTANT_MAX_TEXT_BYTES"
+        if suffix in (".html", ".htm"):
+            return self.max_html_bytes, "ASSISTANT_MAX_HTML_BYTES"
+        return self.max_file_bytes, "ASSISTANT_MAX_FILE_BYTES"
 
 
 @dataclass(frozen=True)
@@ -76,16 +119,53 @@ def extract(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
         )
     if not data.strip():
         raise CorpusError(f"{path.name} is empty: there is no text to add")
+    check_size(path, len(data), limits)
     if suffix in TEXT_SUFFIXES:
         try:
-            return Extracted(data.decode("utf-8-sig"), markdown=suffix == ".md")
+            extracted = Extracted(data.decode("utf-8-sig"), markdown=suffix == ".md")
         except UnicodeDecodeError as error:
             raise CorpusError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 or remove it") from None
-    if suffix == ".pdf":
-        return extract_pdf(path, data, max_pages=limits.max_pdf_pages)
-    if suffix in (".html", ".htm"):
-        return extract_html(path, data)
-    return extract_docx(path, data)
+    elif suffix == ".pdf":
+        extracted = extract_pdf(path, data, max_pages=limits.max_pdf_pages)
+    elif suffix in (".html", ".htm"):
+        extracted = extract_html(path, data)
+    else:
+        extracted = extract_docx(path, data, limits)
+    return checked_text(path, extracted, limits)
+
+
+def check_size(path: Path, size: int, limits: ExtractionLimits) -> None:
+    """Refuse a file over its format's byte limit before anything parses it."""
+    limit, setting = limits.byte_limit(path.suffix.lower())
+    if size > limit:
+        raise CorpusError(f"{path.name} is {_size(size)}; the limit for {path.suffix.lower()} files is {_size(limit)} "
+                          f"(setting {setting}): split it or raise the limit")
+
+
+def checked_text(path: Path, extracted: Extracted, limits: ExtractionLimits) -> Extracted:
+    """`extracted` without control characters (page starts moved with the text), or a CorpusError
+    when the text is over `max_text_chars` or is mostly control characters (not text at all)."""
+    raw = extracted.raw
+    if len(raw) > limits.max_text_chars:
+        raise CorpusError(f"{path.name} holds {len(raw):,} characters of text; the limit is {limits.max_text_chars:,} "
+                          "(setting ASSISTANT_MAX_TEXT_CHARS): split it")
+    found = [match.start() for match in _CONTROL.finditer(raw)]
+    if not found:
+        return extracted
+    if len(found) > MAX_CONTROL_SHARE * len(raw):
+        raise CorpusError(f"{path.name} is not text: {len(found) / len(raw):.0%} of its characters are control "
+                          "characters (NUL and the like); is it a binary file, or UTF-16? Save it as UTF-8 text")
+    starts = tuple(start - bisect.bisect_left(found, start) for start in extracted.page_starts)
+    return dataclasses.replace(extracted, raw=_CONTROL.sub("", raw), page_starts=starts)
+
+
+def strip_controls(value: str) -> str:
+    """`value` without control characters (tabs and line breaks too: for one-line metadata)."""
+    return _CONTROL.sub("", re.sub(r"[\t\n\r\x0b\x0c]+", " ", value)).strip()
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -302,16 +382,65 @@ def _xml_to_text(xml: str) -> str:
 # --- Word ---------------------------------------------------------------------------------------
 
 
-def extract_docx(path: Path, data: bytes) -> Extracted:
+def check_docx(path: Path, data: bytes, limits: ExtractionLimits) -> None:
+    """Refuse a Word file whose parts would inflate past the limits, before python-docx reads them:
+    the declared sizes of the parts (zipfile holds each part to its declared size while inflating)
+    and, streamed through lxml's iterparse, every text node and attribute of `word/document.xml`."""
     import zipfile
 
+    from lxml import etree
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+            if len(parts) > limits.max_docx_parts:
+                raise CorpusError(f"{path.name} holds {len(parts):,} parts; the limit is {limits.max_docx_parts:,} "
+                                  "(setting ASSISTANT_MAX_DOCX_PARTS): it is not a usual Word file")
+            unpacked = sum(part.file_size for part in parts)
+            if unpacked > limits.max_docx_unpacked_bytes:
+                raise CorpusError(f"{path.name} unpacks to {_size(unpacked)}; the limit is "
+                                  f"{_size(limits.max_docx_unpacked_bytes)} (setting ASSISTANT_MAX_DOCX_UNPACKED_BYTES): "
+                                  "split it or raise the limit")
+            names = {part.filename for part in parts}
+            if "word/document.xml" not in names:
+                return  # python-docx says what is missing
+            with archive.open("word/document.xml") as stream:
+                for _, element in etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
+                                                  load_dtd=False, huge_tree=False):
+                    longest = max([len(element.text or ""), len(element.tail or ""),
+                                   *(len(value) for value in element.attrib.values())])
+                    if longest > limits.max_xml_text_chars:
+                        raise CorpusError(f"{path.name} has a text node of {longest:,} characters in word/document.xml; "
+                                          f"the limit is {limits.max_xml_text_chars:,} (setting "
+                                          "ASSISTANT_MAX_XML_TEXT_CHARS): it is not a usual Word file")
+                    element.clear(keep_tail=False)
+                    while element.getprevious() is not None:  # what was read is let go: memory stays flat
+                        del element.getparent()[0]
+    except CorpusError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, etree.LxmlError, EOFError, OSError, ValueError,
+            NotImplementedError, RuntimeError) as error:
+        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+
+
+def extract_docx(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
+    check_docx(path, data, limits)
+    try:
+        parts, title = _docx_parts(data)
+    except Exception as error:  # a damaged package fails in zipfile, lxml or python-docx, in many ways
+        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+    if not parts:
+        raise CorpusError(f"{path.name} has no text: add its text or pick another file")
+    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    return Extracted("\n\n".join(parts), markdown=True, metadata=metadata)
+
+
+def _docx_parts(data: bytes) -> tuple[list[str], str]:
+    """The blocks of a Word file in body order (headings, list items, table rows) and its title."""
     import docx
     from docx.table import Table
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
-        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+    document = docx.Document(io.BytesIO(data))
     parts: list[str] = []
     for item in document.iter_inner_content():
         if isinstance(item, Table):
@@ -337,11 +466,7 @@ def extract_docx(path: Path, data: bytes) -> Extracted:
             parts.append(f"- {text}")
         else:
             parts.append(text)
-    if not parts:
-        raise CorpusError(f"{path.name} has no text: add its text or pick another file")
-    title = (document.core_properties.title or "").strip()
-    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
-    return Extracted("\n\n".join(parts), markdown=True, metadata=metadata)
+    return parts, (document.core_properties.title or "").strip()
 
 
 def _first_line(error: Exception) -> str:

@@ -1,11 +1,14 @@
 """Adding documents to the collection and removing them: `assistant add`, `remove`, `docs`.
 
-`add` checks everything before it touches the corpus: the format, that the file is not empty,
-encrypted, image-only or longer than `max_pdf_pages`, that its id is free and its content is not
-already in the collection, and that it extracts and cleans to text. Only then is the original
-copied to `corpus/<id>.<ext>` with a `<id>.toml` sidecar beside it, and the index rebuilt. If the
-rebuild fails, the copied files are taken out again; the index switches to a new build only once
-that build is complete, so it is whole at every moment.
+`add` checks everything before it touches the corpus: the format, that the file is not a
+symbolic link (unless `--follow-symlinks`), not empty, not over its format's limits, not encrypted,
+image-only or mostly control characters, that its id is free and its content is not already in the
+collection, and that it extracts and cleans to text. Only then are the bytes it checked staged with
+a `<id>.toml` sidecar (written by tomli-w) and the index rebuilt from the corpus as the change leaves
+it; the staged files move into `corpus/` once the new index is in use. `remove` deletes the files
+once the index without them is in use. Both run under the collection's lock and journal
+(`transaction.py`): a second command waits, a failure or a kill leaves the collection as it was
+before or, past the switch, as it will be after.
 
 The rebuild re-embeds nothing that was embedded before: passage and sentence vectors are kept in
 an on-disk cache keyed by sha256(model fingerprint, text) (`embedding.EmbeddingCache`), so an
@@ -17,26 +20,27 @@ holds document text only: questions are encoded without it, so they are never wr
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import METADATA_SUFFIX, Document, corpus_files, document_id, load_document
+import tomli_w
+
+from .backends import Change
+from .corpus import METADATA_SUFFIX, Document, corpus_files, document_id, load_document, read_document, safe_url
 from .dates import is_iso_date
 from .embedding import Embedder, create_embedders
 from .errors import CorpusError
-from .formats import SUPPORTED_SUFFIXES
-from .backends import Change
-from .index import Index, build_index, load_index
+from .formats import SUPPORTED_SUFFIXES, strip_controls
+from .index import Index, build_in, changing, load_index
 from .settings import Settings
+from .transaction import Journal, begin, checkpoint, undo
 
 log = logging.getLogger(__name__)
 
 _SIDECAR_ORDER = ("title", "publisher", "date", "date_note", "year", "url", "language", "source_file")
+_SIDECAR_HEADER = "# Written by `assistant add`; edit it and run `assistant index` to change the citation.\n"
 
 
 @dataclass
@@ -44,6 +48,13 @@ class Added:
     document: Document
     passages: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Incoming:
+    source: Path
+    data: bytes
+    added: Added
 
 
 def add_documents(
@@ -56,99 +67,120 @@ def add_documents(
     url: str | None = None,
     embedders: dict[str, Embedder] | None = None,
     progress: bool = False,
+    wait: bool = True,
 ) -> tuple[list[Added], Index]:
-    """Add `paths` to the corpus and update the index; all of them or, on any error, none."""
+    """Add `paths` to the corpus and update the index; all of them or, on any error (or a kill at
+    any moment: see transaction.py), none. Bad files are refused before the lock is taken; the
+    checks against the collection run under it."""
     if not paths:
         raise CorpusError("no file given: assistant add FILE [FILE...]")
     if len(paths) > 1 and (title or url):
         raise CorpusError("--title and --url describe one document: add the files one at a time")
     if date is not None and not is_iso_date(date):
         raise CorpusError(f"--date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise CorpusError(f"--url {url!r} is not an http(s) address")
+    notes = []
+    if url is not None and safe_url(url) is None:
+        notes.append(f"--url {strip_controls(url)[:80]!r} is not an http(s) address: left out")
+        url = None
     overrides = {key: value for key, value in
                  {"title": title, "publisher": publisher, "date": date, "url": url}.items() if value}
 
-    corpus = settings.corpus_dir
-    corpus.mkdir(parents=True, exist_ok=True)
-    existing = {document_id(path): path for path in corpus_files(corpus)}
-    hashes = {hashlib.sha256(path.read_bytes()).hexdigest(): document_id(path) for path in existing.values()}
-
-    planned: list[tuple[Path, Added]] = []
+    incoming: list[_Incoming] = []
     for path in map(Path, paths):
         if not path.is_file():
+            if path.exists():
+                raise CorpusError(f"{path} is not a regular file (a folder, a device or a pipe): add a document file")
             raise CorpusError(f"{path}: no such file")
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise CorpusError(
                 f"{path.name}: unsupported format {path.suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
             )
         doc_id = document_id(path)
-        if doc_id in existing or (corpus / f"{doc_id}{METADATA_SUFFIX}").exists():
-            raise CorpusError(f"{path.name}: the collection already has a document with id {doc_id!r}; "
-                              f"rename the file or `assistant remove {doc_id}` first")
-        if any(doc_id == document_id(p) for p, _ in planned):
+        if any(doc_id == item.added.document.doc_id for item in incoming):
             raise CorpusError(f"{path.name}: two of the files map to the document id {doc_id!r}; rename one")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest in hashes:
-            raise CorpusError(f"{path.name} is already in the collection as {hashes[digest]!r} (same content): not added")
-        # Extract and clean now, in memory: a bad file is refused before anything is written.
-        document = load_document(path, settings.extraction_limits, overrides=overrides, doc_id=doc_id)
-        hashes[digest] = doc_id
-        planned.append((path, Added(document, warnings=_missing_metadata(document))))
+        # Read once (links refused, size checked first), extracted and cleaned in memory: a bad file
+        # is refused before anything is written, and what is stored is exactly what was checked.
+        data = read_document(path, settings.extraction_limits)
+        document = load_document(path, settings.extraction_limits, overrides=overrides, doc_id=doc_id, data=data)
+        incoming.append(_Incoming(path, data, Added(document, warnings=notes + _missing_metadata(document))))
+    embedders = embedders or create_embedders(settings, cached=True)
 
-    written: list[Path] = []
+    corpus = settings.corpus_dir
+    corpus.mkdir(parents=True, exist_ok=True)
+    with changing(settings, "add", wait=wait):
+        _check_new(corpus, incoming)
+        names = [name for item in incoming for name in _file_names(item)]
+        journal = begin(settings.index_dir, corpus, "add", settings.backend, incoming=names)
+        try:
+            _stage(journal, incoming)
+        except BaseException:
+            undo(settings.index_dir, journal)
+            Journal.delete(settings.index_dir)
+            raise
+        checkpoint("staged")
+        added_ids = frozenset(item.added.document.doc_id for item in incoming)
+        index = build_in(settings, embedders, journal, progress=progress, change=Change(added=added_ids))
+    for item in incoming:
+        item.added.passages = index.passage_counts[item.added.document.doc_id]
+        for warning in item.added.warnings:
+            log.warning("%s: %s", item.added.document.doc_id, warning)
+    return [item.added for item in incoming], index
+
+
+def _check_new(corpus: Path, incoming: list[_Incoming]) -> None:
+    """Refuse files whose id is taken or whose content is already in the collection (the lock held,
+    so the answer holds until the change is done)."""
+    existing = {document_id(path): path for path in corpus_files(corpus)}
+    hashes = {_sha256(path): doc_id for doc_id, path in existing.items()}
+    for item in incoming:
+        doc_id, name = item.added.document.doc_id, item.source.name
+        if doc_id in existing or (corpus / f"{doc_id}{METADATA_SUFFIX}").exists():
+            raise CorpusError(f"{name}: the collection already has a document with id {doc_id!r}; "
+                              f"rename the file or `assistant remove {doc_id}` first")
+        digest = hashlib.sha256(item.data).hexdigest()
+        if digest in hashes:
+            raise CorpusError(f"{name} is already in the collection as {hashes[digest]!r} (same content): not added")
+        hashes[digest] = doc_id
+
+
+def _file_names(item: _Incoming) -> list[str]:
+    doc_id = item.added.document.doc_id
+    return [f"{doc_id}{item.source.suffix.lower()}", f"{doc_id}{METADATA_SUFFIX}"]
+
+
+def _stage(journal: Journal, incoming: list[_Incoming]) -> None:
+    """Write each file and its sidecar into the journal's staging folder, durably."""
+    staged = journal.staged_dir
+    assert staged is not None
+    for item in incoming:
+        document_name, sidecar_name = _file_names(item)
+        _write_durably(staged / document_name, item.data)
+        sidecar = _SIDECAR_HEADER + tomli_w.dumps(_sidecar_values(item.added.document, item.source))
+        _write_durably(staged / sidecar_name, sidecar.encode("utf-8"))
+    fd = os.open(staged, os.O_RDONLY)
     try:
-        for source, added in planned:
-            doc_id, suffix = added.document.doc_id, source.suffix.lower()
-            target = corpus / f"{doc_id}{suffix}"
-            sidecar = corpus / f"{doc_id}{METADATA_SUFFIX}"
-            written += [target, sidecar]
-            _copy_atomically(source, target)
-            meta = _sidecar_values(added.document, source)
-            _write_atomically(sidecar, _toml(meta))
-        added_ids = frozenset(added.document.doc_id for _, added in planned)
-        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress,
-                            change=Change(added=added_ids))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    for _, added in planned:
-        added.passages = index.passage_counts[added.document.doc_id]
-        for warning in added.warnings:
-            log.warning("%s: %s", added.document.doc_id, warning)
-    return [added for _, added in planned], index
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Embedder] | None = None,
-                    progress: bool = False) -> Index:
-    """Take `doc_id` (its file and sidecar) out of the corpus and update the index."""
+                    progress: bool = False, wait: bool = True) -> Index:
+    """Take `doc_id` (its file and sidecar) out of the corpus and update the index; the files are
+    deleted only once the new index is in use (see transaction.py)."""
+    embedders = embedders or create_embedders(settings, cached=True)
     corpus = settings.corpus_dir
-    files = [path for path in corpus_files(corpus) if document_id(path) == doc_id]
-    if not files:
-        raise CorpusError(f"no document with id {doc_id!r} in {corpus}; `assistant docs` lists them")
-    if len(corpus_files(corpus)) == len(files):
-        raise CorpusError(f"{doc_id!r} is the last document: the collection cannot be empty; add another first")
-    sidecar = corpus / f"{doc_id}{METADATA_SUFFIX}"
-    if sidecar.is_file():
-        files.append(sidecar)
-    # Moved aside (not deleted) until the new index is in place, so a failed build can put them back.
-    aside = corpus / f".removing-{uuid.uuid4().hex[:8]}"
-    aside.mkdir()
-    moved: list[tuple[Path, Path]] = []
-    try:
-        for path in files:
-            os.replace(path, aside / path.name)
-            moved.append((path, aside / path.name))
-        index = build_index(settings, embedders or create_embedders(settings, cached=True), progress=progress,
-                            change=Change(removed=frozenset({doc_id})))
-    except BaseException:
-        for original, kept in moved:
-            os.replace(kept, original)
-        shutil.rmtree(aside, ignore_errors=True)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
-    return index
+    with changing(settings, "remove", wait=wait):
+        files = [path for path in corpus_files(corpus) if document_id(path) == doc_id]
+        if not files:
+            raise CorpusError(f"no document with id {doc_id!r} in {corpus}; `assistant docs` lists them")
+        if len(corpus_files(corpus)) == len(files):
+            raise CorpusError(f"{doc_id!r} is the last document: the collection cannot be empty; add another first")
+        sidecar = corpus / f"{doc_id}{METADATA_SUFFIX}"
+        if sidecar.is_file():
+            files.append(sidecar)
+        journal = begin(settings.index_dir, corpus, "remove", settings.backend, removed=[path.name for path in files])
+        return build_in(settings, embedders, journal, progress=progress, change=Change(removed=frozenset({doc_id})))
 
 
 def list_documents(settings: Settings) -> list[dict]:
@@ -177,32 +209,21 @@ def _sidecar_values(document: Document, source: Path) -> dict:
     values = {key: value for key, value in vars(document.metadata).items() if value not in (None, "")}
     if values.get("date") and values.get("year") == int(values["date"][:4]):
         del values["year"]  # implied by the date
-    if source.name != f"{document.doc_id}{source.suffix.lower()}":
-        values.setdefault("source_file", source.name)
+    if source.name != f"{document.doc_id}{source.suffix.lower()}" and strip_controls(source.name):
+        values.setdefault("source_file", strip_controls(source.name))
     return {key: values[key] for key in _SIDECAR_ORDER if key in values}
 
 
-def _toml(values: dict) -> str:
-    lines = ["# Written by `assistant add`; edit it and run `assistant index` to change the citation."]
-    for key, value in values.items():
-        lines.append(f"{key} = {value}" if isinstance(value, int) else f"{key} = {json.dumps(str(value), ensure_ascii=False)}")
-    return "\n".join(lines) + "\n"
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

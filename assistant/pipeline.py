@@ -40,8 +40,8 @@ from .calibration import Calibration
 from .chunking import Passage
 from .coverage import CorpusCoverage
 from .embedding import ENGLISH, MULTILINGUAL, Embedder, create_embedders, uses_torch_for_questions, vocabulary_words
+from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError, UnknownDocumentError
 from .i18n import N_
-from .errors import IndexCorruptError, IndexMissingError, IndexStaleError, QuestionError
 from .fusion import reciprocal_rank_fusion, score_fusion
 from .glossary import Glossary
 from .index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
@@ -67,13 +67,22 @@ def use_query_threads(settings: Settings, embedders: dict[str, Embedder] | None 
         torch.set_num_threads(settings.query_torch_threads)
 
 
+_CONTROL = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f"
+"""Control characters (Unicode category Cc) but tab and line feed, as a regex class body."""
+_SPACES = "\\x20\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+"""The white space `str.strip` removes that is not a control character, as a regex class body
+(written out: ECMAScript's `\\s` and Python's differ)."""
+QUESTION_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}\\t\\n{_SPACES}][^{_CONTROL}]*$"
+"""What `validate_question` accepts besides the length, as a regex that means the same in Python
+and ECMAScript: no control characters but tabs and line breaks, and not only white space. The
+OpenAPI schema publishes it (api/models.py); tests check that both agree character by character."""
+
+
 def validate_question(question: object, max_chars: int) -> str:
-    """The trimmed question, or a QuestionError that says what is wrong with it."""
+    """The trimmed question, or a QuestionError that says what is wrong with it. The length counts
+    every character sent (the schema's `maxLength`)."""
     if not isinstance(question, str):
         raise QuestionError(N_("the question must be text"))
-    question = question.strip()
-    if not question:
-        raise QuestionError(N_("the question is empty: type a question, e.g. \"Is sex work legal in Kazakhstan?\""))
     if len(question) > max_chars:
         raise QuestionError(N_("the question is {length} characters long; the limit is {limit}"), length=len(question),
                             limit=max_chars)
@@ -81,6 +90,9 @@ def validate_question(question: object, max_chars: int) -> str:
         raise QuestionError(N_("the question contains control characters: remove them"))
     if any(unicodedata.category(c) == "Cs" for c in question):
         raise QuestionError(N_("the question is not valid Unicode text: it contains a lone surrogate"))
+    question = question.strip()
+    if not question:
+        raise QuestionError(N_("the question is empty: type a question, e.g. \"Is sex work legal in Kazakhstan?\""))
     return question
 
 
@@ -117,13 +129,14 @@ def validate_filters(index: Index, doc_ids: object = None, year_from: object = N
             raise QuestionError(N_("doc_ids must be a list of document ids"))
         unknown = sorted(set(doc_ids) - set(index.documents))
         if unknown:
-            raise QuestionError(N_("no document with id {doc_id}; GET /api/documents lists them"), doc_id=repr(unknown[0]))
+            raise UnknownDocumentError(N_("no document with id {doc_id}; GET /api/documents lists them"),
+                                       doc_id=repr(unknown[0]))
         doc_ids = frozenset(doc_ids)
     for name, year in (("year_from", year_from), ("year_to", year_to)):
         if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1000 <= year <= 9999):
             raise QuestionError(N_("{name} must be a year such as 2015"), name=name)
-    if year_from is not None and year_to is not None and year_from > year_to:
-        raise QuestionError(N_("year_from ({year_from}) is after year_to ({year_to})"), year_from=year_from, year_to=year_to)
+    # year_from after year_to is an empty range, not an error (a schema cannot compare two fields):
+    # no document matches, and the answer says so.
     if language is not None and language not in LANGUAGES:
         raise QuestionError(N_("language must be one of {languages}"), languages=", ".join(LANGUAGES))
     return Filters(doc_ids, year_from, year_to, language)  # type: ignore[arg-type]

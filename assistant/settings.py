@@ -55,8 +55,20 @@ class Settings(BaseSettings):
     # new text; default: <index_dir>/embedding-cache.
     embedding_cache_dir: Path | None = None
 
-    # `assistant add` refuses a PDF with more pages than this.
+    # What one document may cost (formats.ExtractionLimits): `assistant add` and `index` refuse a
+    # file past any of these with one line that names the setting. Bytes are checked before any
+    # parser runs; a web page's extraction time grows faster than its size (5 MB: ~5 s on 2 cores,
+    # 50 MB: past 300 s), a Word file's memory about ten times its unpacked XML.
     max_pdf_pages: int = 2000
+    max_file_bytes: int = 100_000_000
+    max_text_bytes: int = 10_000_000
+    max_html_bytes: int = 5_000_000
+    max_docx_unpacked_bytes: int = 30_000_000
+    max_docx_parts: int = 1000
+    max_xml_text_chars: int = 1_000_000
+    max_text_chars: int = 10_000_000
+    # Read documents through symbolic links (`--follow-symlinks`); off, a link is refused.
+    follow_symlinks: bool = False
 
     # Chunking: passages grow block by block up to `chunk_target_chars`; a single block longer
     # than `chunk_max_chars` is split at sentence boundaries. Values chosen on the dev split.
@@ -154,6 +166,9 @@ class Settings(BaseSettings):
     default_k: int = 5
     max_k: int = 50
     max_question_chars: int = 1000
+    # The largest request body the server reads (413 beyond it, before anything parses it): a
+    # question of max_question_chars in the longest JSON escapes is 6 KB, with filters a few more.
+    max_request_bytes: int = 65_536
 
     # Shown to a first-time visitor of the chat page; set them to suit your corpus. The page shows
     # these in the reader's language when the catalogues translate them (assistant/locale), as
@@ -207,7 +222,12 @@ class Settings(BaseSettings):
 
     @property
     def extraction_limits(self) -> ExtractionLimits:
-        return ExtractionLimits(max_pdf_pages=self.max_pdf_pages)
+        return ExtractionLimits(
+            max_pdf_pages=self.max_pdf_pages, max_file_bytes=self.max_file_bytes, max_text_bytes=self.max_text_bytes,
+            max_html_bytes=self.max_html_bytes, max_docx_unpacked_bytes=self.max_docx_unpacked_bytes,
+            max_docx_parts=self.max_docx_parts, max_xml_text_chars=self.max_xml_text_chars,
+            max_text_chars=self.max_text_chars, follow_symlinks=self.follow_symlinks,
+        )
 
     @property
     def glossary_path(self) -> Path:

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.backends import LexicalIndex
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
-from assistant.index import CURRENT_FILE, build_index, current_build, load_index
+from assistant.index import CURRENT_FILE, build_index, current_build, load_index, manifest_checksum
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from conftest import CORPUS, RecordingEmbedder
@@ -131,19 +131,22 @@ def test_damaged_index_files_give_a_clear_message(small, damage):
         load_index(small.index_dir)
 
 
-def test_an_index_of_another_format_version_is_refused(small):
-    manifest_path = current_build(small.index_dir) / "manifest.json"
+def _rewrite_manifest(index_dir, change) -> None:
+    """Edit the manifest as another program version or model would have written it (signed)."""
+    manifest_path = current_build(index_dir) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 999
+    change(manifest)
+    manifest["checksum"] = manifest_checksum(manifest)
     manifest_path.write_text(json.dumps(manifest))
+
+
+def test_an_index_of_another_format_version_is_refused(small):
+    _rewrite_manifest(small.index_dir, lambda manifest: manifest.update(format_version=999))
     with pytest.raises(IndexCorruptError, match="format version 999"):
         load_index(small.index_dir)
 
 
 def test_an_index_built_by_another_model_is_stale(small, embedders):
-    manifest_path = current_build(small.index_dir) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["models"]["english"] = {"name": "other-model", "fingerprint": "0"}
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(small.index_dir, lambda m: m["models"].update(english={"name": "other-model", "fingerprint": "0"}))
     with pytest.raises(IndexStaleError, match="other-model"):
         Assistant.open(small, embedders=embedders)

@@ -192,13 +192,15 @@ def test_a_failed_rebuild_takes_the_copied_files_out(library, tmp_path, monkeypa
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("assistant.library.build_index", fail)
+    monkeypatch.setattr("assistant.backends.faiss.LexicalIndex.save", fail)
     with pytest.raises(RuntimeError):
         add_documents(settings, [make_html(tmp_path / "night-bus.html")], embedders=spy)
     assert _state(settings) == state
     with pytest.raises(RuntimeError):
         remove_document(settings, SEEDS[0], embedders=spy)
     assert _state(settings) == state
+    assert not (settings.index_dir / "JOURNAL").exists()
+    assert [p.name for p in settings.index_dir.glob("build-*")] == [current_build(settings.index_dir).name]
 
 
 def test_duplicates_and_taken_ids_are_refused(library, tmp_path):

@@ -14,12 +14,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import Request as StarletteRequest
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
-from ..errors import AssistantError, QuestionError
+from ..errors import AssistantError, QuestionError, UnknownDocumentError
 from ..i18n import N_, Message
 from ..pipeline import Assistant
 from .language import VALIDATION_MESSAGES, request_language, translate
+from .models import document_limits
 from .routers import ask, docs, documents, feedback, health
 
 access_log = logging.getLogger("assistant.access")
@@ -48,10 +51,12 @@ def create_app(assistant: Assistant) -> FastAPI:
         redoc_url=None,
     )
     app.state.assistant = assistant
+    app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes)
     app.add_middleware(HeadersAndAccessLog)
     app.middleware("http")(reload_changed_index)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(UnknownDocumentError, unknown_document)
     app.add_exception_handler(QuestionError, bad_question)
     app.add_exception_handler(AssistantError, unavailable)
     app.add_exception_handler(Exception, internal_error)
@@ -59,6 +64,15 @@ def create_app(assistant: Assistant) -> FastAPI:
         app.include_router(router)
     app.mount("/static", web.static_files(), name="static")
     app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
+    generate = app.openapi
+
+    def openapi() -> dict:
+        """FastAPI's schema with the limits the code enforces, made once."""
+        if app.openapi_schema is None:
+            app.openapi_schema = document_limits(generate(), assistant.settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -87,6 +101,10 @@ async def bad_question(request: Request, error: QuestionError) -> JSONResponse:
     return JSONResponse({"error": error.render(request_language(request))}, status_code=422)
 
 
+async def unknown_document(request: Request, error: UnknownDocumentError) -> JSONResponse:
+    return JSONResponse({"error": error.render(request_language(request))}, status_code=404)
+
+
 async def unavailable(request: Request, error: AssistantError) -> JSONResponse:
     return JSONResponse({"error": error.render(request_language(request))}, status_code=503)
 
@@ -94,6 +112,52 @@ async def unavailable(request: Request, error: AssistantError) -> JSONResponse:
 async def internal_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": translate(request, N_("internal error: the server log has the details"))},
                         status_code=500)
+
+
+class BodyLimit:
+    """Refuses a request body over `limit` bytes with 413 and a JSON error before anything parses
+    it: at once when Content-Length says so, else (a chunked body) as soon as the bytes received pass
+    the limit. A body within it is held (at most `limit` bytes) and handed on unchanged."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(scope, send)
+        held: list[ASGIMessage] = []
+        size = 0
+        while True:
+            message = await receive()
+            held.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(scope, send)
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> ASGIMessage:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = Message(N_("the request body is over {limit} bytes: send a shorter question (the limit is the "
+                             "max_request_bytes setting)"), {"limit": f"{self.limit:,}"})
+        response = JSONResponse(
+            {"error": message.render(request_language(StarletteRequest(scope)))},
+            status_code=413, headers={"connection": "close"})
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> ASGIMessage:
+    return {"type": "http.disconnect"}
 
 
 class HeadersAndAccessLog:
@@ -108,7 +172,7 @@ class HeadersAndAccessLog:
             return await self.app(scope, receive, send)
         started, status = time.perf_counter(), 500
 
-        async def send_with_headers(message: Message) -> None:
+        async def send_with_headers(message: ASGIMessage) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

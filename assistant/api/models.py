@@ -1,8 +1,19 @@
-"""Request and response bodies of the JSON API (the answer object itself is `answer.Answer`)."""
+"""Request and response bodies of the JSON API (the answer object itself is `answer.Answer`).
+
+The limits on a question are enforced once, by `Assistant.ask` (pipeline.py); the schema states
+them (`document_limits`, from the running settings, so there is no second copy of a limit) so that
+a request the schema allows is answered, and one it does not is refused.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from ..language import LANGUAGES
+from ..pipeline import QUESTION_PATTERN
+from ..settings import Settings
 
 
 class AskRequest(BaseModel):
@@ -13,9 +24,18 @@ class AskRequest(BaseModel):
     )
     k: int = Field(5, strict=True, ge=1, description="How many passages to return, 1 to 50 (the `max_k` setting).")
     doc_ids: list[str] | None = Field(None, description="Answer only from these documents (ids from GET /api/documents).")
-    year_from: int | None = Field(None, strict=True, description="Answer only from sources of this year or later.")
+    year_from: int | None = Field(None, strict=True, description="Answer only from sources of this year or later "
+                                  "(a range that ends before it starts matches no document).")
     year_to: int | None = Field(None, strict=True, description="Answer only from sources of this year or earlier.")
     language: str | None = Field(None, description="Answer only from documents in this language (en, ru or kk).")
+
+    @field_validator("k", "year_from", "year_to", mode="before")
+    @classmethod
+    def whole_number(cls, value: object) -> object:
+        """JSON's 5.0 is the integer 5 (as JSON Schema has it); 5.5, "5" and true stay refused."""
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+            return int(value)
+        return value
 
 
 class ErrorResponse(BaseModel):
@@ -51,3 +71,37 @@ class Health(BaseModel):
 
 ERRORS = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 """The error responses every JSON route may give, for the OpenAPI schema."""
+
+
+def document_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """`schema` (FastAPI's OpenAPI document) with the limits `Assistant.ask` and the server enforce:
+    the question's length and pattern, k's maximum, the years' range, the languages, the body size
+    (413) and unknown documents (404)."""
+    request = schema.get("components", {}).get("schemas", {}).get("AskRequest")
+    if request is not None:
+        fields = request["properties"]
+        fields["question"].update(minLength=1, maxLength=settings.max_question_chars, pattern=QUESTION_PATTERN)
+        fields["question"]["description"] = (
+            f"The question: 1 to {settings.max_question_chars:,} characters, not only white space, no control "
+            "characters (line breaks and tabs are fine).")
+        fields["k"].update(maximum=settings.max_k)
+        fields["k"]["description"] = f"How many passages to return, 1 to {settings.max_k} (the `max_k` setting)."
+        for name in ("year_from", "year_to"):
+            _integer_branch(fields[name]).update(minimum=1000, maximum=9999)
+        _string_branch(fields["language"])["enum"] = list(LANGUAGES)
+    ask = schema.get("paths", {}).get("/api/ask", {}).get("post")
+    if ask is not None:
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+        ask["responses"]["404"] = {"description": "A document named in `doc_ids` is not in the collection",
+                                   "content": error}
+        ask["responses"]["413"] = {"description": f"The request body is over {settings.max_request_bytes:,} bytes "
+                                                  "(the `max_request_bytes` setting)", "content": error}
+    return schema
+
+
+def _integer_branch(field: dict) -> dict:
+    return next(option for option in field.get("anyOf", [field]) if option.get("type") == "integer")
+
+
+def _string_branch(field: dict) -> dict:
+    return next(option for option in field.get("anyOf", [field]) if option.get("type") == "string")

@@ -124,3 +124,14 @@ class BackendStore(Protocol):
         """A build is no longer in use: free what it alone holds (not what `keep`, the build in
         use, shares with it)."""
         ...
+
+    def recover(self, description: dict | None, *, commit: bool) -> None:
+        """After a process died in the middle of a change (see transaction.py), what its
+        `PendingWrite` would have done: `commit=True` when `index/CURRENT` names the new build (do
+        what `commit` does), `commit=False` when it does not (undo what `write` changed).
+        `description` is the new build's backend description from its manifest, None when the
+        process died before the build folder was complete (what `write` had started is then known
+        only to the store, e.g. by the names it gives new data). Must be safe to run twice. A store
+        keeping everything in the build folder (FAISS) has nothing to do; index.py calls this hook
+        only when a store has it, and warns on a roll-back when it has not."""
+        ...

@@ -247,3 +247,6 @@ class FaissStore:
 
     def discard(self, description: dict, *, keep: dict) -> None:
         pass
+
+    def recover(self, description: dict | None, *, commit: bool) -> None:
+        """Nothing to complete or undo: a build's files are its folder, which index.py keeps or deletes."""
