@@ -49,10 +49,10 @@ scale: install
 # compile the .mo files the program reads (committed, so an install needs no build step).
 LOCALES := ru kk
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k n_:1,2 --no-location --sort-output --omit-header \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k n_:1,2 --no-location --sort-output --omit-header -w 100 \
 		--project assistant -o assistant/locale/messages.pot .
 	for lang in $(LOCALES); do \
-		$(BIN)/pybabel update --no-fuzzy-matching --omit-header -D messages -l $$lang \
+		$(BIN)/pybabel update --no-fuzzy-matching -w 100 -D messages -l $$lang \
 			-i assistant/locale/messages.pot -d assistant/locale; done
 	$(BIN)/pybabel compile --statistics -D messages -d assistant/locale
 
