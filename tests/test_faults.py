@@ -153,7 +153,7 @@ REMOVE_STEPS = {"embedded": False, "written": False, "switched": True, "completi
 @pytest.mark.parametrize("step", REMOVE_STEPS)
 def test_kill_9_during_remove_is_rolled_back_or_completed(collection, embedders, step):
     settings, _ = collection
-    _kill_at(settings, step, "remove", "beta")
+    _kill_at(settings, step, "remove", "beta", "--yes")
     notice = _next_command(settings)
     completed = REMOVE_STEPS[step]
     assert ("completed" if completed else "rolled back") + " an interrupted `assistant remove`" in notice, notice

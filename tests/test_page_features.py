@@ -58,7 +58,7 @@ def test_no_filter_leaves_the_filters_closed(client):
 
 @pytest.mark.parametrize(("params", "says"), [
     ({"year_from": "soon"}, "year_from must be a year such as 2015"),
-    ({"year_from": "2020", "year_to": "2010"}, "year_from (2020) is after year_to (2010)"),
+    ({"year_to": "99999"}, "year_to must be a year such as 2015"),
     ({"doc_ids": "nope"}, "no document with id 'nope'"),
     ({"language": "de"}, "language must be one of en, ru, kk"),
 ])

@@ -16,6 +16,14 @@ from ..pipeline import QUESTION_PATTERN
 from ..settings import Settings
 
 
+def whole_number(value: object) -> object:
+    """JSON's 5.0 is the integer 5 (as JSON Schema has it); 5.5, "5" and true stay refused (a
+    pydantic before-validator for strict integer fields)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
 class AskRequest(BaseModel):
     question: str = Field(
         strict=True,
@@ -29,13 +37,7 @@ class AskRequest(BaseModel):
     year_to: int | None = Field(None, strict=True, description="Answer only from sources of this year or earlier.")
     language: str | None = Field(None, description="Answer only from documents in this language (en, ru or kk).")
 
-    @field_validator("k", "year_from", "year_to", mode="before")
-    @classmethod
-    def whole_number(cls, value: object) -> object:
-        """JSON's 5.0 is the integer 5 (as JSON Schema has it); 5.5, "5" and true stay refused."""
-        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-            return int(value)
-        return value
+    _whole_numbers = field_validator("k", "year_from", "year_to", mode="before")(whole_number)
 
 
 class ErrorResponse(BaseModel):
@@ -89,13 +91,16 @@ def document_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any
         for name in ("year_from", "year_to"):
             _integer_branch(fields[name]).update(minimum=1000, maximum=9999)
         _string_branch(fields["language"])["enum"] = list(LANGUAGES)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path in schema.get("paths", {}).values():
+        if "post" in path:  # the body limit holds for every request with a body
+            path["post"]["responses"]["413"] = {
+                "description": f"The request body is over {settings.max_request_bytes:,} bytes "
+                               "(the `max_request_bytes` setting)", "content": error}
     ask = schema.get("paths", {}).get("/api/ask", {}).get("post")
     if ask is not None:
-        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
         ask["responses"]["404"] = {"description": "A document named in `doc_ids` is not in the collection",
                                    "content": error}
-        ask["responses"]["413"] = {"description": f"The request body is over {settings.max_request_bytes:,} bytes "
-                                                  "(the `max_request_bytes` setting)", "content": error}
     return schema
 
 

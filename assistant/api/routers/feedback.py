@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ... import feedback as store
 from ...errors import QuestionError
@@ -17,7 +17,7 @@ from ...language import detect_language
 from ...pipeline import Assistant, validate_question
 from ..dependencies import current_assistant
 from ..language import request_language
-from ..models import ErrorResponse
+from ..models import ERRORS, ErrorResponse, whole_number
 
 router = APIRouter()
 
@@ -36,13 +36,15 @@ class FeedbackRequest(BaseModel):
                            description="The passage's highlighted sentence(s), as shown.")
     verdict: Literal["answers", "wrong"] = Field(description='"answers": it answers the question; "wrong": it does not.')
 
+    _whole_numbers = field_validator("start", "end", mode="before")(whole_number)
+
 
 class FeedbackSaved(BaseModel):
     saved: bool
 
 
 @router.post("/api/feedback", response_model=FeedbackSaved,
-             responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
+             responses={**ERRORS, 404: {"model": ErrorResponse}})
 async def feedback(body: FeedbackRequest, request: Request, assistant: Assistant = Depends(current_assistant)):
     """Keep one verdict on one passage (the same passage judged again for the same question
     replaces the verdict). Off unless the operator set ASSISTANT_FEEDBACK=on."""
