@@ -28,13 +28,23 @@ import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .cleaning import CleanText, clean
 from .dates import is_iso_date, newest_cited_year, year_label
 from .errors import CorpusError
-from .formats import SUPPORTED_SUFFIXES, ExtractionLimits, check_size, extract, page_offsets, strip_controls
+from .formats import (
+    FILE_DATE,
+    SUPPORTED_SUFFIXES,
+    ExtractionLimits,
+    FileDate,
+    check_size,
+    extract,
+    page_offsets,
+    strip_controls,
+)
 from .language import LANGUAGES, Language, detect_language
 
 log = logging.getLogger(__name__)
@@ -250,7 +260,10 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
                    overrides: dict | None = None) -> DocumentMetadata:
     sidecar = path.with_suffix(METADATA_SUFFIX)
     values = dict(from_file or {})
+    recorded = values.pop(FILE_DATE, None)
     if not sidecar.is_file():
+        if recorded is not None and not values.get("date") and not (overrides or {}).get("date"):
+            values.update(_file_date(path, recorded, cleaned))
         if not values.get("title") and not (overrides or {}).get("title"):
             title = cleaned.text.split("\n", 1)[0].strip()[:200]
             log.warning("%s has no metadata (%s): using its first line as the title", path.name, sidecar.name)
@@ -271,16 +284,38 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
     if "title" not in values:
         values["title"] = cleaned.text.split("\n", 1)[0].strip()[:200]
         log.warning("%s has no title: using the document's first line", sidecar.name)
-    date = values.get("date")
-    if date is not None:
-        date = str(date)
-        if not is_iso_date(date):
-            raise CorpusError(f"{sidecar}: date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD; leave it out when unknown")
-        values["date"] = date
-        values.setdefault("year", int(date[:4]))
+    published = values.get("date")
+    if published is not None:
+        published = str(published)
+        if not is_iso_date(published):
+            raise CorpusError(
+                f"{sidecar}: date {published!r} is not YYYY, YYYY-MM or YYYY-MM-DD; leave it out when unknown")
+        values["date"] = published
+        values.setdefault("year", int(published[:4]))
     if values.get("year") is None:
         values["year_estimate"] = newest_cited_year(cleaned.text)
     return DocumentMetadata(**values)
+
+
+def _file_date(path: Path, recorded: FileDate, cleaned: CleanText) -> dict:
+    """What a PDF or Word file's own date (`recorded`) says of its source's date, for a file with no
+    sidecar yet (`assistant add`): the date, with a note of where it was read.
+
+    The rule: a file's creation date is an upper bound on when its text was written (a text cannot
+    be newer than its file), usually close to the publication date, so it stands for the date;
+    the newest year the text cites is a lower bound (dates.py). A recorded date before that lower
+    bound, or after today, is wrong (a template's date, a reset clock): it is left out, and the
+    note says so, so the source is dated by its text as an undated one is."""
+    year, cited = int(recorded.date[:4]), newest_cited_year(cleaned.text)
+    if recorded.date > date.today().isoformat():
+        log.warning("%s: %s (%s) is in the future: left out", path.name, recorded.basis, recorded.date)
+        return {"date_note": f"{recorded.basis} ({recorded.date}) is in the future: not used"}
+    if cited is not None and year < cited:
+        log.warning("%s: %s (%s) is older than the newest year its text cites (%d): left out",
+                    path.name, recorded.basis, recorded.date, cited)
+        return {"date_note": f"{recorded.basis} ({year}) is older than the newest year the text cites ({cited}): "
+                             "not used"}
+    return {"date": recorded.date, "date_note": f"from {recorded.basis}"}
 
 
 def _safe_values(path: Path, values: dict) -> dict:

@@ -7,14 +7,15 @@ offset where each page starts, so a citation can say "p. 3".
 Libraries, and why:
 - PDF: `pypdf`. Pure Python (no system libraries), actively maintained, reads the text layer
   page by page, tells an encrypted file and its page count before any text is extracted (so a
-  10,000-page file is refused at once), and reads the document information (title).
+  10,000-page file is refused at once), and reads the document information (title, creation
+  date).
   `pdfplumber` (on pdfminer.six) keeps layout better but is several times slower and adds nothing
   the cleaning does not already do (joining wraps, undoing hyphenation).
 - HTML: `trafilatura`. The best-measured main-content extractor in open benchmarks; it drops
   navigation, footers, cookie and newsletter boxes, keeps headings and lists (Markdown output),
   and reads `<title>`, `og:site_name`, canonical URL and publication date from meta tags.
 - Word: `python-docx`. The standard reader of `.docx`: paragraphs with their styles (headings,
-  list items) and tables in body order, and the core properties (title).
+  list items) and tables in body order, and the core properties (title, created).
 
 Every input costs bounded work (`ExtractionLimits`, defaults in `Settings`): the file's bytes are
 checked against the limit of its format before any parser sees them (`.txt`/`.md` and `.html`
@@ -40,6 +41,7 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from .cleaning import normalize
@@ -97,6 +99,22 @@ class ExtractionLimits:
         if suffix in (".html", ".htm"):
             return self.max_html_bytes, "ASSISTANT_MAX_HTML_BYTES"
         return self.max_file_bytes, "ASSISTANT_MAX_FILE_BYTES"
+
+
+FILE_DATE = "file_date"
+"""The key of `Extracted.metadata` under which a PDF or Word file's own date is handed on (a
+`FileDate`; corpus.py decides whether to believe it)."""
+
+
+@dataclass(frozen=True)
+class FileDate:
+    """The date a file records of itself (a PDF's /CreationDate, a Word file's created property)
+    and where it was read, for the date note."""
+
+    date: str
+    """YYYY-MM-DD."""
+    basis: str
+    """Where it was read, e.g. "the PDF's creation date"."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +295,16 @@ def _pdf_metadata(reader) -> dict:
         title = str(info.get("/Title") or "").strip()
     except Exception:  # a damaged information dictionary: the text is still good
         return {}
-    return {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    for name, basis in (("creation_date", "the PDF's creation date"), ("modification_date", "the PDF's last change")):
+        try:
+            when = getattr(info, name, None)
+        except Exception:  # a malformed date string ("D:2024-13-45"): left out, like an absent one
+            when = None
+        if when is not None:
+            metadata[FILE_DATE] = FileDate(when.date().isoformat(), basis)
+            break
+    return metadata
 
 
 def page_offsets(raw: str, raw_page_starts: tuple[int, ...], served: str) -> tuple[int, ...]:
@@ -426,17 +453,26 @@ def check_docx(path: Path, data: bytes, limits: ExtractionLimits) -> None:
 def extract_docx(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
     check_docx(path, data, limits)
     try:
-        parts, title = _docx_parts(data)
+        parts, properties = _docx_parts(data)
     except Exception as error:  # a damaged package fails in zipfile, lxml or python-docx, in many ways
         raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
     if not parts:
         raise CorpusError(f"{path.name} has no text: add its text or pick another file")
-    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    title, file_date = properties
+    metadata: dict = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    if file_date is not None:
+        metadata[FILE_DATE] = file_date
     return Extracted("\n\n".join(parts), markdown=True, metadata=metadata)
 
 
-def _docx_parts(data: bytes) -> tuple[list[str], str]:
-    """The blocks of a Word file in body order (headings, list items, table rows) and its title."""
+_PYTHON_DOCX_TEMPLATE_CREATED = datetime(2013, 12, 23, 23, 15)
+"""The creation time python-docx's blank template carries into every file made from it: not a date
+of the file's content."""
+
+
+def _docx_parts(data: bytes) -> tuple[list[str], tuple[str, FileDate | None]]:
+    """The blocks of a Word file in body order (headings, list items, table rows), its title and
+    the date it records of itself (created, else last modified)."""
     import docx
     from docx.table import Table
 
@@ -466,7 +502,13 @@ def _docx_parts(data: bytes) -> tuple[list[str], str]:
             parts.append(f"- {text}")
         else:
             parts.append(text)
-    return parts, (document.core_properties.title or "").strip()
+    core = document.core_properties
+    file_date = None
+    for when, basis in ((core.created, "the Word file's creation date"), (core.modified, "the Word file's last change")):
+        if when is not None and when.replace(tzinfo=None) != _PYTHON_DOCX_TEMPLATE_CREATED:
+            file_date = FileDate(when.date().isoformat(), basis)
+            break
+    return parts, ((core.title or "").strip(), file_date)
 
 
 def _first_line(error: Exception) -> str:

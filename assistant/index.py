@@ -43,7 +43,17 @@ from .embedding import Embedder
 from .errors import AssistantError, IndexCorruptError, IndexMissingError
 from .tokens import tokenize
 from .settings import Settings
-from .transaction import JOURNAL_FILE, Journal, apply_to_corpus, begin, checkpoint, collection_lock, try_lock, undo
+from .transaction import (
+    JOURNAL_FILE,
+    Journal,
+    apply_to_corpus,
+    begin,
+    checkpoint,
+    collection_lock,
+    fsync_dir,
+    try_lock,
+    undo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -560,7 +570,7 @@ def _write_build(index_dir: Path, name: str, manifest: dict, documents: list[Doc
             if path.is_file():
                 _fsync(path)
         partial.rename(final)
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
     except BaseException:
         if pending is not None:
             pending.rollback()
@@ -574,7 +584,7 @@ def _switch_current(index_dir: Path, build: Path) -> None:
     _write_text(pointer, build.name + "\n")
     _fsync(pointer)
     os.replace(pointer, index_dir / CURRENT_FILE)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
 
 
 def _remove_old_builds(index_dir: Path, store: BackendStore, *, keep: str, kept: dict) -> None:
@@ -601,11 +611,3 @@ def _write_text(path: Path, text: str) -> None:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

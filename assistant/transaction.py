@@ -205,7 +205,7 @@ class Journal:
     @staticmethod
     def delete(index_dir: Path) -> None:
         (index_dir / JOURNAL_FILE).unlink(missing_ok=True)
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
 
 
 def begin(index_dir: Path, corpus_dir: Path, operation: str, backend: str, *, incoming: list[str] | None = None,
@@ -235,7 +235,7 @@ def apply_to_corpus(journal: Journal) -> None:
         (corpus / name).unlink(missing_ok=True)
         if position == 0 and not journal.incoming:
             checkpoint("completing")
-    _fsync_dir(corpus)
+    fsync_dir(corpus)
     if staged is not None:
         shutil.rmtree(staged, ignore_errors=True)
 
@@ -260,10 +260,11 @@ def _write_durably(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

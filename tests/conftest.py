@@ -19,7 +19,7 @@ if "ASSISTANT_ONNX_DIR" not in os.environ:
     os.environ["ASSISTANT_ONNX_DIR"] = tempfile.mkdtemp(prefix="assistant-test-onnx-")
     atexit.register(shutil.rmtree, os.environ["ASSISTANT_ONNX_DIR"], True)
 
-from assistant.embedding import ENGLISH, Embedder, create_embedders  # noqa: E402
+from assistant.embedding import ENGLISH, Embedder, EmbedderWrapper, create_embedders  # noqa: E402
 from assistant.index import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -32,25 +32,13 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 
 
-class RecordingEmbedder:
+class RecordingEmbedder(EmbedderWrapper):
     """A real embedder that records every text it is asked to encode (a spy, not a mock)."""
 
     def __init__(self, inner: Embedder):
-        self.inner = inner
+        super().__init__(inner)
         self.queries: list[str] = []
         self.passages: list[str] = []
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
 
     def encode_queries(self, texts):
         self.queries.extend(texts)

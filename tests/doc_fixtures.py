@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 # What the PDF prints, page by page, line by line ("" is a blank line). Page 1's last paragraph
@@ -80,7 +81,13 @@ DOCX_PARAGRAPHS = [
 ]
 
 
-def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | None = PDF_TITLE) -> Path:
+PDF_CREATED = datetime(2024, 6, 3, 9, 30, tzinfo=timezone.utc)
+"""The creation date the sample PDF records (its text cites 2023 and the 2024 law)."""
+
+
+def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | None = PDF_TITLE,
+             created: datetime = PDF_CREATED) -> Path:
+    """A PDF of `pages` with running header and footer; `created` is its /CreationDate."""
     from fpdf import FPDF
 
     class Report(FPDF):
@@ -97,6 +104,7 @@ def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | Non
     pdf = Report()
     if title:
         pdf.set_title(title)
+    pdf.set_creation_date(created)
     pdf.set_font("Helvetica", size=11)
     for lines in pages:
         pdf.add_page()
@@ -111,11 +119,15 @@ def make_html(path: Path) -> Path:
     return path
 
 
-def make_docx(path: Path) -> Path:
+def make_docx(path: Path, *, created: datetime | None = None) -> Path:
+    """A Word file with headings, a list and a table; `created` its core property (None: the
+    python-docx template's)."""
     import docx
 
     document = docx.Document()
     document.core_properties.title = DOCX_TITLE
+    if created is not None:
+        document.core_properties.created = created
     for style, text in DOCX_PARAGRAPHS:
         if style and style.startswith("Heading"):
             document.add_heading(text, level=int(style.split()[-1]))

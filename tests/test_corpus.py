@@ -1,10 +1,12 @@
 import logging
+from datetime import datetime, timezone
 
 import pytest
 
-from assistant.corpus import corpus_fingerprint, load_corpus
+from assistant.corpus import corpus_fingerprint, load_corpus, load_document
 from assistant.errors import CorpusError
 from conftest import CORPUS, REPO
+from doc_fixtures import make_docx, make_pdf
 
 SEEDS = REPO.parent / "shared" / "seeds"
 SEED_IDS = {
@@ -79,3 +81,34 @@ def test_fingerprint_changes_with_any_document_or_metadata_edit(tmp_path):
     with_metadata = corpus_fingerprint(tmp_path)
     (tmp_path / "a.txt").write_text("Alpha text, edited.\n", encoding="utf-8")
     assert len({before, with_metadata, corpus_fingerprint(tmp_path)}) == 3
+
+
+# A file's own date (issue 11) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("made", "created", "date", "note"), [
+    ("pdf", datetime(2024, 6, 3, tzinfo=timezone.utc), "2024-06-03", "from the PDF's creation date"),
+    ("docx", datetime(2025, 2, 1), "2025-02-01", "from the Word file's creation date"),
+    # Before the newest year the text cites (2024): a template's or a reset clock's date.
+    ("pdf", datetime(2010, 1, 1, tzinfo=timezone.utc), None,
+     "the PDF's creation date (2010) is older than the newest year the text cites (2024): not used"),
+    ("pdf", datetime(2099, 1, 1, tzinfo=timezone.utc), None, "the PDF's creation date (2099-01-01) is in the future: not used"),
+    # python-docx's blank template carries its own 2013 creation time into every file made from it.
+    ("docx", None, None, None),
+])
+def test_a_files_own_date_dates_it_when_its_text_allows(tmp_path, caplog, made, created, date, note):
+    path = tmp_path / f"report.{made}"
+    make_pdf(path, created=created) if made == "pdf" else make_docx(path, created=created)
+    meta = load_document(path).metadata
+    assert (meta.date, meta.date_note) == (date, note)
+    assert meta.year == (int(date[:4]) if date else None)
+    assert meta.year_estimate == (None if date else 2024)  # undated: placed at its newest cited year
+    assert (note is not None and "not used" in note) == ("left out" in caplog.text)
+
+
+def test_flags_and_sidecars_win_over_the_files_own_date(tmp_path):
+    path = make_pdf(tmp_path / "report.pdf", created=datetime(2024, 6, 3, tzinfo=timezone.utc))
+    assert load_document(path, overrides={"date": "2023-05"}).metadata.date == "2023-05"
+    path.with_suffix(".toml").write_text('title = "Field report"\ndate_note = "undated; cites 2023 data"\n')
+    meta = load_document(path).metadata
+    assert (meta.date, meta.date_note, meta.year_estimate) == (None, "undated; cites 2023 data", 2024)

