@@ -54,6 +54,13 @@ def main() -> None:
         lines += ["## Public benchmark: BEIR SciFact", "",
                   "As last measured by `make eval-beir` (too slow for every `make eval`); details in `eval/beir_report.md`.",
                   "", *_first_table(beir.read_text(encoding="utf-8")), ""]
+    ablation = Path(__file__).with_name("ablation.md")
+    if ablation.is_file():
+        body = ablation.read_text(encoding="utf-8").split("\n", 1)[1]  # its own title left out
+        lines += ["## Ranking ablation", "",
+                  "As last measured by `python eval/ablation.py` (about ten minutes: every lever cross-validated "
+                  "on dev, the shippable ones on test); copied from `eval/ablation.md`.", "",
+                  *[("#" + line if line.startswith("#") else line) for line in body.splitlines()], ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}")
 
