@@ -112,7 +112,7 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
     evaluate.add_argument("--gold", type=Path, default=None, help=_("gold JSON Lines file (default eval/gold.jsonl)"))
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
     evaluate.add_argument("--lang", choices=["en", "ru", "kk"], default=None, help=_("only questions in this language"))
-    evaluate.add_argument("--kind", default=None, help=_("only questions of this kind (e.g. temporal, number, why)"))
+    evaluate.add_argument("--kind", default=None, help=_("only questions of this kind (e.g. temporal, number, why; not-temporal: all but temporal)"))
     evaluate.add_argument("--json", action="store_true", help=_("print metrics as JSON"))
     evaluate.add_argument("--beir", type=Path, metavar="DIR", default=None,
                           help=_("BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), run in a temporary index"))

@@ -38,7 +38,8 @@ MODES: dict[str, dict] = {
     "multilingual model for every question": {"spaces_by_language": {lang: ["multilingual"] for lang in EVERY_LANGUAGE}},
     "both models for every question": {"spaces_by_language": {lang: ["english", "multilingual"] for lang in EVERY_LANGUAGE}},
     "foreign passages without a lexical part": {"cross_language_lexical": "zero"},
-    "no time ordering": {"recency_present_weight": 0.0, "newest_in_top": 0},
+    "no time ordering": {"recency_present_weight": 0.0, "recency_ranker_weight": 0.0, "newest_in_top": 0,
+                         "newest_in_top_present": 0},
 }
 """Modes side by side: the product (the settings as they are) and one lever changed at a time."""
 CUTOFF = 10
@@ -94,9 +95,17 @@ def load_gold(path: Path) -> list[GoldQuestion]:
 
 def select(gold: Iterable[GoldQuestion], *, split: str = "all", lang: str | None = None,
            kind: str | None = None) -> list[GoldQuestion]:
-    """The gold questions of a split, a language and a kind (None: any)."""
+    """The gold questions of a split, a language and a kind (None: any; "not-KIND": every other
+    kind, e.g. "not-temporal" for the questions where time does not matter)."""
+    def kind_matches(question: GoldQuestion) -> bool:
+        if kind is None:
+            return True
+        if kind.startswith("not-"):
+            return question.kind != kind[4:]
+        return question.kind == kind
+
     return [q for q in gold if (split == "all" or q.split == split) and (lang is None or q.lang == lang)
-            and (kind is None or q.kind == kind)]
+            and kind_matches(q)]
 
 
 def first_hit_rank(answer: Answer, answers: list[str]) -> int | None:

@@ -1,6 +1,6 @@
 from collections import Counter
 
-from assistant.evaluation import MODES, evaluate, fold, is_hit, load_gold, _rank_metrics
+from assistant.evaluation import MODES, _rank_metrics, evaluate, fold, is_hit, load_gold, select
 from conftest import REPO
 
 GOLD = REPO / "eval" / "gold.jsonl"
@@ -45,3 +45,12 @@ def test_ci_gate_the_test_split_does_not_regress_in_any_language(settings, index
     product = report["modes"][PRODUCT_MODE]
     for language, (metric, floor) in FLOORS.items():
         assert product["by_language"][language][metric] >= floor, (language, product["by_language"][language])
+
+
+def test_select_takes_a_kind_or_every_other_kind():
+    gold = load_gold(REPO / "eval" / "gold.jsonl")
+    temporal = select(gold, split="test", kind="temporal")
+    others = select(gold, split="test", kind="not-temporal")
+    assert temporal and others and all(q.kind == "temporal" for q in temporal)
+    assert not any(q.kind == "temporal" for q in others)
+    assert len(temporal) + len(others) == len(select(gold, split="test"))
