@@ -32,10 +32,6 @@ class Highlight(BaseModel):
     end: int
 
 
-def format_year(year: int | None) -> str:
-    return str(year) if year else "n.d."
-
-
 class Citation(BaseModel):
     doc_id: str
     title: str
@@ -52,15 +48,6 @@ class Citation(BaseModel):
     end: int
     page: int | None = Field(None, description="The page of the source (a PDF) the passage starts on; null when it has no pages.")
     language: str | None = Field(None, description="The language of the source's text (ISO 639-1), which quotations keep.")
-
-    def source(self) -> str:
-        """`Title — Publisher, year`: how a reader names the source."""
-        name = f"{self.title} — {self.publisher}" if self.publisher else self.title
-        return f"{name}, {format_year(self.year)}"
-
-    def label(self) -> str:
-        """`Title — Publisher, year · section`: the citation line without its rank."""
-        return self.source() + (f" · {self.section}" if self.section else "")
 
 
 class Result(BaseModel):
@@ -133,11 +120,6 @@ class AbstainReason(str):
         reason = super().__new__(cls, str(message))
         reason.message = message
         return reason
-
-
-def citation_line(rank: int, citation: Citation) -> str:
-    """`[1] Title — Publisher, year · section · p. 3`, the way a reader cites a source."""
-    return f"[{rank}] {citation.label()}" + (f" · p. {citation.page}" if citation.page else "")
 
 
 def citation_for(document: Document, passage: Passage) -> Citation:

@@ -102,19 +102,9 @@ class Ui:
         """The year in a citation line: "2015", or "n.d." for an undated source."""
         return str(year) if year else self._(NO_DATE)
 
-    def source(self, citation) -> str:
-        """`Title — Publisher, year`: how a reader names the source."""
-        name = f"{citation.title} — {citation.publisher}" if citation.publisher else citation.title
-        return f"{name}, {self.year_or_nd(citation.year)}"
-
     def label(self, citation) -> str:
         """`Title — Publisher, year · section · p. 3`: the citation line without its rank."""
-        parts = [self.source(citation)]
-        if citation.section:
-            parts.append(citation.section)
-        if getattr(citation, "page", None):
-            parts.append(self.say(PAGE, page=citation.page))
-        return " · ".join(parts)
+        return "".join(text for text, _ in self.label_parts(citation))
 
     def label_parts(self, citation) -> list[tuple[str, str | None]]:
         """`label` in pieces, each with the language it is in (None: the interface's): the title,
