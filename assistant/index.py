@@ -101,6 +101,17 @@ class Index:
         return frozenset(document.language for document in self.documents.values())
 
     @cached_property
+    def years(self) -> dict[str, int | None]:
+        """Each document's year, or for an undated one the newest year its text cites (what the
+        time ordering compares on every question)."""
+        return {doc_id: document.year for doc_id, document in self.documents.items()}
+
+    @cached_property
+    def newest_year(self) -> int | None:
+        """The newest of `years`."""
+        return max((year for year in self.years.values() if year), default=None)
+
+    @cached_property
     def _derived(self) -> dict[tuple[str, int], object]:
         return {}
 

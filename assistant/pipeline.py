@@ -391,10 +391,9 @@ class Assistant:
             evidence = hybrid
         relevance = {hit.passage: hit.score for hit in ranking}
         doc_of = {hit.passage: index.passages[hit.passage].doc_id for hit in ranking}
-        years = {doc_id: document.year for doc_id, document in index.documents.items()}
         floor = self.calibration.threshold(language)
-        focus = time_focus(question, language, max((y for y in years.values() if y), default=None))
-        time = view_time(ranking, doc_of, years, focus=focus, floor=floor, margin=settings.answering_margin)
+        focus = time_focus(question, language, index.newest_year)
+        time = view_time(ranking, doc_of, index.years, focus=focus, floor=floor, margin=settings.answering_margin)
         found = Retrieval(question, language, spaces, vectors, tokens, dense, lexical, ranking,
                           evidence[0].score if evidence else 0.0, allowed, by_space, time, relevance,
                           asked_tokens=asked_tokens, expansion_tokens=expansion_tokens, asked_lexical=asked_lexical,
@@ -490,7 +489,6 @@ class Assistant:
                             recency=found.time.mark(passage.doc_id))
             kept.append((result, meaning))
         return [result for result, _ in kept]
-
 
     def _ranker_sentence_scores(self, found: Retrieval, row: int) -> np.ndarray | None:
         """How the ranker values each sentence of a passage it ranked (its sentence-level features,
