@@ -4,18 +4,42 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test index eval eval-beir bench scale clean messages
+.PHONY: install lock serve test test-fast index eval eval-beir bench scale clean messages
+
+# The lock files (requirements/*.txt, made by `make lock`): every direct and transitive dependency
+# pinned with its hashes. dev.txt is what `make install` installs (the dev and milvus extras);
+# base.txt and milvus.txt are the same pins for an install without the test tools.
+LOCK := requirements/dev.txt
+LOCKS := requirements/base.txt requirements/milvus.txt
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links --build-deps-for editable
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the lock's versions, each file checked against its hash (torch: the local CPU build,
+# torch==2.13.0+cpu, never the multi-gigabyte CUDA one); then this project, editable, without
+# touching the pins.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	# torch first and pinned: the local CPU build, never the multi-gigabyte CUDA one.
-	$(BIN)/pip install --quiet torch==2.13.0
-	# dev includes the Milvus extra: `make test` checks that backend against FAISS on milvus-lite.
-	$(BIN)/pip install --quiet -e '.[dev,milvus]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Upgrading is one deliberate step: re-resolve pyproject.toml's ranges to today's newest releases,
+# make .venv equal to the new lock, and run the fast tests; review `git diff requirements/` and
+# run `make test` before committing. base.txt and milvus.txt start from dev.txt's pins, so all
+# three agree.
+lock: install
+	$(PIP_COMPILE) --upgrade --extra dev --extra milvus -o $(LOCK) pyproject.toml
+	cp $(LOCK) requirements/base.txt
+	$(PIP_COMPILE) -o requirements/base.txt pyproject.toml
+	cp $(LOCK) requirements/milvus.txt
+	$(PIP_COMPILE) --extra milvus -o requirements/milvus.txt pyproject.toml
+	$(BIN)/pip-sync --quiet $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+	$(MAKE) test-fast
 
 serve: install
 	HF_HUB_OFFLINE=1 $(BIN)/assistant serve
@@ -25,6 +49,10 @@ index: install
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# Everything but the slow kinds (real models, Chromium, milvus-lite): the markers in pyproject.toml.
+test-fast: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not models and not browser and not milvus"
 
 eval: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/report.py

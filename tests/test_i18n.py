@@ -58,15 +58,44 @@ def test_catalogues_hold_every_message_of_the_code_and_templates(tmp_path):
     assert set(SCRIPT_MESSAGES.values()) <= wanted
 
 
+def messages_of(mo: bytes) -> tuple[dict, str]:
+    """A compiled catalogue's translations and its plural rule: what the program reads of it. The
+    header's other lines (the compiler's name and version, dates) are a tool's stamp, not product."""
+    translations = gettext.GNUTranslations(io.BytesIO(mo))
+    catalog = dict(translations._catalog)  # type: ignore[attr-defined]
+    header = catalog.pop("", "")
+    plural_forms = next((line for line in header.splitlines() if line.lower().startswith("plural-forms:")), "")
+    return catalog, plural_forms
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_compiled_catalogue_is_the_po_file(lang):
-    """The committed .mo is what compiling the .po gives (recompile with `make messages`)."""
+    """The committed .mo holds what compiling the .po gives: the same ids, plural forms and strings
+    (recompile with `make messages`), whichever Babel release did the compiling."""
     buffer = io.BytesIO()
     write_mo(buffer, catalogue(lang))
-    compiled = gettext.GNUTranslations(io.BytesIO(buffer.getvalue()))._catalog  # type: ignore[attr-defined]
-    with open(LOCALE_DIR / lang / "LC_MESSAGES" / "messages.mo", "rb") as file:
-        committed = gettext.GNUTranslations(file)._catalog  # type: ignore[attr-defined]
-    assert committed == compiled
+    compiled_messages, compiled_plural = messages_of(buffer.getvalue())
+    committed_messages, committed_plural = messages_of((LOCALE_DIR / lang / "LC_MESSAGES" / "messages.mo").read_bytes())
+    assert committed_plural and committed_plural == compiled_plural
+    assert committed_messages == compiled_messages
+
+
+def test_catalogue_comparison_ignores_the_compilers_stamp_but_not_a_changed_message():
+    """The comparison above fails on what a reader would see, and only on that."""
+    base = catalogue("ru")
+    buffer = io.BytesIO()
+    write_mo(buffer, base)
+    original = messages_of(buffer.getvalue())
+    base.version, base.creation_date = "9.9", base.creation_date.replace(year=1999)
+    restamped = io.BytesIO()
+    write_mo(restamped, base)
+    assert restamped.getvalue() != buffer.getvalue()
+    assert messages_of(restamped.getvalue()) == original
+    first = next(message for message in base if message.id and isinstance(message.id, str))
+    first.string = first.string + "!"
+    changed = io.BytesIO()
+    write_mo(changed, base)
+    assert messages_of(changed.getvalue()) != original
 
 
 @pytest.mark.parametrize(("header", "expected"), [
