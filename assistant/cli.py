@@ -13,10 +13,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .errors import AssistantError
-from .i18n import N_, UI_LANGUAGES, from_environment, supported
-from .settings import Settings
-from .ui import Ui
+from assistant.errors import AssistantError
+from assistant.i18n import N_, UI_LANGUAGES, from_environment, supported
+from assistant.settings import Settings
+from assistant.ui import Ui
 
 log = logging.getLogger("assistant")
 
@@ -134,15 +134,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
     if args.command in ("ask", "docs", "serve"):
-        from .index import recover_if_idle
+        from assistant.store.index import recover_if_idle
 
         recover_if_idle(settings)  # what a killed add/remove/index left (the changing commands do it under the lock)
     return settings
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from .embedding import create_embedders
-    from .index import build_index
+    from assistant.embedding import create_embedders
+    from assistant.store.index import build_index
 
     ui: Ui = args.ui
     index = build_index(settings, create_embedders(settings, cached=True), progress=True, wait=not args.no_wait)
@@ -156,7 +156,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
 def _add(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from .library import add_documents
+    from assistant.store.library import add_documents
 
     ui: Ui = args.ui
     started = time.perf_counter()
@@ -182,7 +182,7 @@ YES_WORDS = frozenset({"y", "yes", "д", "да", "и", "иә", "ия"})
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    from .library import remove_document
+    from assistant.store.library import remove_document
 
     ui: Ui = args.ui
     if not args.yes:
@@ -201,7 +201,7 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _docs(args: argparse.Namespace, settings: Settings) -> int:
-    from .library import list_documents
+    from assistant.store.library import list_documents
 
     ui: Ui = args.ui
     rows = list_documents(settings)
@@ -217,7 +217,7 @@ def _docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .pipeline import Assistant
+    from assistant.query.assistant import Assistant
 
     answer = Assistant.open(settings).ask(args.question, args.k, doc_ids=args.doc_ids, year_from=args.year_from,
                                           year_to=args.year_to, language=args.language)
@@ -261,7 +261,7 @@ def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
 
 
 def _feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from .feedback import export_gold, gold_lines
+    from assistant.feedback import export_gold, gold_lines
 
     ui: Ui = args.ui
     path = settings.feedback_file
@@ -281,8 +281,8 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from .api import create_app
-    from .pipeline import Assistant, use_query_threads
+    from assistant.api import create_app
+    from assistant.query.assistant import Assistant, use_query_threads
 
     assistant = Assistant.open(settings, rebuild="stale")
     use_query_threads(settings, assistant.embedders)
@@ -294,12 +294,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.beir:
-        from .beir import run_beir
+        from assistant.evaluate.beir import run_beir
 
         result = run_beir(args.beir, settings, as_json=args.json)
         print(json.dumps(result, indent=2) if args.json else result, end="\n" if args.json else "")
         return 0
-    from .evaluation import evaluate, format_report, load_gold
+    from assistant.evaluate.gold import evaluate, format_report, load_gold
 
     gold = load_gold(args.gold or settings.gold_file)
     report = evaluate(settings, gold, split=args.split, lang=args.lang, kind=args.kind)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .i18n import DEFAULT_LANGUAGE, Message
+from assistant.i18n import DEFAULT_LANGUAGE, Message
 
 
 class AssistantError(Exception):

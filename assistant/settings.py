@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .formats import ExtractionLimits
-from .i18n import N_
+from assistant.ingest.formats import ExtractionLimits
+from assistant.i18n import N_
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,10 +112,10 @@ class Settings(BaseSettings):
     cross_language_lexical: Literal["impute", "zero"] = "impute"
     candidates: int = 50
     # Order the best `rerank_depth` fused candidates with the learned ranker ("learned", weights in
-    # `ranker_file`, trained on the dev split by `python -m assistant.ranking.train`), or keep
+    # `ranker_file`, trained on the dev split by `python -m assistant.evaluate.train_ranker`), or keep
     # the fusion order ("fusion"; also what happens when the file is missing).
     ranker: Literal["learned", "fusion"] = "learned"
-    ranker_file: Path | None = PROJECT_ROOT / "assistant" / "ranking" / "ranker.json"
+    ranker_file: Path | None = PROJECT_ROOT / "assistant" / "query" / "ranking" / "ranker.json"
     rerank_depth: int = 50
 
     # The vector spaces (models) a question is encoded in, by the question's language; the first

@@ -1,7 +1,7 @@
 """The ranking levers one at a time and combined (issue 12); writes eval/ablation.md.
 
 Tuning happens on dev only: every lever's figure there is cross-validated (5 folds grouped by
-question, `assistant.ranking.train`), the rankers fitted on dev. The test split is run only for
+question, `assistant.evaluate.train_ranker`), the rankers fitted on dev. The test split is run only for
 the configurations that could ship, through `assistant eval`'s own scoring, per language and per
 question set. Levers that did not measure on dev are not run on test.
 
@@ -32,9 +32,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.evaluation import evaluate, load_gold, select  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
-from assistant.ranking.train import Dataset, collect, cross_validate, ranking_figures, train  # noqa: E402
+from assistant.evaluate.gold import evaluate, load_gold, select  # noqa: E402
+from assistant.query.assistant import Assistant  # noqa: E402
+from assistant.evaluate.train_ranker import Dataset, collect, cross_validate, ranking_figures, train  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 LANGUAGES = ("en", "ru", "kk")

@@ -50,8 +50,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from assistant.embedding import bundled_model_path  # noqa: E402
-from assistant.evaluation import load_gold  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
+from assistant.evaluate.gold import load_gold  # noqa: E402
+from assistant.query.assistant import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 PEERS = ROOT / "eval" / "peers"

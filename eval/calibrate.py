@@ -27,10 +27,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.calibration import Calibration, SpaceCalibration  # noqa: E402
+from assistant.embedding.calibration import Calibration, SpaceCalibration  # noqa: E402
 from assistant.embedding import ENGLISH  # noqa: E402
-from assistant.evaluation import load_gold, select  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
+from assistant.evaluate.gold import load_gold, select  # noqa: E402
+from assistant.query.assistant import Assistant  # noqa: E402
+from assistant.query.retrieve import dense_hits  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 
@@ -40,7 +41,7 @@ def fit_space(assistant: Assistant, space: str, questions: list[str]) -> tuple[f
     pairs = []
     for question in questions:
         vectors = {name: assistant.question_encoder(name).encode(question) for name in (ENGLISH, space)}
-        scores = {name: {h.passage: h.score for h in assistant._dense_hits(index, name, vector, len(index.passages))}
+        scores = {name: {h.passage: h.score for h in dense_hits(index, name, vector, len(index.passages))}
                   for name, vector in vectors.items()}
         top = set(sorted(scores[ENGLISH], key=scores[ENGLISH].get)[-50:]) | set(sorted(scores[space], key=scores[space].get)[-50:])
         pairs += [(scores[space][p], scores[ENGLISH][p]) for p in top if p in scores[space] and p in scores[ENGLISH]]

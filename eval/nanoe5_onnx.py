@@ -243,7 +243,7 @@ def main() -> None:
 
         _quantize(fp32, int8)
 
-    from assistant.evaluation import load_gold
+    from assistant.evaluate.gold import load_gold
     from assistant.settings import Settings
     from eval.onnx_check import corpus_texts
 

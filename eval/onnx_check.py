@@ -37,11 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.chunking import chunk_document  # noqa: E402
-from assistant.corpus import load_corpus  # noqa: E402
+from assistant.ingest.chunking import chunk_document  # noqa: E402
+from assistant.ingest.corpus import load_corpus  # noqa: E402
 from assistant.embedding import SentenceTransformerEmbedder  # noqa: E402
 from assistant.embedding.onnx import OnnxEmbedder, ensure_export  # noqa: E402
-from assistant.evaluation import METRIC_COLUMNS, load_gold  # noqa: E402
+from assistant.evaluate.gold import METRIC_COLUMNS, load_gold  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 RUNTIMES = ("torch", "onnx fp32", "onnx int8")

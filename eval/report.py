@@ -10,8 +10,8 @@ import os
 from datetime import date
 from pathlib import Path
 
-from assistant.evaluation import evaluate, format_report, load_gold
-from assistant.pipeline import Assistant
+from assistant.evaluate.gold import evaluate, format_report, load_gold
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 
 

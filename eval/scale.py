@@ -8,7 +8,7 @@ the worst case for any approximate index: all neighbours are nearly equidistant)
 uses no clusters. Queries are held-out points of the same distribution. Recall@10 is measured
 against exact search (IndexFlatIP). Search times are single-query (as `ask` searches), one
 thread, median over the queries. Text for BM25 is Zipf-distributed words over a 50k vocabulary,
-40 words a passage, queries of 5 words, through `assistant.backends.LexicalIndex` as `ask` uses it.
+40 words a passage, queries of 5 words, through `assistant.store.backends.LexicalIndex` as `ask` uses it.
 
 Milvus-lite: the same vectors and words in one collection of the Milvus backend's schema and index
 parameters (`MilvusStore._create`: VARCHAR key, doc_id, HNSW M=32 efConstruction=80 on the dense
@@ -130,7 +130,7 @@ def dense(n: int, rng: np.random.Generator, uniform: bool, hnsw: bool) -> tuple[
 
 
 def lexical(n: int, rng: np.random.Generator) -> tuple[dict, tuple]:
-    from assistant.backends import LexicalIndex
+    from assistant.store.backends import LexicalIndex
 
     vocabulary = np.array([f"w{i}" for i in range(50_000)])
     ranks = np.arange(1, len(vocabulary) + 1)
@@ -168,8 +168,8 @@ def milvus(n: int, dense_data: tuple, lexical_data: tuple, folder: Path, with_le
     """The same passages in Milvus-lite, through the Milvus backend's schema (see the docstring)."""
     import faiss
 
-    from assistant.backends.bm25 import LexicalTable
-    from assistant.backends.milvus import DOC, HNSW_EF, KEY, SPARSE, MilvusStore, dense_field, disconnect
+    from assistant.store.backends.bm25 import LexicalTable
+    from assistant.store.backends.milvus import DOC, HNSW_EF, KEY, SPARSE, MilvusStore, dense_field, disconnect
 
     vectors, queries, truth = dense_data
     words, query_words, bm25s_index = lexical_data
@@ -236,8 +236,8 @@ def milvus(n: int, dense_data: tuple, lexical_data: tuple, folder: Path, with_le
 
 def encoding_rate() -> dict:
     """Real passages of ./corpus through the real model, every core, batch 32."""
-    from assistant.chunking import chunk_document
-    from assistant.corpus import load_corpus
+    from assistant.ingest.chunking import chunk_document
+    from assistant.ingest.corpus import load_corpus
     from assistant.embedding import SentenceTransformerEmbedder
     from assistant.settings import Settings
 

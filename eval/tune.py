@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 from assistant.embedding import create_embedders
-from assistant.evaluation import evaluate, load_gold
-from assistant.index import build_index
+from assistant.evaluate.gold import evaluate, load_gold
+from assistant.store.index import build_index
 from assistant.settings import Settings
 
 VARIANTS = {

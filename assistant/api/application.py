@@ -18,12 +18,12 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
-from ..errors import AssistantError, QuestionError, UnknownDocumentError
-from ..i18n import N_, Message
-from ..pipeline import Assistant
-from .language import VALIDATION_MESSAGES, request_language, translate
-from .models import document_limits
-from .routers import ask, docs, documents, feedback, health
+from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
+from assistant.i18n import N_, Message
+from assistant.query.assistant import Assistant
+from assistant.api.language import VALIDATION_MESSAGES, request_language, translate
+from assistant.api.models import document_limits
+from assistant.api.routers import ask, docs, documents, feedback, health
 
 access_log = logging.getLogger("assistant.access")
 
@@ -41,7 +41,7 @@ SECURITY_HEADERS = {
 
 def create_app(assistant: Assistant) -> FastAPI:
     """The app serving `assistant`: JSON API, chat and source pages, OpenAPI docs."""
-    from .. import web
+    from assistant import web
 
     app = FastAPI(
         title="Cited-passage assistant",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ..pipeline import Assistant
+from assistant.query.assistant import Assistant
 
 
 def current_assistant(request: Request) -> Assistant:

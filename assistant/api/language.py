@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ..i18n import N_, UiLanguage, from_accept_language, gettext
+from assistant.i18n import N_, UiLanguage, from_accept_language, gettext
 
 # Pydantic's messages for the request-body errors people make most, by error type; others stay in
 # pydantic's English.

@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from ..language import LANGUAGES
-from ..pipeline import QUESTION_PATTERN
-from ..settings import Settings
+from assistant.text.languages import LANGUAGES
+from assistant.query.validation import QUESTION_PATTERN
+from assistant.settings import Settings
 
 
 def whole_number(value: object) -> object:

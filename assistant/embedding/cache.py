@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AssistantError
-from .base import Embedder, EmbedderWrapper
+from assistant.errors import AssistantError
+from assistant.embedding.base import Embedder, EmbedderWrapper
 
 log = logging.getLogger(__name__)
 

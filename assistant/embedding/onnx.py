@@ -42,10 +42,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import AssistantError
-from ..settings import Settings
-from .base import encode_in_batches, normalized
-from .transformers import PASSAGE_PROMPTS, QUERY_PROMPTS, check_model_folder, model_fingerprint, model_name
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+from assistant.embedding.base import encode_in_batches, normalized
+from assistant.embedding.transformers import PASSAGE_PROMPTS, QUERY_PROMPTS, check_model_folder, model_fingerprint, model_name
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def export_onnx(model_path: Path, target_dir: Path, *, int8: bool = False, progr
             steps.next("loading the model (torch)")
             import torch
 
-            from .transformers import SentenceTransformerEmbedder
+            from assistant.embedding.transformers import SentenceTransformerEmbedder
 
             model = SentenceTransformerEmbedder(model_path).model
             transformer, max_seq_length = _check_architecture(model)
@@ -352,7 +352,7 @@ def mean_pooled(token_embeddings: np.ndarray, attention_mask: np.ndarray) -> np.
 
 
 def _model_path(model_path: Path | None) -> Path:
-    from .transformers import bundled_model_path
+    from assistant.embedding.transformers import bundled_model_path
 
     return check_model_folder(Path(model_path) if model_path else bundled_model_path())
 
@@ -425,7 +425,7 @@ def _save_tokenizer(tokenizer, max_seq_length: int, target: Path) -> None:
 
 
 def _prompt(model, names: Sequence[str]) -> str:
-    from .transformers import model_prompt
+    from assistant.embedding.transformers import model_prompt
 
     return model_prompt(model, names) or ""
 

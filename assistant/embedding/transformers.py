@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AssistantError
-from .base import encode_in_batches
+from assistant.errors import AssistantError
+from assistant.embedding.base import encode_in_batches
 
 log = logging.getLogger(__name__)
 

@@ -72,7 +72,7 @@ def rrf_search(passages: list[dict], model: str):
 
 def assistant_search(passages: list[dict], model: str):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    from assistant.pipeline import Assistant
+    from assistant.query.assistant import Assistant
     from assistant.settings import Settings
 
     # No question cache and no batching window: every question is encoded, as a new one would be.

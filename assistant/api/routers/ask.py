@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ...answer import Answer
-from ...pipeline import Assistant
-from ..dependencies import current_assistant
-from ..language import request_language
-from ..models import ERRORS, AskRequest
+from assistant.answer.model import Answer
+from assistant.query.assistant import Assistant
+from assistant.api.dependencies import current_assistant
+from assistant.api.language import request_language
+from assistant.api.models import ERRORS, AskRequest
 
 router = APIRouter()
 

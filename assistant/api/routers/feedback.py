@@ -10,14 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
-from ... import feedback as store
-from ...errors import QuestionError
-from ...i18n import N_, Message
-from ...language import detect_language
-from ...pipeline import Assistant, validate_question
-from ..dependencies import current_assistant
-from ..language import request_language
-from ..models import ERRORS, ErrorResponse, whole_number
+from assistant import feedback as store
+from assistant.errors import QuestionError
+from assistant.i18n import N_, Message
+from assistant.text.languages import detect_language
+from assistant.query.assistant import Assistant
+from assistant.query.validation import validate_question
+from assistant.api.dependencies import current_assistant
+from assistant.api.language import request_language
+from assistant.api.models import ERRORS, ErrorResponse, whole_number
 
 router = APIRouter()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from ...pipeline import Assistant
-from ..dependencies import current_assistant
-from ..models import Health
+from assistant.query.assistant import Assistant
+from assistant.api.dependencies import current_assistant
+from assistant.api.models import Health
 
 router = APIRouter()
 

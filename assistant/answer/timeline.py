@@ -1,0 +1,31 @@
+"""How the results' sources lie in time: their span, and one quotation per source when they span a change."""
+
+from __future__ import annotations
+
+from assistant.answer.model import Result, TimelineEntry
+
+
+def timeline(results: list[Result], min_years: int) -> list[TimelineEntry] | None:
+    """One entry per source among the marked results (its best-ranked one), oldest first, when
+    their years lie more than `min_years` apart; None otherwise."""
+    entries: dict[str, TimelineEntry] = {}
+    for result in results:
+        citation = result.citation
+        if result.recency is None or citation.doc_id in entries:
+            continue
+        entries[citation.doc_id] = TimelineEntry(
+            year=citation.year or citation.year_estimate, year_label=citation.year_label, rank=result.rank,
+            quote=result.text[result.highlight.start : result.highlight.end], citation=citation)
+    years = [entry.year for entry in entries.values() if entry.year is not None]
+    if len(years) < 2 or max(years) - min(years) <= min_years:
+        return None
+    return sorted(entries.values(), key=lambda entry: (entry.year is not None, entry.year or 0, entry.rank))
+
+
+def sources_span(results: list[Result], min_years: int) -> list[int] | None:
+    """[oldest, newest] year of the results' sources when they are more than `min_years` apart:
+    the law changed, and a reader must see that the sources disagree in time."""
+    years = [r.citation.year for r in results if r.citation.year is not None]
+    if years and max(years) - min(years) > min_years:
+        return [min(years), max(years)]
+    return None

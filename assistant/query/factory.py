@@ -1,0 +1,50 @@
+"""Settings become the query pipeline: the list of stages `Assistant.ask` runs.
+
+Every behaviour the settings switch is a stage taken in or left out, or another stage in its
+place (an ablation in `assistant eval` is a settings override, so another list), never a branch
+inside a stage. A new signal or reranker is one module with a class that keeps `state.Stage`,
+and one line here.
+"""
+
+from __future__ import annotations
+
+from assistant.query.compose import Abstain, Compose
+from assistant.query.fusion import DenseOrder, FusedOrder, LexicalOrder, RankFusionOrder, ScoreFusion
+from assistant.query.rerank import Rerank
+from assistant.query.retrieve import DenseRetrieval, LexicalRetrieval
+from assistant.query.state import Stage
+from assistant.query.time_order import AnsweringSources, RecencyOrder
+from assistant.query.understand import Encode, GlossaryExpansion, Understand
+from assistant.settings import Settings
+
+
+def order_stage(settings: Settings) -> Stage:
+    """The stage that sets the first ranking, by the `retrieval` and `fusion` settings."""
+    if settings.retrieval == "dense":
+        return DenseOrder()
+    if settings.retrieval == "lexical":
+        return LexicalOrder()
+    return FusedOrder() if settings.fusion == "score" else RankFusionOrder()
+
+
+def retrieval_stages(settings: Settings) -> list[Stage]:
+    """The stages that find and order the passages (what `Assistant.retrieve` runs)."""
+    stages: list[Stage] = [Understand()]
+    if settings.use_glossary:
+        stages.append(GlossaryExpansion())
+    stages += [Encode(), DenseRetrieval(), LexicalRetrieval(), ScoreFusion(), order_stage(settings), AnsweringSources()]
+    if settings.ranker == "learned" and settings.retrieval == "hybrid":
+        stages.append(Rerank())
+    if RecencyOrder.applies(settings):
+        stages.append(RecencyOrder())
+    return stages
+
+
+def answer_stages(settings: Settings) -> list[Stage]:
+    """The stages that turn the ordered passages into the answer."""
+    return [Abstain(), Compose()]
+
+
+def build_stages(settings: Settings) -> list[Stage]:
+    """The whole pipeline of `Assistant.ask`."""
+    return retrieval_stages(settings) + answer_stages(settings)

@@ -1,0 +1,64 @@
+"""The retrieval stages, one per signal: dense hits in the question's vector spaces, and BM25 hits
+of its tokens, each searched inside the backend (filters narrow the search, never the top k)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+from assistant.query.scores import passage_or_best_sentence
+from assistant.query.state import Query, Resources
+from assistant.store.backends.base import Hit
+from assistant.store.index import Index
+
+
+def dense_hits(index: Index, space: str, vector: np.ndarray, candidates: int,
+               doc_ids: Collection[str] | None = None) -> list[Hit]:
+    """Passages nearest to `vector` in `space` by their own cosine or their best sentence's
+    (`scores.passage_or_best_sentence`), on the model's own scale, best first."""
+    backend = index.backend
+    passages = backend.search_dense(space, "passage", vector, candidates, doc_ids)
+    sentences = backend.search_dense(space, "sentence", vector, candidates, doc_ids)
+    owners = [int(index.sentence_passage[hit.passage]) for hit in sentences]
+    rows = list(dict.fromkeys([hit.passage for hit in passages] + owners))
+    position = {row: i for i, row in enumerate(rows)}
+    own = np.full(len(rows), -1.0)
+    own[[position[hit.passage] for hit in passages]] = [hit.score for hit in passages]
+    best = passage_or_best_sentence(own, np.array([hit.score for hit in sentences], dtype=np.float64),
+                                    np.array([position[row] for row in owners], dtype=np.int64))
+    return sorted((Hit(row, float(score)) for row, score in zip(rows, best)), key=lambda h: (-h.score, h.passage))
+
+
+def candidates(query: Query, resources: Resources) -> int:
+    """How many hits each search returns."""
+    return max(resources.settings.candidates, query.k)
+
+
+class DenseRetrieval:
+    """Dense hits of every space the question was encoded in, each mapped onto the calibrated
+    scale; a passage found in several spaces keeps its best score."""
+
+    name = "dense"
+
+    def __call__(self, query: Query, resources: Resources) -> Query:
+        best: dict[int, float] = {}
+        for space, vector in query.vectors.items():
+            for hit in dense_hits(query.index, space, vector, candidates(query, resources), query.allowed):
+                score = float(resources.calibration.cosine(space, hit.score))
+                best[hit.passage] = max(best.get(hit.passage, -np.inf), score)
+        query.dense = sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage))
+        return query
+
+
+class LexicalRetrieval:
+    """BM25 hits of the question's tokens with its expansions, and of the question as asked."""
+
+    name = "lexical"
+
+    def __call__(self, query: Query, resources: Resources) -> Query:
+        backend, count = query.index.backend, candidates(query, resources)
+        query.lexical = backend.search_lexical(query.tokens, count, query.allowed)
+        query.asked_lexical = backend.search_lexical(query.asked_tokens, count, query.allowed) \
+            if query.expansions else query.lexical
+        return query

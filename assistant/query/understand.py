@@ -1,0 +1,59 @@
+"""The first stages: what the question is (its language, tokens, the documents it may be answered
+from, the vector spaces to encode it in) and what the glossary adds to it."""
+
+from __future__ import annotations
+
+from assistant.embedding import ENGLISH, MULTILINGUAL, Embedder
+from assistant.query.state import Query, Resources
+from assistant.settings import Settings
+from assistant.store.index import Index
+from assistant.text.languages import Language, detect_language
+from assistant.text.tokens import tokenize
+
+
+def spaces_for(settings: Settings, embedders: dict[str, Embedder], language: Language, index: Index) -> list[str]:
+    """The vector spaces a question in `language` is encoded in (`spaces_by_language`), among
+    those the index holds, and the multilingual one too when the collection has documents in
+    another language (an English question must find a Russian report); the English space when
+    none of them is there."""
+    wanted = list(settings.spaces_by_language.get(language) or [ENGLISH])
+    if settings.multilingual_for_foreign_documents and index.languages - {language} and MULTILINGUAL not in wanted:
+        wanted.append(MULTILINGUAL)
+    available = [space for space in wanted if space in index.spaces and space in embedders]
+    return available or [ENGLISH]
+
+
+class Understand:
+    """The question's language, the spaces to encode it in, the documents the filters allow, and
+    its lexical tokens as asked."""
+
+    name = "understand"
+
+    def __call__(self, query: Query, resources: Resources) -> Query:
+        query.language = detect_language(query.question)
+        query.spaces = spaces_for(resources.settings, resources.embedders, query.language, query.index)
+        query.allowed = query.filters.allowed_documents(query.index)
+        query.asked_tokens = tokenize(query.question, query.language)
+        return query
+
+
+class GlossaryExpansion:
+    """The glossary's terms for what the question's words mean (`corpus/glossary.toml`), as extra
+    lexical tokens (`use_glossary`)."""
+
+    name = "glossary"
+
+    def __call__(self, query: Query, resources: Resources) -> Query:
+        query.expansions = resources.glossary.expansions(query.question)
+        query.expansion_tokens = tokenize(" ".join(query.expansions), query.language) if query.expansions else []
+        return query
+
+
+class Encode:
+    """The question's vector in each of its spaces (through the cached, micro-batching encoder)."""
+
+    name = "encode"
+
+    def __call__(self, query: Query, resources: Resources) -> Query:
+        query.vectors = {space: resources.question_encoder(space).encode(query.question) for space in query.spaces}
+        return query

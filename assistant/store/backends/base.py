@@ -1,0 +1,137 @@
+"""What a retrieval backend is: dense search per vector space, lexical (BM25) search, and the
+stored vectors, all addressed by row (a passage's or a sentence's position in the index).
+
+Fusion, highlighting, abstention and folding stay in the project (`pipeline.py`), so answers do
+not change with the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant.ingest.chunking import Passage
+
+Unit = Literal["passage", "sentence"]
+"""What a dense search returns rows of: passages, or the sentences inside them."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A row (a passage's position, or a sentence's for sentence searches) and its score."""
+
+    passage: int
+    score: float
+
+
+@dataclass
+class IndexData:
+    """Everything a backend stores for one collection, row-aligned with `passages`."""
+
+    passages: list[Passage]
+    tokens: list[list[str]]
+    """The lexical tokens of each passage."""
+    vectors: dict[str, dict[Unit, np.ndarray]] = field(default_factory=dict)
+    """Per vector space: the passage vectors and the sentence vectors (sentences in passage order)."""
+
+    @property
+    def sentence_passage(self) -> np.ndarray:
+        """The passage row of every sentence row."""
+        return np.repeat(np.arange(len(self.passages)), [len(p.sentences) for p in self.passages])
+
+
+@runtime_checkable
+class RetrievalBackend(Protocol):
+    """Search over one index build. `doc_ids` narrows a search to those documents inside the
+    backend (never by discarding hits after the top k)."""
+
+    name: str
+
+    def __len__(self) -> int:
+        """Passages stored."""
+        ...
+
+    def search_dense(self, space: str, unit: Unit, vector: np.ndarray, k: int,
+                     doc_ids: Collection[str] | None = None) -> list[Hit]:
+        """The `k` rows of `unit` nearest to `vector` in `space`, best first, by inner product."""
+        ...
+
+    def search_lexical(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None) -> list[Hit]:
+        """Passage rows by BM25 over `tokens` (a repeated token counts again), best first; only
+        passages sharing at least one token with the query."""
+        ...
+
+    def vectors(self, space: str, unit: Unit, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `rows`, one row each."""
+        ...
+
+    def verify(self, passages: int, sentences: int) -> list[str]:
+        """What in the stored data does not match that many passages and sentences; empty when whole."""
+        ...
+
+    def describe(self) -> dict:
+        """What the index manifest records of this backend (its name, index types, collection)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an update changes relative to the build in use: documents added and removed. A store
+    may apply just that (Milvus upserts and deletes those documents' passages); one that cannot
+    (FAISS) writes everything anew."""
+
+    added: frozenset[str] = frozenset()
+    removed: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class PendingWrite(Protocol):
+    """A build's backend data, written but not yet in use."""
+
+    description: dict
+    """What the manifest records of it (backend name, collection or generation, index types)."""
+
+    def commit(self) -> None:
+        """Called once `index/CURRENT` names the new build: finish (e.g. delete removed passages)."""
+        ...
+
+    def rollback(self) -> None:
+        """Called when the new build will not be used: undo what `write` changed."""
+        ...
+
+
+@runtime_checkable
+class BackendStore(Protocol):
+    """Writes and opens the backend data of index builds (one store per `ASSISTANT_BACKEND`)."""
+
+    name: str
+
+    def write(self, data: IndexData, folder: Path, *, current: dict | None = None,
+              change: Change | None = None) -> PendingWrite:
+        """Store `data` for a new build whose files go to `folder`. `current` is the description of
+        the build in use (from its manifest) and `change` what differs from it, when known."""
+        ...
+
+    def open(self, folder: Path, description: dict, passages: list[Passage]) -> RetrievalBackend:
+        """The backend of a build, from the description its manifest records."""
+        ...
+
+    def discard(self, description: dict, *, keep: dict) -> None:
+        """A build is no longer in use: free what it alone holds (not what `keep`, the build in
+        use, shares with it)."""
+        ...
+
+    def recover(self, description: dict | None, *, commit: bool) -> None:
+        """After a process died in the middle of a change (see transaction.py), what its
+        `PendingWrite` would have done: `commit=True` when `index/CURRENT` names the new build (do
+        what `commit` does), `commit=False` when it does not (undo what `write` changed).
+        `description` is the new build's backend description from its manifest, None when the
+        process died before the build folder was complete (what `write` had started is then known
+        only to the store, e.g. by the names it gives new data). Must be safe to run twice. A store
+        keeping everything in the build folder (FAISS) has nothing to do; index.py calls this hook
+        only when a store has it, and warns on a roll-back when it has not."""
+        ...

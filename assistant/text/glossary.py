@@ -1,0 +1,83 @@
+"""A curated glossary of the words users type and the words the documents use, applied to the
+lexical side of search as a query expansion.
+
+It maps abbreviations, slang and spellings ("SW", "PLHIV", "Kazakstan") and, across languages, the
+Russian and Kazakh words people type ("прописка", "ВИЧ", "АИТВ", "торговля людьми") to the English
+terms of the documents. A key is one or more words; a word ending in "*" matches any word that
+begins with it, which is how a Russian or Kazakh key covers its inflections ("прописк*":
+прописка, прописки, прописку; "жезөкше*": жезөкшелік, жезөкшелікке). Keys match whole words, in
+any case. The file's tables (`[en]`, `[ru]`, `[kk]`, or one `[terms]`) only organise it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from assistant.errors import AssistantError
+
+
+def _key_pattern(key: str) -> str:
+    words = key.split()
+    parts = [re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word) for word in words]
+    tail = "" if words[-1].endswith("*") else r"(?!\w|\.\w)"
+    return r"(?<![\w.])" + r"[\s\-]+".join(parts) + tail
+
+
+@dataclass(frozen=True)
+class Glossary:
+    terms: dict[str, str] = field(default_factory=dict)
+    """Key (lower case; see the module docstring) -> expansion (words as the documents write them)."""
+
+    @classmethod
+    def load(cls, path: Path | None) -> "Glossary":
+        """The glossary at `path`; an absent file is an empty glossary, a broken one an error."""
+        if path is None or not path.is_file():
+            return cls()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise AssistantError(f"glossary {path} is unreadable ({error}): fix it or remove it") from None
+        terms: dict[str, str] = {}
+        for table, entries in data.items():
+            if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+                raise AssistantError(f"glossary {path}: [{table}] must map words to text")
+            for key, expansion in entries.items():
+                key = " ".join(key.lower().split())
+                if not key or key.startswith("*"):
+                    raise AssistantError(f"glossary {path}: [{table}] has an empty key or one starting with *")
+                if key in terms:
+                    raise AssistantError(f"glossary {path}: {key!r} is given twice; keep one entry")
+                terms[key] = expansion
+        return cls(terms)
+
+    @cached_property
+    def _matchers(self) -> list[tuple[re.Pattern, str, str]]:
+        """(pattern, key, what its first word must contain), longest key first: the order in which
+        keys win when two match at the same place."""
+        keys = sorted(self.terms, key=lambda k: (-len(k.replace("*", "")), k))
+        return [(re.compile(_key_pattern(key), re.IGNORECASE), key, key.split()[0].rstrip("*")) for key in keys]
+
+    def expansions(self, question: str) -> list[str]:
+        """The expansions of every glossary term found in the question, in order, once each.
+        Where two keys match at one place the longer wins, and matching resumes after it. Only the
+        keys whose first word occurs in the question are tried (a glossary of hundreds of keys
+        costs a few substring checks, not hundreds of regular expressions)."""
+        lowered = question.lower()
+        matches = []
+        for order, (pattern, key, first) in enumerate(self._matchers):
+            if first in lowered:
+                matches.extend((match.start(), order, match.end(), key) for match in pattern.finditer(question))
+        found: list[str] = []
+        resume = 0
+        for start, _, end, key in sorted(matches):
+            if start < resume:
+                continue
+            resume = end
+            expansion = self.terms[key]
+            if expansion not in found:
+                found.append(expansion)
+        return found
