@@ -134,7 +134,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
     if args.command in ("ask", "docs", "serve"):
-        from assistant.store.index import recover_if_idle
+        from assistant.store.build import recover_if_idle
 
         recover_if_idle(settings)  # what a killed add/remove/index left (the changing commands do it under the lock)
     return settings
@@ -142,7 +142,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.embedding import create_embedders
-    from assistant.store.index import build_index
+    from assistant.store.build import build_index
 
     ui: Ui = args.ui
     index = build_index(settings, create_embedders(settings, cached=True), progress=True, wait=not args.no_wait)

@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from assistant.embedding import create_embedders  # noqa: E402
 from assistant.ingest.formats import extract  # noqa: E402
-from assistant.store.index import build_index, load_index  # noqa: E402
+from assistant.store.build import build_index  # noqa: E402
+from assistant.store.index import load_index  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 ASSISTANT = [str(REPO / ".venv" / "bin" / "assistant")]

@@ -168,7 +168,7 @@ def milvus(n: int, dense_data: tuple, lexical_data: tuple, folder: Path, with_le
     """The same passages in Milvus-lite, through the Milvus backend's schema (see the docstring)."""
     import faiss
 
-    from assistant.store.backends.bm25 import LexicalTable
+    from assistant.store.backends.milvus_bm25 import LexicalTable
     from assistant.store.backends.milvus import DOC, HNSW_EF, KEY, SPARSE, MilvusStore, dense_field, disconnect
 
     vectors, queries, truth = dense_data

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from assistant.embedding import create_embedders
 from assistant.evaluate.gold import evaluate, load_gold
-from assistant.store.index import build_index
+from assistant.store.build import build_index
 from assistant.settings import Settings
 
 VARIANTS = {

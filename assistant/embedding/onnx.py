@@ -23,7 +23,6 @@ question and a sample of corpus passages to a cosine of 0.99999 against sentence
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -43,6 +42,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.files import fsync_file, locked, write_durably
 from assistant.settings import Settings
 from assistant.embedding.base import encode_in_batches, normalized
 from assistant.embedding.transformers import PASSAGE_PROMPTS, QUERY_PROMPTS, check_model_folder, model_fingerprint, model_name
@@ -534,17 +534,7 @@ def _file_facts(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    """Write `data` to `path` atomically (a temporary file, fsynced, renamed over it)."""
-    scratch = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(scratch, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(scratch, path)
-    finally:
-        scratch.unlink(missing_ok=True)
+    write_durably(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 @contextlib.contextmanager
@@ -566,8 +556,7 @@ def _put_in_place(scratch: Path, target: Path) -> None:
     """Rename the finished `scratch` folder to `target`; an old `target` is moved aside first and
     removed after, so `target` is at every moment either absent, the old or the new export."""
     for path in scratch.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(path)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
@@ -577,15 +566,8 @@ def _put_in_place(scratch: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _lock(folder: Path) -> Iterator[None]:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _lock(folder: Path) -> contextlib.AbstractContextManager[int]:
+    return locked(folder.parent / f".{folder.name}.lock")
 
 
 @contextlib.contextmanager

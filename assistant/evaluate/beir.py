@@ -24,7 +24,7 @@ from pathlib import Path
 
 from assistant.embedding import Embedder, create_embedders
 from assistant.errors import AssistantError
-from assistant.store.index import build_index
+from assistant.store.build import build_index
 from assistant.query.assistant import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 

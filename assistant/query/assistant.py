@@ -28,7 +28,9 @@ from assistant.query.state import Query, Stage
 from assistant.query.understand import spaces_for
 from assistant.query.validation import Filters, validate_filters, validate_k, validate_question
 from assistant.settings import Settings
-from assistant.store.index import CURRENT_FILE, Index, build_index, expected_manifest, load_index, load_manifest, stale_reasons
+from assistant.store.build import build_index
+from assistant.store.index import Index, expected_manifest, load_index, stale_reasons
+from assistant.store.layout import CURRENT_FILE, load_manifest
 from assistant.text.glossary import Glossary
 from assistant.text.languages import Language
 

@@ -32,8 +32,10 @@ from assistant.ingest.corpus import METADATA_SUFFIX, Document, corpus_files, doc
 from assistant.ingest.dates import is_iso_date
 from assistant.embedding import Embedder, create_embedders
 from assistant.errors import CorpusError
+from assistant.files import write_durably
 from assistant.ingest.formats import SUPPORTED_SUFFIXES, strip_controls
-from assistant.store.index import Index, build_in, changing, load_index
+from assistant.store.build import build_in, changing
+from assistant.store.index import Index, load_index
 from assistant.settings import Settings
 from assistant.store.transaction import Journal, begin, checkpoint, undo
 
@@ -154,14 +156,9 @@ def _stage(journal: Journal, incoming: list[_Incoming]) -> None:
     assert staged is not None
     for item in incoming:
         document_name, sidecar_name = _file_names(item)
-        _write_durably(staged / document_name, item.data)
+        write_durably(staged / document_name, item.data)
         sidecar = _SIDECAR_HEADER + tomli_w.dumps(_sidecar_values(item.added.document, item.source))
-        _write_durably(staged / sidecar_name, sidecar.encode("utf-8"))
-    fd = os.open(staged, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        write_durably(staged / sidecar_name, sidecar)
 
 
 def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Embedder] | None = None,
@@ -220,10 +217,3 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ from pathlib import Path
 
 from assistant.ingest.corpus import Overlay
 from assistant.errors import AssistantError
+from assistant.files import fsync_dir, lock_file, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +93,18 @@ def collection_lock(index_dir: Path, command: str, *, wait: bool = True) -> Iter
     """Hold the collection's lock for a whole change. A second command waits (saying so once) or,
     with `wait=False`, fails with a one-line CollectionBusyError; nothing is half-applied."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    path = index_dir / LOCK_FILE
+    fd = lock_file(path, wait=False)
+    if fd is None:
+        holder = _holder(path)
+        if not wait:
+            raise CollectionBusyError(f"{holder} is changing the collection in {index_dir}: try again when it "
+                                      "has finished (without --no-wait, this command waits for it)") from None
+        log.warning("%s is changing the collection in %s: waiting for it to finish (--no-wait gives up instead)",
+                    holder, index_dir)
+        fd = lock_file(path)
+        assert fd is not None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _holder(fd)
-            if not wait:
-                raise CollectionBusyError(f"{holder} is changing the collection in {index_dir}: try again when it "
-                                          "has finished (without --no-wait, this command waits for it)") from None
-            log.warning("%s is changing the collection in %s: waiting for it to finish (--no-wait gives up instead)",
-                        holder, index_dir)
-            fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command}).encode(), 0)
         yield
@@ -112,9 +112,10 @@ def collection_lock(index_dir: Path, command: str, *, wait: bool = True) -> Iter
         os.close(fd)  # lets go of the lock
 
 
-def _holder(fd: int) -> str:
+def _holder(path: Path) -> str:
     try:
-        found = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        with open(path, "rb") as handle:
+            found = json.loads(handle.read(4096) or b"{}")
         return f"another `assistant {found['command']}` (pid {int(found['pid'])})"
     except (ValueError, KeyError, TypeError, OSError):
         return "another command"
@@ -180,7 +181,7 @@ class Journal:
 
     def save(self, index_dir: Path) -> None:
         """Write the journal durably (a temporary file fsynced, renamed, the folder fsynced)."""
-        _write_durably(index_dir / JOURNAL_FILE, json.dumps(asdict(self), indent=1))
+        write_durably(index_dir / JOURNAL_FILE, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, index_dir: Path) -> "Journal | None":
@@ -251,22 +252,3 @@ def undo(index_dir: Path, journal: Journal) -> None:
 
 def _plain_name(name: object) -> bool:
     return isinstance(name, str) and bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
-
-
-def _write_durably(path: Path, text: str) -> None:
-    partial = path.with_name(f"{path.name}.tmp")
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (a rename, a new file) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -125,6 +125,13 @@ class BackendStore(Protocol):
         use, shares with it)."""
         ...
 
+
+@runtime_checkable
+class RecoverableStore(BackendStore, Protocol):
+    """A store that keeps data outside the build folder (so a dead change can leave some behind) and
+    knows how to finish or undo it. FAISS keeps everything in the build folder and needs no hook;
+    Milvus has none yet, so a change it lost half-way is redone by `assistant index` (a warning says so)."""
+
     def recover(self, description: dict | None, *, commit: bool) -> None:
         """After a process died in the middle of a change (see transaction.py), what its
         `PendingWrite` would have done: `commit=True` when `index/CURRENT` names the new build (do
@@ -132,6 +139,6 @@ class BackendStore(Protocol):
         `description` is the new build's backend description from its manifest, None when the
         process died before the build folder was complete (what `write` had started is then known
         only to the store, e.g. by the names it gives new data). Must be safe to run twice. A store
-        keeping everything in the build folder (FAISS) has nothing to do; index.py calls this hook
-        only when a store has it, and warns on a roll-back when it has not."""
+        keeping everything in the build folder has nothing to do; `build.recover` calls this hook only
+        on a store that has it, and warns on a roll-back when it has not."""
         ...

@@ -27,7 +27,6 @@ pymilvus is imported only here, and this module only when the backend is "milvus
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import re
@@ -46,8 +45,10 @@ import numpy as np
 
 from assistant.ingest.chunking import Passage
 from assistant.errors import AssistantError, IndexCorruptError
+from assistant.files import held_elsewhere
+from assistant.store.layout import current_build
 from assistant.store.backends.base import Change, Hit, IndexData, Unit
-from assistant.store.backends.bm25 import LexicalTable, document_digests
+from assistant.store.backends.milvus_bm25 import LexicalTable, document_digests
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -230,15 +231,9 @@ def disconnect(uri: str) -> None:
 def _locked_elsewhere(folder: Path) -> bool:
     """Whether another process holds the milvus-lite folder's lock."""
     try:
-        with open(folder / "LOCK", "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        return held_elsewhere(folder / "LOCK")
     except OSError:
         return False
-    return False
 
 
 @contextmanager
@@ -611,7 +606,6 @@ class MilvusStore:
 
     def _current_table(self) -> LexicalTable | None:
         """The lexical table of the build in use (its term dimensions must be kept)."""
-        from assistant.store.index import current_build
 
         try:
             return LexicalTable.load(current_build(self.index_dir) / TABLE_FILE)

@@ -1,0 +1,83 @@
+"""Files that must survive a crash, and locks between processes: the one durable write and the one
+lock every module uses (the collection's transactions, index builds, the ONNX export, milvus-lite).
+
+A durable write goes to a temporary file beside its target, is flushed and fsynced, renamed over
+the target (atomic on POSIX) and the folder fsynced: a reader sees the old content or the new,
+never half of it, and after a power cut the new content is there once the call returned. A lock
+is `flock` on a file: the kernel lets go of it when the descriptor is closed or its process dies,
+so a killed command never leaves a lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file's content durable."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes | str) -> None:
+    """Replace `path` with `data` (text is written as UTF-8) atomically and durably."""
+    scratch = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(scratch, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def lock_file(path: Path, *, wait: bool = True) -> int | None:
+    """An open descriptor of `path` (created if missing) holding its exclusive lock; closing it lets
+    go. None when another process holds the lock and `wait` is False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[int]:
+    """Hold the lock of `path` (waiting for it) for the `with` block."""
+    fd = lock_file(path)
+    assert fd is not None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def held_elsewhere(path: Path) -> bool:
+    """Whether another process holds the lock of `path` (without waiting, and without keeping it)."""
+    fd = lock_file(path, wait=False)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
