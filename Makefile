@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock serve test test-fast index eval eval-beir bench scale clean messages
+.PHONY: install lock lint serve test test-fast index eval eval-beir bench scale clean messages
 
 # The lock files (requirements/*.txt, made by `make lock`): every direct and transitive dependency
 # pinned with its hashes. dev.txt is what `make install` installs (the dev and milvus extras);
@@ -47,11 +47,16 @@ serve: install
 index: install
 	HF_HUB_OFFLINE=1 $(BIN)/assistant index
 
-test: install
+# Style and types of the package (configured in pyproject.toml); part of `make test`.
+lint: install
+	$(BIN)/ruff check assistant
+	$(BIN)/mypy
+
+test: install lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 # Everything but the slow kinds (real models, Chromium, milvus-lite): the markers in pyproject.toml.
-test-fast: install
+test-fast: install lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not models and not browser and not milvus"
 
 eval: install

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from assistant.errors import AssistantError
 from assistant.i18n import N_, UI_LANGUAGES, from_environment, supported
+from assistant.languages import LANGUAGES
 from assistant.settings import Settings
 from assistant.ui import Ui
 
@@ -102,7 +103,7 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
                      help=_("answer only from this document (repeat for several)"))
     ask.add_argument("--year-from", type=int, help=_("answer only from sources of this year or later"))
     ask.add_argument("--year-to", type=int, help=_("answer only from sources of this year or earlier"))
-    ask.add_argument("--language", choices=["en", "ru", "kk"], help=_("answer only from documents in this language"))
+    ask.add_argument("--language", choices=LANGUAGES, help=_("answer only from documents in this language"))
 
     serve = command("serve", _serve, _("Serve the web page and the HTTP API (rebuilds a missing or stale index)."))
     serve.add_argument("--host", help=_("address to bind (default 127.0.0.1: this machine only)"))
@@ -111,7 +112,7 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
     evaluate = command("eval", _eval, _("Measure retrieval over a gold question file."))
     evaluate.add_argument("--gold", type=Path, default=None, help=_("gold JSON Lines file (default eval/gold.jsonl)"))
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default="all")
-    evaluate.add_argument("--lang", choices=["en", "ru", "kk"], default=None, help=_("only questions in this language"))
+    evaluate.add_argument("--lang", choices=LANGUAGES, default=None, help=_("only questions in this language"))
     evaluate.add_argument("--kind", default=None, help=_("only questions of this kind (e.g. temporal, number, why; not-temporal: all but temporal)"))
     evaluate.add_argument("--json", action="store_true", help=_("print metrics as JSON"))
     evaluate.add_argument("--beir", type=Path, metavar="DIR", default=None,

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -74,7 +74,7 @@ def record(path: Path, judgement: Judgement) -> None:
                DO UPDATE SET verdict = excluded.verdict, highlight = excluded.highlight,
                              question_language = excluded.question_language, judged_at = excluded.judged_at""",
             (judgement.question, judgement.question_language, judgement.doc_id, judgement.start, judgement.end,
-             judgement.highlight, judgement.verdict, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+             judgement.highlight, judgement.verdict, datetime.now(UTC).isoformat(timespec="seconds")),
         )
 
 

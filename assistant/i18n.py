@@ -21,16 +21,17 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from babel.support import NullTranslations, Translations
 
-UiLanguage = Literal["en", "ru", "kk"]
-UI_LANGUAGES: tuple[UiLanguage, ...] = ("en", "ru", "kk")
+from assistant.languages import LANGUAGES, Language
+
+UiLanguage = Language
+UI_LANGUAGES: tuple[UiLanguage, ...] = LANGUAGES
 DEFAULT_LANGUAGE: UiLanguage = "en"
-LANGUAGE_NAMES: dict[str, str] = {"en": "English", "ru": "Русский", "kk": "Қазақша"}
 """Each language named in itself, as the language switch shows it."""
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
@@ -42,7 +43,7 @@ def N_(message: str) -> str:
     return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> _gettext.NullTranslations:
     """The compiled catalogue of `lang` (English, the source language, needs none)."""
     if lang not in UI_LANGUAGES or lang == DEFAULT_LANGUAGE:
@@ -81,7 +82,7 @@ def supported(value: str | None) -> UiLanguage | None:
     if not value:
         return None
     primary = re.split(r"[-_.@]", value.strip().lower(), maxsplit=1)[0]
-    return primary if primary in UI_LANGUAGES else None  # type: ignore[return-value]
+    return primary if primary in UI_LANGUAGES else None
 
 
 def from_accept_language(header: str | None) -> UiLanguage:

@@ -8,8 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.ingest.formats import ExtractionLimits
 from assistant.i18n import N_
+from assistant.ingest.formats import ExtractionLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from assistant.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, UI_LANGUAGES, N_, Message, gettext, ngettext
+from assistant.i18n import DEFAULT_LANGUAGE, N_, UI_LANGUAGES, Message, gettext, ngettext
+from assistant.languages import LANGUAGE_NAMES
 
 YEAR_UNKNOWN = N_("year unknown")
 YEAR_UNKNOWN_CITES = N_("year unknown, cites {year} data")

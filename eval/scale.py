@@ -243,7 +243,7 @@ def encoding_rate() -> dict:
 
     settings = Settings()
     chunks = []
-    for document in load_corpus(settings.corpus_dir):
+    for document in load_corpus(settings.corpus_dir, settings.extraction_limits):
         chunks.extend(chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars))
     texts = [chunk.text for chunk in chunks][:1024]
     embedder = SentenceTransformerEmbedder()

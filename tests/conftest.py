@@ -20,8 +20,8 @@ if "ASSISTANT_ONNX_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["ASSISTANT_ONNX_DIR"], True)
 
 from assistant.embedding import ENGLISH, Embedder, EmbedderWrapper, create_embedders  # noqa: E402
-from assistant.index import build_index  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
+from assistant.store.build import build_index  # noqa: E402
+from assistant.query.assistant import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 # The API, web and browser fixtures: one definition each for the whole session (a module importing
@@ -47,6 +47,42 @@ class RecordingEmbedder(EmbedderWrapper):
     def encode_passages(self, texts, **options):
         self.passages.extend(texts)
         return self.inner.encode_passages(texts, **options)
+
+
+# The fixtures that load the real embedding models (directly or through an index built with them),
+# and the ones that start Chromium. Any test whose fixture closure reaches one is marked `models`
+# (or `browser`, which is also `models`), so `-m "not models and not browser and not milvus"`
+# (make test-fast) leaves it out without each test having to say so. A test that needs a model
+# without these fixtures (a subprocess running the CLI on a real corpus, a direct
+# create_embedders call) carries an explicit mark instead, usually as a module's `pytestmark`.
+MODEL_FIXTURES = frozenset({
+    "embedders", "embedder", "index", "assistant", "web_assistant", "client", "live_server", "feedback_server", "page",
+})
+BROWSER_FIXTURES = frozenset({"browser", "page"})
+
+
+def _direct_parameters(item) -> set[str]:
+    """The argument names `item` gets from @pytest.mark.parametrize rather than from a fixture
+    (a test parametrized over a PDF `page` number does not use the browser `page`)."""
+    names = set()
+    for mark in item.iter_markers("parametrize"):
+        argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
+        if isinstance(argnames, str):
+            argnames = [name.strip() for name in argnames.split(",") if name.strip()]
+        indirect = mark.kwargs.get("indirect", False)
+        if indirect is not True:
+            names |= set(argnames) - set(indirect or ())
+    return names
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ())) - _direct_parameters(item)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & MODEL_FIXTURES or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.models)
 
 
 @pytest.fixture(scope="session")

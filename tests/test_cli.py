@@ -62,6 +62,7 @@ def test_bad_input_is_one_line_on_stderr_with_exit_code_2(tmp_path, index_env):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.models  # builds an index of a real corpus with the real models
 def test_an_unreadable_document_stops_the_build_and_keeps_the_old_index(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -74,6 +75,7 @@ def test_an_unreadable_document_stops_the_build_and_keeps_the_old_index(tmp_path
     assert main(["ask", "HIV testing", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--json"]) == 0
 
 
+@pytest.mark.models  # builds an index of a real corpus with the real models
 def test_ask_on_a_stale_index_says_so(tmp_path, capsys):
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -156,6 +158,7 @@ def small_library(tmp_path, monkeypatch):
     return paths, corpus
 
 
+@pytest.mark.models  # small_library builds an index with the real models
 def test_add_and_remove_report_on_stdout_and_remove_asks_first(small_library, tmp_path, monkeypatch, capsys):
     paths, corpus = small_library
     new = tmp_path / "gamma.txt"
@@ -189,6 +192,7 @@ def test_add_and_remove_report_on_stdout_and_remove_asks_first(small_library, tm
     assert captured.out.startswith("removed gamma; index: 1 document, ") and not (corpus / "gamma.txt").exists()
 
 
+@pytest.mark.models  # small_library builds an index with the real models
 def test_remove_without_a_terminal_as_a_real_process(small_library):
     paths, corpus = small_library
     result = subprocess.run([sys.executable, "-m", "assistant.cli", "remove", "beta", *paths], capture_output=True,

@@ -22,14 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import corpus_files, corpus_fingerprint, document_id
+from assistant.ingest.corpus import corpus_files, corpus_fingerprint, document_id
 from assistant.embedding import CachedEmbedder
-from assistant.index import build_index, current_build, load_index
-from assistant.library import add_documents, remove_document
+from assistant.store.build import build_index
+from assistant.store.index import load_index
+from assistant.store.layout import current_build
+from assistant.store.library import add_documents, remove_document
 from assistant.settings import Settings
-from assistant.transaction import JOURNAL_FILE, PAUSE_ENV
+from assistant.store.transaction import JOURNAL_FILE, PAUSE_ENV
 
 REPO = Path(__file__).resolve().parent.parent
+# Real `assistant` processes on a real index: the models, even where a test names no model fixture.
+pytestmark = pytest.mark.models
 ALPHA = "Alpha report\n\nSex work was decriminalised in 2001. Police raids on saunas continue in Almaty.\n"
 BETA = "Beta note\n\nThere are 33 friendly cabinets across the country offering free HIV tests.\n"
 GAMMA = "Gamma clinic\n\nThe gamma clinic in Shymkent tests migrants without propiska on Mondays.\n"

@@ -18,12 +18,14 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.cli import main
-from assistant.corpus import load_corpus, safe_url
+from assistant.ingest.corpus import load_corpus, safe_url
 from assistant.embedding import CachedEmbedder
 from assistant.errors import IndexCorruptError
-from assistant.index import CURRENT_FILE, build_index, current_build, load_index
-from assistant.library import add_documents
-from assistant.pipeline import Assistant
+from assistant.store.build import build_index
+from assistant.store.index import load_index
+from assistant.store.layout import CURRENT_FILE, current_build
+from assistant.store.library import add_documents
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 
 SMALL_LIMITS = {
@@ -181,7 +183,7 @@ def test_sidecar_field_types_are_checked(tmp_path):
     (tmp_path / "a.txt").write_text("A\n\ntext\n", encoding="utf-8")
     (tmp_path / "a.toml").write_text("title = 5\n", encoding="utf-8")
     with pytest.raises(Exception, match="title must be text"):
-        load_corpus(tmp_path)
+        load_corpus(tmp_path, Settings().extraction_limits)
 
 
 # --- damage ---------------------------------------------------------------------------------------

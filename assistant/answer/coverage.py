@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from assistant.text.languages import KAZAKH_LETTERS
+from assistant.languages import KAZAKH_LETTERS, KAZAKH_STOPWORDS, LANGUAGES, russian_stopwords
+from assistant.text.tokens import russian_stem
 
 _WORDS = re.compile(r"[^\W_]+")
 _YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
@@ -61,11 +62,11 @@ def places(common_words: frozenset[str]) -> dict[str, set[str]]:
     import pycountry
 
     names: dict[str, set[str]] = {}
-    countries = {lang: _translations("iso3166-1", lang) for lang in ("ru", "kk")}
-    regions = {lang: _translations("iso3166-2", lang) for lang in ("ru", "kk")}
+    countries = {lang: _translations("iso3166-1", lang) for lang in LANGUAGES if lang != "en"}
+    regions = {lang: _translations("iso3166-2", lang) for lang in LANGUAGES if lang != "en"}
     for country in pycountry.countries:
-        english = [getattr(country, attribute, None) for attribute in ("name", "common_name", "official_name")]
-        english = [value for value in english if value and "," not in value]
+        given = [getattr(country, attribute, None) for attribute in ("name", "common_name", "official_name")]
+        english = [value for value in given if isinstance(value, str) and value and "," not in value]
         if not english:
             continue
         found = names.setdefault(english[0], set(english))
@@ -84,8 +85,6 @@ def _cyrillic_key(word: str) -> tuple[str, str, bool]:
     question word may merely begin with the stem). A long stem may ("германи" -> "Германии",
     "Германияда"); a short one must be followed by a case ending, or the word by a Kazakh one
     ("швец" + "ии", "ресей" + "де"; "ақш" + "а" is "ақша", money, not the USA)."""
-    from assistant.text.tokens import russian_stem
-
     stem = russian_stem(word)
     return word, stem, len(stem) >= _SHORTEST_STEM
 
@@ -99,7 +98,7 @@ class CorpusCoverage:
     multi-word name is looked up as a phrase."""
 
     @classmethod
-    def of_texts(cls, texts, common_words: frozenset[str] = frozenset()) -> "CorpusCoverage":
+    def of_texts(cls, texts, common_words: frozenset[str] = frozenset()) -> CorpusCoverage:
         words: set[str] = set()
         runs: list[str] = []
         for text in texts:
@@ -137,8 +136,6 @@ class CorpusCoverage:
         """(per word: what to match and whether as a beginning, name) of every Cyrillic name of an
         unknown place, longest first; names that are also Russian or Kazakh function words
         ("Того", "Об") are left out."""
-        from assistant.text.tokens import KAZAKH_STOPWORDS, russian_stopwords
-
         common = KAZAKH_STOPWORDS | russian_stopwords() | KAZAKH_COMMON_WORDS
         found = {name for names in self._unknown for name in names
                  if re.search(r"[\u0400-\u04FF]", name) and not set(_words(name)) <= common}

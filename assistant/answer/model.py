@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from assistant.i18n import Message
 
+
 class Highlight(BaseModel):
     start: int = Field(description="Offset in the result's `text` where the best-matching sentence(s) start.")
     end: int
@@ -100,7 +101,7 @@ class AbstainReason(str):
 
     message: Message
 
-    def __new__(cls, msgid: str, **params: object) -> "AbstainReason":
+    def __new__(cls, msgid: str, **params: object) -> AbstainReason:
         message = Message(msgid, params)
         reason = super().__new__(cls, str(message))
         reason.message = message

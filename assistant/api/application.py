@@ -6,6 +6,7 @@ records paths without query strings, and responses are marked `no-store`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -18,12 +19,12 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
-from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
-from assistant.i18n import N_, Message
-from assistant.query.assistant import Assistant
 from assistant.api.language import VALIDATION_MESSAGES, request_language, translate
 from assistant.api.models import document_limits
 from assistant.api.routers import ask, docs, documents, feedback, health
+from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
+from assistant.i18n import N_, Message
+from assistant.query.assistant import Assistant
 
 access_log = logging.getLogger("assistant.access")
 
@@ -41,7 +42,7 @@ SECURITY_HEADERS = {
 
 def create_app(assistant: Assistant) -> FastAPI:
     """The app serving `assistant`: JSON API, chat and source pages, OpenAPI docs."""
-    from assistant import web
+    from assistant.api.routers import pages
 
     app = FastAPI(
         title="Cited-passage assistant",
@@ -54,15 +55,17 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes)
     app.add_middleware(HeadersAndAccessLog)
     app.middleware("http")(reload_changed_index)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(UnknownDocumentError, unknown_document)
-    app.add_exception_handler(QuestionError, bad_question)
-    app.add_exception_handler(AssistantError, unavailable)
+    # Starlette types a handler as taking any Exception, so one typed for its own exception class
+    # does not match (Kludex/starlette#2417); each is registered only for that class.
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UnknownDocumentError, unknown_document)  # type: ignore[arg-type]
+    app.add_exception_handler(QuestionError, bad_question)  # type: ignore[arg-type]
+    app.add_exception_handler(AssistantError, unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, internal_error)
-    for router in (health.router, ask.router, documents.router, feedback.router, docs.router, web.router):
+    for router in (health.router, ask.router, documents.router, feedback.router, docs.router, pages.router):
         app.include_router(router)
-    app.mount("/static", web.static_files(), name="static")
+    app.mount("/static", pages.static_files(), name="static")
     app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     generate = app.openapi
 
@@ -205,8 +208,6 @@ def _describe(error: dict, lang: str = "en") -> str:
     known = VALIDATION_MESSAGES.get(str(error.get("type")))
     if lang != "en" and known is not None:
         context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
-        try:
+        with contextlib.suppress(KeyError, IndexError):
             what = Message(known, context).render(lang) if context else Message(known).render(lang)
-        except (KeyError, IndexError):
-            pass
     return f"{where or 'body'}: {what}"

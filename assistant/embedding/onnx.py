@@ -16,7 +16,7 @@ that looks complete; `meta.json` is written last.
 Mean pooling over the attention mask and L2 normalisation are done here, in numpy, as
 sentence-transformers' `Pooling` and `Normalize` modules do; the export refuses models that pool
 otherwise. `OnnxEmbedder.name` and `.fingerprint` are the source model's, so an index built with
-torch serves ONNX questions and the other way round; tests/test_embedding_onnx.py holds every gold
+torch serves ONNX questions and the other way round; tests/embedding/test_embedding_onnx.py holds every gold
 question and a sample of corpus passages to a cosine of 0.99999 against sentence-transformers.
 """
 
@@ -35,17 +35,23 @@ import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from assistant.embedding.base import encode_in_batches, normalized
+from assistant.embedding.transformers import (
+    PASSAGE_PROMPTS,
+    QUERY_PROMPTS,
+    check_model_folder,
+    model_fingerprint,
+    model_name,
+)
 from assistant.errors import AssistantError
 from assistant.files import fsync_file, locked, write_durably
 from assistant.settings import Settings
-from assistant.embedding.base import encode_in_batches, normalized
-from assistant.embedding.transformers import PASSAGE_PROMPTS, QUERY_PROMPTS, check_model_folder, model_fingerprint, model_name
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +96,7 @@ class ExportMeta:
     raw: dict[str, Any]
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "ExportMeta":
+    def from_json(cls, raw: dict[str, Any]) -> ExportMeta:
         """Parse a `meta.json` document; KeyError/TypeError/ValueError when it is not one."""
         if raw["export_format"] != EXPORT_FORMAT or raw["pooling"] != "mean" or raw["normalize"] is not True:
             raise ValueError("an export of another format")
@@ -159,7 +165,7 @@ def export_onnx(model_path: Path, target_dir: Path, *, int8: bool = False, progr
             steps.next("tracing the transformer")
             _export_transformer(torch, transformer.auto_model, tokenizer, inputs, scratch / MODEL_FILE)
             _save_tokenizer(tokenizer, max_seq_length, scratch / TOKENIZER_FILE)
-            meta = {
+            meta: dict[str, Any] = {
                 "export_format": EXPORT_FORMAT,
                 "source": {"name": model_name(model_path), "fingerprint": model_fingerprint(model_path),
                            "path": str(model_path)},
@@ -174,7 +180,7 @@ def export_onnx(model_path: Path, target_dir: Path, *, int8: bool = False, progr
                 "opset": OPSET,
                 "exporter": "torch.onnx.export (TorchScript tracer, dynamo=False), eager attention",
                 "versions": _versions("torch", "transformers", "sentence_transformers", "tokenizers", "onnx", "onnxruntime"),
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "files": {},
             }
             steps.next("checking its vectors against sentence-transformers")
@@ -256,7 +262,7 @@ def ensure_export(model_path: Path | None, onnx_dir: Path, *, int8: bool = False
     return folder
 
 
-def onnx_embedder(settings: Settings, *, progress: bool = True) -> "OnnxEmbedder":
+def onnx_embedder(settings: Settings, *, progress: bool = True) -> OnnxEmbedder:
     """The english model on ONNX Runtime as `settings` configure it (`onnx_dir`,
     `onnx_quantization`, thread counts), exporting it first when needed (`ensure_export`; the only
     step that loads torch). Raises AssistantError when ONNX cannot be used."""
@@ -391,7 +397,7 @@ def _export_transformer(torch, transformer, tokenizer, inputs: list[str], target
             self.model = model
 
         def forward(self, *tensors):
-            return self.model(**dict(zip(inputs, tensors))).last_hidden_state
+            return self.model(**dict(zip(inputs, tensors, strict=True))).last_hidden_state
 
     example = tokenizer(["A padded example question?", "A longer example, so that the first one is padded."],
                         padding=True, truncation=True, return_tensors="pt")

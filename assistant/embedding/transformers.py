@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import AssistantError
 from assistant.embedding.base import encode_in_batches
+from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 

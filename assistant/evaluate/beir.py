@@ -19,14 +19,14 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.embedding import Embedder, create_embedders
 from assistant.errors import AssistantError
-from assistant.store.build import build_index
 from assistant.query.assistant import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
+from assistant.store.build import build_index
 
 MODES = ("lexical", "dense", "hybrid")
 NDCG_CUTOFF = 10
@@ -205,23 +205,24 @@ def evaluate_beir(
             run_settings = benchmark_settings(settings, chunking, Path(workdir))
             started = time.perf_counter()
             index = build_index(run_settings, embedders, progress=progress)
+            modes: dict[str, dict] = {}
             run = {
                 "chunking": chunking,
                 "chunk_target_chars": run_settings.chunk_target_chars,
                 "chunk_max_chars": run_settings.chunk_max_chars,
                 "passages": len(index.passages),
                 "build_seconds": round(time.perf_counter() - started, 1),
-                "modes": {},
+                "modes": modes,
             }
             for mode in MODES:
                 assistant = Assistant(index, embedders, run_settings.model_copy(update={"retrieval": mode}))
-                run["modes"][mode] = _measure(assistant, dataset, ids)
+                modes[mode] = _measure(assistant, dataset, ids)
             runs.append(run)
     return {
         "dataset": dataset.name,
         "documents": len(ids),
         "queries": len(dataset.qrels),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "model": ", ".join(embedder.name for embedder in embedders.values()),
         "settings": {name: getattr(settings, name) for name in REPORTED_SETTINGS if name in Settings.model_fields}

@@ -20,12 +20,13 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.answer.model import Answer
 from assistant.errors import AssistantError
+from assistant.languages import LANGUAGES
 from assistant.query.assistant import Assistant, use_query_threads
 from assistant.settings import Settings
 
 PRODUCT = "product"
 NO_FOLDING = 1.01
-EVERY_LANGUAGE = ("en", "ru", "kk")
+EVERY_LANGUAGE = LANGUAGES
 MODES: dict[str, dict] = {
     PRODUCT: {},
     "no ranker (score fusion)": {"ranker": "fusion"},
@@ -43,7 +44,6 @@ MODES: dict[str, dict] = {
 }
 """Modes side by side: the product (the settings as they are) and one lever changed at a time."""
 CUTOFF = 10
-LANGUAGES = ("en", "ru", "kk")
 
 
 class GoldQuestion(BaseModel):

@@ -16,14 +16,15 @@ import argparse
 import sys
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
 from assistant.evaluate.gold import GoldQuestion, is_hit, load_gold, select
 from assistant.query.assistant import Assistant
-from assistant.settings import Settings
 from assistant.query.ranking.features import FEATURES, SENTENCE_FEATURES, compute
 from assistant.query.ranking.model import LinearRanker
+from assistant.settings import Settings
 
 GRID_C = (0.03, 0.1, 0.3, 1.0, 3.0)
 GRID_WEIGHT = (None, "balanced")
@@ -47,7 +48,12 @@ def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
     """Feature rows of the fusion candidates of every answerable question in `gold`."""
     fusion = Assistant(assistant.index, assistant.embedders, assistant.settings.model_copy(update={"ranker": "fusion"}))
     index, depth = assistant.index, assistant.settings.rerank_depth
-    matrices, labels, groups, questions, sentences, sentence_labels = [], [], [], [], [], []
+    matrices: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
+    questions: list[GoldQuestion] = []
+    sentences: list[np.ndarray] = []
+    sentence_labels: list[np.ndarray] = []
     for question in gold:
         if question.out_of_scope:
             continue
@@ -59,7 +65,7 @@ def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
         matrices.append(features.matrix)
         hits = np.array([is_hit(index.passages[row].text, question.answers) for row in rows], dtype=np.int8)
         labels.append(hits)
-        for row, per_sentence, hit in zip(rows, features.sentence_matrices, hits):
+        for row, per_sentence, hit in zip(rows, features.sentence_matrices, hits, strict=True):
             passage = index.passages[row]
             labels_here = [is_hit(passage.text[s:e], question.answers) for s, e in passage.sentences]
             if hit and len(passage.sentences) > 1 and any(labels_here):
@@ -85,7 +91,7 @@ def fit_sentences(data: Dataset) -> np.ndarray:
     stacked = np.vstack(data.sentences)
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
-    groups = [((x - mean) / scale, y.astype(bool)) for x, y in zip(data.sentences, data.sentence_labels)]
+    groups = [((x - mean) / scale, y.astype(bool)) for x, y in zip(data.sentences, data.sentence_labels, strict=True)]
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, gradient = SENTENCE_PENALTY * float(w @ w), 2 * SENTENCE_PENALTY * w
@@ -143,15 +149,17 @@ def train(assistant: Assistant, gold: list[GoldQuestion]) -> tuple[LinearRanker,
     regularisation, and the cross-validation report."""
     data = collect(assistant, gold)
     fused = data.matrix[:, FEATURES.index("fused")]
-    report = {"fusion order": ranking_figures(fused, data), "grid": {}}
-    best = None
+    grid: dict[str, dict[str, float]] = {}
+    report = {"fusion order": ranking_figures(fused, data), "grid": grid}
+    best: tuple[tuple[float, float], float, str | None, dict[str, float]] | None = None
     for c in GRID_C:
         for weight in GRID_WEIGHT:
             figures = ranking_figures(cross_validate(data, c, weight), data)
-            report["grid"][f"C={c}, class_weight={weight}"] = figures
+            grid[f"C={c}, class_weight={weight}"] = figures
             key = (figures["mrr@10"], figures["hit@1"])
             if best is None or key > best[0]:
                 best = (key, c, weight, figures)
+    assert best is not None  # GRID_C and GRID_WEIGHT are not empty
     _, c, weight, figures = best
     model = _model(c, weight).fit(data.matrix, data.labels)
     scaler, regression = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
@@ -161,7 +169,7 @@ def train(assistant: Assistant, gold: list[GoldQuestion]) -> tuple[LinearRanker,
         "split": "dev",
         "date": date.today().isoformat(),
         "questions": len(data.questions),
-        "rows": int(len(data.labels)),
+        "rows": len(data.labels),
         "positives": int(data.labels.sum()),
         "rerank_depth": assistant.settings.rerank_depth,
         "C": c,
@@ -181,7 +189,7 @@ def train(assistant: Assistant, gold: list[GoldQuestion]) -> tuple[LinearRanker,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the ranker on the dev split.")
     parser.add_argument("--write", action="store_true", help="write the ranker file (default: only report)")
-    parser.add_argument("--out", default=None, help="where to write it (default: the ranker_file setting)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write it (default: the ranker_file setting)")
     args = parser.parse_args(argv)
     settings = Settings()
     assistant = Assistant.open(settings)
@@ -191,12 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: cross-validated {figures}")
     chosen = ranker.trained
     print(f"chosen C={chosen['C']}, class_weight={chosen['class_weight']}: {chosen['cross_validation']['ranker']}")
-    for name, weight in sorted(zip(FEATURES, ranker.weights), key=lambda item: -abs(item[1])):
+    for name, weight in sorted(zip(FEATURES, ranker.weights, strict=True), key=lambda item: -abs(item[1])):
         print(f"  {name:20} {weight:+.3f}")
     print("sentence choice (raw scale): " + ", ".join(f"{name} {weight:+.3f}" for name, weight
-                                                      in zip(SENTENCE_FEATURES, ranker.sentences)))
+                                                      in zip(SENTENCE_FEATURES, ranker.sentences, strict=True)))
     if args.write:
         out = args.out or settings.ranker_file
+        if out is None:
+            parser.error("no ranker file to write: give --out or set the ranker_file setting")
         ranker.save(out)
         print(f"wrote {out}")
     return 0

@@ -126,7 +126,7 @@ def _sections(document: Document) -> list[tuple[str | None, list[Block]]]:
                 continue
             if block.level <= 1:
                 joins_title = previous_was_heading and sub is None and not block.page_break_before
-                top = top + [text] if joins_title else [text]
+                top = [*top, text] if joins_title else [text]
                 sub = None
             else:
                 sub = text.rstrip(":").strip()

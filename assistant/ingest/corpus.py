@@ -32,11 +32,20 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from assistant.errors import CorpusError
 from assistant.ingest.cleaning import CleanText, clean
 from assistant.ingest.dates import is_iso_date, newest_cited_year, year_label
-from assistant.errors import CorpusError
-from assistant.ingest.formats import FILE_DATE, SUPPORTED_SUFFIXES, ExtractionLimits, FileDate, check_size, extract, page_offsets, strip_controls
-from assistant.text.languages import LANGUAGES, Language, detect_language
+from assistant.ingest.formats import (
+    FILE_DATE,
+    SUPPORTED_SUFFIXES,
+    ExtractionLimits,
+    FileDate,
+    check_size,
+    extract,
+    page_offsets,
+    strip_controls,
+)
+from assistant.languages import LANGUAGES, Language, detect_language
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +114,12 @@ class Document:
     def language(self) -> Language:
         """The language its text is in: the metadata's when it names one of ours, else detected."""
         declared = (self.metadata.language or "").lower()[:2]
-        return declared if declared in LANGUAGES else detect_language(self.text[:5000])  # type: ignore[return-value]
+        return declared if declared in LANGUAGES else detect_language(self.text[:5000])
 
 
-def load_corpus(corpus_dir: Path, limits: ExtractionLimits | None = None, overlay: Overlay | None = None) -> list[Document]:
-    """Read and clean every document in `corpus_dir` (as `overlay` changes it), in id order
-    (limits: the settings' by default)."""
+def load_corpus(corpus_dir: Path, limits: ExtractionLimits, overlay: Overlay | None = None) -> list[Document]:
+    """Read and clean every document in `corpus_dir` (as `overlay` changes it), in id order, each
+    within `limits` (`Settings.extraction_limits`)."""
     paths = corpus_files(corpus_dir, overlay)
     if not paths:
         raise CorpusError(
@@ -193,16 +202,12 @@ def safe_url(value: str) -> str | None:
 
 
 def load_document(
-    path: Path, limits: ExtractionLimits | None = None, *, overrides: dict | None = None, doc_id: str | None = None,
+    path: Path, limits: ExtractionLimits, *, overrides: dict | None = None, doc_id: str | None = None,
     data: bytes | None = None,
 ) -> Document:
     """Read, extract and clean one document file (`data`: its bytes, already read by
     `read_document`). `overrides` (metadata given on the command line) win over the sidecar, which
     wins over what the file records about itself."""
-    if limits is None:
-        from assistant.settings import Settings
-
-        limits = Settings().extraction_limits
     raw_bytes = read_document(path, limits) if data is None else data
     extracted = extract(path, raw_bytes, limits)
     cleaned = clean(extracted.raw, markdown=extracted.markdown)

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from assistant.errors import CorpusError
 from assistant.ingest.cleaning import normalize
 from assistant.ingest.dates import is_iso_date
-from assistant.errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".docx")
@@ -200,7 +200,7 @@ def extract_pdf(path: Path, data: bytes, *, max_pages: int) -> Extracted:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")  # many PDFs are "encrypted" with an empty user password
+                opened: int = reader.decrypt("")  # many PDFs are "encrypted" with an empty user password
             except Exception:  # an unsupported algorithm, or a missing crypto library
                 opened = 0
             if not opened:
@@ -226,11 +226,13 @@ def extract_pdf(path: Path, data: bytes, *, max_pages: int) -> Extracted:
             f"{path.name} has no text layer (a scan or images only): run OCR on it (e.g. ocrmypdf) and add the result"
         )
     pages = [set_footnotes_apart(page) for page in strip_running_lines(pages)]
-    parts, starts, offset = [], [], 0
+    parts: list[str] = []
+    starts: list[int] = []
+    offset = 0
     # Pages are joined like lines: text flows on over a page break, and the cleaning's wrap rules
     # (a full-width line, a lowercase or "(" start, a hyphen) decide whether a paragraph goes on.
-    for page in pages:
-        body = "\n".join(page).strip("\n")
+    for lines in pages:
+        body = "\n".join(lines).strip("\n")
         if parts:
             parts.append("\n")
             offset += 1
@@ -249,7 +251,8 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
         return re.sub(r"\d+", "#", line.lower())
 
     bodies = [[line for line in page if line] for page in pages]
-    top, bottom = Counter(), Counter()
+    top: Counter[str] = Counter()
+    bottom: Counter[str] = Counter()
     for lines in bodies:
         top.update({key(line) for line in lines[:_EDGE_LINES]})
         bottom.update({key(line) for line in lines[-_EDGE_LINES:]})
@@ -258,7 +261,7 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
     running_bottom = {k for k, n in bottom.items() if n >= needed}
 
     kept = []
-    for page, lines in zip(pages, bodies):
+    for page, lines in zip(pages, bodies, strict=True):
         first, last = 0, len(lines)
         while first < min(last, _EDGE_LINES + 1) and (key(lines[first]) in running_top or _PAGE_NUMBER.match(lines[first])):
             first += 1
@@ -286,7 +289,7 @@ def set_footnotes_apart(lines: list[str]) -> list[str]:
             first = position
     if first is None or first == 0:
         return lines
-    return lines[:first] + [""] + lines[first:]
+    return [*lines[:first], "", *lines[first:]]
 
 
 def _pdf_metadata(reader) -> dict:
@@ -295,7 +298,7 @@ def _pdf_metadata(reader) -> dict:
         title = str(info.get("/Title") or "").strip()
     except Exception:  # a damaged information dictionary: the text is still good
         return {}
-    metadata = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
+    metadata: dict[str, str | FileDate] = {"title": title[:200]} if title and not _JUNK_TITLE.match(title) else {}
     for name, basis in (("creation_date", "the PDF's creation date"), ("modification_date", "the PDF's last change")):
         try:
             when = getattr(info, name, None)
@@ -481,7 +484,7 @@ def _docx_parts(data: bytes) -> tuple[list[str], tuple[str, FileDate | None]]:
     for item in document.iter_inner_content():
         if isinstance(item, Table):
             for row in item.rows:
-                cells = []
+                cells: list[str] = []
                 for cell in row.cells:
                     text = " ".join(cell.text.split())
                     if text and (not cells or cells[-1] != text):  # merged cells repeat their text

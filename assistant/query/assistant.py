@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from functools import cached_property
 
 from assistant.answer.coverage import CorpusCoverage
@@ -22,6 +21,7 @@ from assistant.embedding.batching import QuestionEncoder
 from assistant.embedding.calibration import Calibration
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
 from assistant.i18n import N_
+from assistant.languages import Language
 from assistant.query.factory import build_stages, retrieval_stages
 from assistant.query.ranking import LinearRanker, load_ranker
 from assistant.query.state import Query, Stage
@@ -32,7 +32,6 @@ from assistant.store.build import build_index
 from assistant.store.index import Index, expected_manifest, load_index, stale_reasons
 from assistant.store.layout import CURRENT_FILE, load_manifest
 from assistant.text.glossary import Glossary
-from assistant.text.languages import Language
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ class Assistant:
             return True
 
     @classmethod
-    def open(cls, settings: Settings, *, rebuild: str = "never", embedders: dict[str, Embedder] | None = None) -> "Assistant":
+    def open(cls, settings: Settings, *, rebuild: str = "never", embedders: dict[str, Embedder] | None = None) -> Assistant:
         """Load the index. `rebuild`: "never" refuses a stale index, "stale" rebuilds a missing or
         stale one (make serve), "ignore" loads whatever is there."""
         embedders = embedders or create_embedders(settings, cached=True)
@@ -197,10 +196,11 @@ class Assistant:
         ranker's training and the evaluation scripts read what retrieval found)."""
         return self.run(self.retrieval_stages, question, k, filters, index)
 
-    def ask(self, question: str, k: int | None = None, *, doc_ids: Sequence[str] | None = None,
-            year_from: int | None = None, year_to: int | None = None, language: str | None = None) -> Answer:
+    def ask(self, question: object, k: object = None, *, doc_ids: object = None, year_from: object = None,
+            year_to: object = None, language: object = None) -> Answer:
         """The ranked, cited passages that answer `question` (at most `k`), from the documents the
-        filters allow; `abstained` when the collection does not seem to answer it."""
+        filters allow; `abstained` when the collection does not seem to answer it. Every argument
+        is checked here, whatever its type (`validation.py`), so callers pass what they were sent."""
         settings = self.settings
         question = validate_question(question, settings.max_question_chars)
         k = validate_k(settings.default_k if k is None else k, settings.max_k)

@@ -83,8 +83,9 @@ class Compose:
                                               question_tokens)
             highlight = choose_highlight(passage, preferences)
             meaning = highlight_vector(passage, highlight, english)
+            # derived() calls the factory at once or not at all: the loop's `passage` is the one meant.
             citation = index.derived("citation", hit.passage,
-                                     lambda: citation_for(index.documents[passage.doc_id], passage)).model_copy()
+                                     lambda: citation_for(index.documents[passage.doc_id], passage)).model_copy()  # noqa: B023
             twin = next((result for result, vector in kept
                          if result.citation.doc_id != passage.doc_id
                          and float(vector @ meaning) >= resources.settings.duplicate_similarity), None)

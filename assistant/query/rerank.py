@@ -24,7 +24,7 @@ class Rerank:
         query.features = features = compute_features(query.index, resources.calibration, query,
                                                      [hit.passage for hit in head], settings.lexical_saturation)
         chances = 1.0 / (1.0 + np.exp(-ranker.score(features.matrix)))
-        reranked = sorted((Hit(int(row), float(chance)) for row, chance in zip(features.rows, chances)),
+        reranked = sorted((Hit(int(row), float(chance)) for row, chance in zip(features.rows, chances, strict=True)),
                           key=lambda h: (-h.score, h.passage))
         query.ranking = reranked + query.ranking[settings.rerank_depth :]
         query.shown = {hit.passage: hit.score for hit in query.ranking}

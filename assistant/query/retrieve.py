@@ -27,7 +27,7 @@ def dense_hits(index: Index, space: str, vector: np.ndarray, candidates: int,
     own[[position[hit.passage] for hit in passages]] = [hit.score for hit in passages]
     best = passage_or_best_sentence(own, np.array([hit.score for hit in sentences], dtype=np.float64),
                                     np.array([position[row] for row in owners], dtype=np.int64))
-    return sorted((Hit(row, float(score)) for row, score in zip(rows, best)), key=lambda h: (-h.score, h.passage))
+    return sorted((Hit(row, float(score)) for row, score in zip(rows, best, strict=True)), key=lambda h: (-h.score, h.passage))
 
 
 def candidates(query: Query, resources: Resources) -> int:

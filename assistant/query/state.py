@@ -19,6 +19,7 @@ from assistant.answer.model import AbstainReason, Answer
 from assistant.embedding.base import Embedder
 from assistant.embedding.batching import QuestionEncoder
 from assistant.embedding.calibration import Calibration
+from assistant.languages import Language
 from assistant.query.ranking.features import CandidateFeatures
 from assistant.query.ranking.model import LinearRanker
 from assistant.query.temporal import TimeView
@@ -27,7 +28,6 @@ from assistant.settings import Settings
 from assistant.store.backends.base import Hit
 from assistant.store.index import Index
 from assistant.text.glossary import Glossary
-from assistant.text.languages import Language
 
 
 class Resources(Protocol):

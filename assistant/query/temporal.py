@@ -132,6 +132,7 @@ def reorder(ranking: list[Hit], view: TimeView, doc_of: dict[int, str], *, prese
         newest_in_top = newest_in_top_present
     position = next((i for i, hit in enumerate(ranking) if doc_of[hit.passage] == view.newest), None)
     if position is not None and 0 < newest_in_top <= position:
-        ranking = ranking[: newest_in_top - 1] + [ranking[position]] + ranking[newest_in_top - 1 : position] + ranking[position + 1 :]
+        ranking = [*ranking[: newest_in_top - 1], ranking[position], *ranking[newest_in_top - 1 : position],
+                   *ranking[position + 1 :]]
     return ranking
 

@@ -4,10 +4,10 @@ from, the vector spaces to encode it in) and what the glossary adds to it."""
 from __future__ import annotations
 
 from assistant.embedding import ENGLISH, MULTILINGUAL, Embedder
+from assistant.languages import Language, detect_language
 from assistant.query.state import Query, Resources
 from assistant.settings import Settings
 from assistant.store.index import Index
-from assistant.text.languages import Language, detect_language
 from assistant.text.tokens import tokenize
 
 

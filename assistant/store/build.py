@@ -17,22 +17,19 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-
-from assistant.store.backends.base import RecoverableStore
-from assistant.store.backends import BackendStore, Change, IndexData, PendingWrite, create_store
+from assistant.embedding import Embedder
 from assistant.embedding.calibration import Calibration
+from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError
+from assistant.files import fsync_dir, fsync_file, write_durably
 from assistant.ingest.chunking import Passage, chunk_document
 from assistant.ingest.corpus import Document, corpus_fingerprint, load_corpus
-from assistant.embedding import Embedder
-from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError
-from assistant.text.tokens import tokenize
 from assistant.settings import Settings
-from assistant.store.transaction import JOURNAL_FILE, Journal, apply_to_corpus, begin, checkpoint, collection_lock, try_lock, undo
-
-from assistant.files import fsync_dir, fsync_file, write_durably
+from assistant.store.backends import BackendStore, Change, IndexData, PendingWrite, create_store
+from assistant.store.backends.base import RecoverableStore
+from assistant.store.index import Index, expected_manifest, load_index, model_fingerprints
 from assistant.store.layout import (
     CURRENT_FILE,
     DOCUMENTS,
@@ -44,7 +41,17 @@ from assistant.store.layout import (
     manifest_checksum,
     short_error,
 )
-from assistant.store.index import Index, expected_manifest, load_index, model_fingerprints
+from assistant.store.transaction import (
+    JOURNAL_FILE,
+    Journal,
+    apply_to_corpus,
+    begin,
+    checkpoint,
+    collection_lock,
+    try_lock,
+    undo,
+)
+from assistant.text.tokens import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +133,7 @@ def build_in(settings: Settings, embedders: dict[str, Embedder], journal: Journa
             "documents": len(documents),
             "passages": len(passages),
             "sentences": len(sentence_texts),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
         }
         current = _current_backend(index_dir, store)

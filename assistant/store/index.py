@@ -15,15 +15,13 @@ from typing import TypeVar
 
 import numpy as np
 
-from assistant.store.backends import RetrievalBackend, create_store
+from assistant.embedding import Embedder
+from assistant.errors import AssistantError, IndexCorruptError
 from assistant.ingest.chunking import Passage
 from assistant.ingest.cleaning import Block, CleanText
 from assistant.ingest.corpus import Document, DocumentMetadata, Overlay, corpus_fingerprint, safe_url
-from assistant.embedding import Embedder
-from assistant.errors import AssistantError, IndexCorruptError
-from assistant.text.tokens import tokenize
 from assistant.settings import Settings
-
+from assistant.store.backends import RetrievalBackend, create_store
 from assistant.store.layout import (
     DOCUMENTS,
     FORMAT_VERSION,
@@ -34,6 +32,7 @@ from assistant.store.layout import (
     short_error,
     verify_files,
 )
+from assistant.text.tokens import tokenize
 
 DERIVED_CACHE_ENTRIES = 200_000
 """How many derived passage facts `Index.derived` keeps before starting afresh."""

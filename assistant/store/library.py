@@ -13,7 +13,7 @@ before or, past the switch, as it will be after.
 The rebuild re-embeds nothing that was embedded before: passage and sentence vectors are kept in
 an on-disk cache keyed by sha256(model fingerprint, text) (`embedding.EmbeddingCache`), so an
 unchanged document costs a cache lookup, and only the new document's text reaches the model. The
-result is the same as a full rebuild from scratch (tests/test_library.py checks this). The cache
+result is the same as a full rebuild from scratch (tests/store/test_library.py checks this). The cache
 holds document text only: questions are encoded without it, so they are never written to disk.
 """
 
@@ -21,22 +21,29 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
 
-from assistant.store.backends import Change
-from assistant.ingest.corpus import METADATA_SUFFIX, Document, corpus_files, document_id, load_document, read_document, safe_url
-from assistant.ingest.dates import is_iso_date
 from assistant.embedding import Embedder, create_embedders
 from assistant.errors import CorpusError
 from assistant.files import write_durably
+from assistant.ingest.corpus import (
+    METADATA_SUFFIX,
+    Document,
+    corpus_files,
+    document_id,
+    load_document,
+    read_document,
+    safe_url,
+)
+from assistant.ingest.dates import is_iso_date
 from assistant.ingest.formats import SUPPORTED_SUFFIXES, strip_controls
+from assistant.settings import Settings
+from assistant.store.backends import Change
 from assistant.store.build import build_in, changing
 from assistant.store.index import Index, load_index
-from assistant.settings import Settings
 from assistant.store.transaction import Journal, begin, checkpoint, undo
 
 log = logging.getLogger(__name__)

@@ -42,12 +42,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.ingest.corpus import Overlay
 from assistant.errors import AssistantError
 from assistant.files import fsync_dir, lock_file, write_durably
+from assistant.ingest.corpus import Overlay
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def checkpoint(step: str) -> None:
 
 def new_build_name() -> str:
     """The name of a new build folder: time-ordered, unique."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"build-{stamp}-{uuid.uuid4().hex[:8]}"
 
 
@@ -161,7 +161,7 @@ class Journal:
     incoming: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     pid: int = field(default_factory=os.getpid)
-    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def corpus(self) -> Path:
@@ -184,7 +184,7 @@ class Journal:
         write_durably(index_dir / JOURNAL_FILE, json.dumps(asdict(self), indent=1))
 
     @classmethod
-    def load(cls, index_dir: Path) -> "Journal | None":
+    def load(cls, index_dir: Path) -> Journal | None:
         """The journal in `index_dir`, None when there is none; a damaged one raises ValueError."""
         try:
             data = json.loads((index_dir / JOURNAL_FILE).read_bytes())

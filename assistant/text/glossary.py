@@ -33,7 +33,7 @@ class Glossary:
     """Key (lower case; see the module docstring) -> expansion (words as the documents write them)."""
 
     @classmethod
-    def load(cls, path: Path | None) -> "Glossary":
+    def load(cls, path: Path | None) -> Glossary:
         """The glossary at `path`; an absent file is an empty glossary, a broken one an error."""
         if path is None or not path.is_file():
             return cls()
@@ -67,7 +67,7 @@ class Glossary:
         keys whose first word occurs in the question are tried (a glossary of hundreds of keys
         costs a few substring checks, not hundreds of regular expressions)."""
         lowered = question.lower()
-        matches = []
+        matches: list[tuple[int, int, int, str]] = []
         for order, (pattern, key, first) in enumerate(self._matchers):
             if first in lowered:
                 matches.extend((match.start(), order, match.end(), key) for match in pattern.finditer(question))

@@ -1,8 +1,14 @@
 import numpy as np
 
-from assistant.answer import Citation, Highlight, Result, abstain_reason, choose_highlight, sentence_scores, sources_span
-from assistant.chunking import Passage, split_sentences
-from assistant.tokens import tokenize
+from assistant.answer.abstain import abstain_reason
+
+from assistant.answer.highlight import choose_highlight, sentence_scores
+
+from assistant.answer.model import Citation, Highlight, Result
+
+from assistant.answer.timeline import sources_span
+from assistant.ingest.chunking import Passage, split_sentences
+from assistant.text.tokens import tokenize
 
 
 def make_passage(text: str) -> Passage:

@@ -60,6 +60,7 @@ def test_every_response_conforms_to_the_schema(api_schema, mode):
 SENT: dict[str, int] = {}
 
 
+@pytest.mark.models  # counts what the two fuzz tests above sent: runs with them
 def test_at_least_500_requests_were_generated():
     if len(SENT) < 2:
         pytest.skip("runs after both fuzz tests")
@@ -109,7 +110,7 @@ def test_the_question_pattern_and_the_validator_agree_on_every_character():
     import sys
 
     from assistant.errors import QuestionError
-    from assistant.pipeline import QUESTION_PATTERN, validate_question
+    from assistant.query.validation import QUESTION_PATTERN, validate_question
 
     pattern = re.compile(QUESTION_PATTERN)
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
+# A real `assistant serve` process, with the real models.
+pytestmark = pytest.mark.models
 CLIENTS = 32
 REQUESTS = 2000
 WARMUP = 400

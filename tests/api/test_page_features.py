@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 from doc_fixtures import PDF_PAGE_OF, make_pdf
@@ -15,10 +14,11 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.cli import main
-from assistant.evaluation import is_hit, load_gold
-from assistant.index import build_index
-from assistant.pipeline import Assistant
+from assistant.evaluate.gold import is_hit, load_gold
+from assistant.store.build import build_index
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
+from conftest import REPO
 
 QUESTION = "Is sex work legal in Kazakhstan?"
 
@@ -208,5 +208,5 @@ def test_citations_give_the_page_in_the_chat_view(pdf_client):
 
 def test_feedback_file_default_is_outside_git(tmp_path):
     assert Settings().feedback_file.name == "feedback.db"
-    gitignore = (Path(__file__).resolve().parent.parent / ".gitignore").read_text()
+    gitignore = (REPO / ".gitignore").read_text()
     assert "/feedback.db" in gitignore

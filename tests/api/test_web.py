@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from assistant.answer import Answer, Citation, Highlight, Result
+from assistant.answer.model import Answer, Citation, Highlight, Result
 from assistant.api import create_app
 from assistant.ui import Ui
-from assistant.web import source_label, source_link
+from assistant.api.routers.pages import source_label, source_link
 
 QUESTION = "Where can a migrant without propiska get an HIV test?"
 OUT_OF_SCOPE = "Is prostitution legal in Germany?"
@@ -280,7 +280,7 @@ def test_static_files_are_served(client):
 
 
 def test_javascript_never_writes_html():
-    from assistant.web import WEB_DIR
+    from assistant.api.routers.pages import WEB_DIR
 
     script = (WEB_DIR / "static" / "app.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from assistant.batching import QuestionEncoder
+from assistant.embedding.batching import QuestionEncoder
 from assistant.embedding import ENGLISH
-from assistant.pipeline import Assistant
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 
 SETTINGS = Settings()

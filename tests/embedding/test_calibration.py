@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from assistant.calibration import Calibration, SpaceCalibration
+from assistant.embedding.calibration import Calibration, SpaceCalibration
 from assistant.errors import AssistantError
-from assistant.pipeline import Assistant
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 
 

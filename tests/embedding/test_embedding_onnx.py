@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.chunking import chunk_document
-from assistant.corpus import load_corpus
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.corpus import load_corpus
 from assistant.embedding import (
     ENGLISH,
     CachedEmbedder,
@@ -45,6 +45,8 @@ from assistant.settings import Settings
 from conftest import CORPUS, REPO
 
 GOLD = REPO / "eval" / "gold.jsonl"
+# A real ONNX export of the real model, and create_embedders called directly.
+pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +163,7 @@ def test_encoding_questions_and_answering_never_import_torch(export, index, sett
         from assistant.embedding.onnx import OnnxEmbedder
         vectors = OnnxEmbedder(Path({str(export)!r}), quantization="int8").encode_queries(["Is sex work legal?"])
         assert vectors.shape == (1, 384)
-        from assistant.pipeline import Assistant, use_query_threads
+        from assistant.query.assistant import Assistant, use_query_threads
         from assistant.settings import Settings
         settings = Settings(corpus_dir=Path({str(settings.corpus_dir)!r}), index_dir=Path({str(settings.index_dir)!r}),
                             onnx_dir=Path({str(export.parent)!r}))

@@ -1,6 +1,6 @@
 from collections import Counter
 
-from assistant.evaluation import MODES, _rank_metrics, evaluate, fold, is_hit, load_gold, select
+from assistant.evaluate.gold import MODES, _rank_metrics, evaluate, fold, is_hit, load_gold, select
 from conftest import REPO
 
 GOLD = REPO / "eval" / "gold.jsonl"

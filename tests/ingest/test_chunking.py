@@ -1,13 +1,16 @@
 import pytest
 
-from assistant.chunking import chunk_document, split_sentences
-from assistant.corpus import load_corpus
+from assistant.ingest.chunking import chunk_document, split_sentences
+from assistant.ingest.corpus import load_corpus
+from assistant.settings import Settings
 from conftest import CORPUS
+
+LIMITS = Settings().extraction_limits
 
 
 @pytest.fixture(scope="module")
 def documents():
-    return load_corpus(CORPUS)
+    return load_corpus(CORPUS, LIMITS)
 
 
 def sentences(text: str) -> list[str]:

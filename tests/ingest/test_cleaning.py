@@ -1,4 +1,4 @@
-from assistant.cleaning import clean
+from assistant.ingest.cleaning import clean
 
 
 def blocks(raw: str, **kwargs) -> list[tuple[str, str]]:

@@ -3,10 +3,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from assistant.corpus import corpus_fingerprint, load_corpus, load_document
+from assistant.ingest.corpus import corpus_fingerprint, load_corpus, load_document
 from assistant.errors import CorpusError
+from assistant.settings import Settings
 from conftest import CORPUS, REPO
 from doc_fixtures import make_docx, make_pdf
+
+LIMITS = Settings().extraction_limits
 
 SEEDS = REPO.parent / "shared" / "seeds"
 SEED_IDS = {
@@ -19,7 +22,7 @@ SEED_IDS = {
 
 
 def test_seed_documents_load_with_their_metadata():
-    documents = {d.doc_id: d for d in load_corpus(CORPUS)}
+    documents = {d.doc_id: d for d in load_corpus(CORPUS, LIMITS)}
     assert set(SEED_IDS.values()) <= set(documents)
     report_card = documents["ippf-2012-hiv-prevention-report-card"].metadata
     assert report_card.title == "HIV Prevention Report Card for Sex Workers: Kazakhstan"
@@ -38,7 +41,7 @@ def test_seed_documents_are_copied_unchanged():
 def test_a_document_without_metadata_gets_in_with_its_first_line_as_title(tmp_path, caplog):
     (tmp_path / "Field Notes 2024.txt").write_text("Outreach in Almaty\n\nWe met twelve sex workers.\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING):
-        [document] = load_corpus(tmp_path)
+        [document] = load_corpus(tmp_path, LIMITS)
     assert document.doc_id == "field-notes-2024"
     assert document.metadata.title == "Outreach in Almaty"
     assert "no metadata" in caplog.text
@@ -47,14 +50,14 @@ def test_a_document_without_metadata_gets_in_with_its_first_line_as_title(tmp_pa
 def test_metadata_sidecar_is_read_and_checked(tmp_path):
     (tmp_path / "note.md").write_text("# A note\n\nSome text.\n", encoding="utf-8")
     (tmp_path / "note.toml").write_text('title = "A note"\ndate = "2015-11-05"\n', encoding="utf-8")
-    [document] = load_corpus(tmp_path)
+    [document] = load_corpus(tmp_path, LIMITS)
     assert (document.metadata.date, document.metadata.year) == ("2015-11-05", 2015)
     (tmp_path / "note.toml").write_text('title = "A note"\ndate = "5 Nov 2015"\n', encoding="utf-8")
     with pytest.raises(CorpusError, match="YYYY"):
-        load_corpus(tmp_path)
+        load_corpus(tmp_path, LIMITS)
     (tmp_path / "note.toml").write_text('title = "A note"\nauthor = "x"\n', encoding="utf-8")
     with pytest.raises(CorpusError, match="unknown field"):
-        load_corpus(tmp_path)
+        load_corpus(tmp_path, LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -64,14 +67,14 @@ def test_metadata_sidecar_is_read_and_checked(tmp_path):
 def test_unusable_documents_are_refused_with_a_clear_message(tmp_path, content, message):
     (tmp_path / "bad.txt").write_bytes(content)
     with pytest.raises(CorpusError, match=message):
-        load_corpus(tmp_path)
+        load_corpus(tmp_path, LIMITS)
 
 
 def test_missing_or_empty_corpus_folder_is_refused(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
-        load_corpus(tmp_path / "nowhere")
+        load_corpus(tmp_path / "nowhere", LIMITS)
     with pytest.raises(CorpusError, match="no documents"):
-        load_corpus(tmp_path)
+        load_corpus(tmp_path, LIMITS)
 
 
 def test_fingerprint_changes_with_any_document_or_metadata_edit(tmp_path):
@@ -99,7 +102,7 @@ def test_fingerprint_changes_with_any_document_or_metadata_edit(tmp_path):
 def test_a_files_own_date_dates_it_when_its_text_allows(tmp_path, caplog, made, created, date, note):
     path = tmp_path / f"report.{made}"
     make_pdf(path, created=created) if made == "pdf" else make_docx(path, created=created)
-    meta = load_document(path).metadata
+    meta = load_document(path, LIMITS).metadata
     assert (meta.date, meta.date_note) == (date, note)
     assert meta.year == (int(date[:4]) if date else None)
     assert meta.year_estimate == (None if date else 2024)  # undated: placed at its newest cited year
@@ -108,7 +111,7 @@ def test_a_files_own_date_dates_it_when_its_text_allows(tmp_path, caplog, made, 
 
 def test_flags_and_sidecars_win_over_the_files_own_date(tmp_path):
     path = make_pdf(tmp_path / "report.pdf", created=datetime(2024, 6, 3, tzinfo=timezone.utc))
-    assert load_document(path, overrides={"date": "2023-05"}).metadata.date == "2023-05"
+    assert load_document(path, LIMITS, overrides={"date": "2023-05"}).metadata.date == "2023-05"
     path.with_suffix(".toml").write_text('title = "Field report"\ndate_note = "undated; cites 2023 data"\n')
-    meta = load_document(path).metadata
+    meta = load_document(path, LIMITS).metadata
     assert (meta.date, meta.date_note, meta.year_estimate) == (None, "undated; cites 2023 data", 2024)

@@ -11,15 +11,17 @@ from doc_fixtures import (
     DOCX_TITLE, HTML_BOILERPLATE, PDF_HEADER, PDF_PAGE_OF, PDF_TITLE, make_docx, make_html, make_pdf,
 )
 
-from assistant.answer import citation_for
-from assistant.corpus import load_document
-from assistant.corpus import page_at
-from assistant.formats import page_offsets, strip_running_lines
-from assistant.index import build_index
-from assistant.pipeline import Assistant
+from assistant.answer.citation import citation_for
+from assistant.ingest.corpus import load_document
+from assistant.ingest.corpus import page_at
+from assistant.ingest.formats import page_offsets, strip_running_lines
+from assistant.store.build import build_index
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
+LIMITS = Settings().extraction_limits
+
 SEED = REPO / "corpus" / "eatg-2025-new-legislation-criminalizing-sex-work"
 
 
@@ -34,7 +36,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_pdf_text_is_clean(files):
-    document = load_document(files["pdf"])
+    document = load_document(files["pdf"], LIMITS)
     text = document.text
     assert PDF_HEADER not in text and not re.search(r"Page \d of", text)  # running header, footer
     assert "HIV prevention materials" in text and "preven-" not in text  # hyphenation undone
@@ -48,7 +50,7 @@ def test_pdf_text_is_clean(files):
 
 
 def test_pdf_page_starts(files):
-    document = load_document(files["pdf"])
+    document = load_document(files["pdf"], LIMITS)
     assert len(document.pages) == 3 and document.pages[0] == 0
     assert document.text[document.pages[1] :].startswith("record of every visit")
     assert document.text[document.pages[2] :].startswith("LEGAL AID")
@@ -72,7 +74,7 @@ def test_running_lines_and_page_numbers_are_left_out():
 
 
 def test_html_main_content_only(files):
-    document = load_document(files["html"])
+    document = load_document(files["html"], LIMITS)
     assert document.text.startswith("Night bus outreach")
     for boilerplate in HTML_BOILERPLATE + ["Home", "Donate"]:
         assert boilerplate not in document.text
@@ -84,7 +86,7 @@ def test_html_main_content_only(files):
 
 
 def test_docx_structure(files):
-    document = load_document(files["docx"])
+    document = load_document(files["docx"], LIMITS)
     assert document.metadata.title == DOCX_TITLE
     kinds = [(b.kind, document.text[b.start : b.end]) for b in document.clean.blocks]
     assert ("heading", "Admission") in kinds and ("heading", "Legal support") in kinds

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from assistant.errors import AssistantError
-from assistant.evaluation import load_gold, select
-from assistant.pipeline import Assistant
-from assistant.ranking import FEATURES, LinearRanker, compute, load_ranker, question_types
-from assistant.ranking.train import train
+from assistant.evaluate.gold import load_gold, select
+from assistant.query.assistant import Assistant
+from assistant.query.ranking import FEATURES, LinearRanker, compute, load_ranker, question_types
+from assistant.evaluate.train_ranker import train
 from assistant.settings import Settings
 from conftest import REPO
 
@@ -37,7 +37,7 @@ def test_without_the_file_the_pipeline_orders_by_fusion(index, embedders, settin
 
 def test_a_broken_or_foreign_ranker_file_is_a_clear_error(tmp_path):
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
-    with pytest.raises(AssistantError, match="assistant.ranking.train"):
+    with pytest.raises(AssistantError, match="assistant.evaluate.train_ranker"):
         load_ranker(tmp_path / "broken.json", {})
     data = json.loads(Settings().ranker_file.read_text(encoding="utf-8"))
     data["features"] = data["features"][:-1]

@@ -9,9 +9,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from assistant.backends import FaissBackend, IndexData, LexicalIndex
-from assistant.chunking import Passage
-from assistant.tokens import tokenize
+from assistant.store.backends import FaissBackend, IndexData, LexicalIndex
+from assistant.ingest.chunking import Passage
+from assistant.text.tokens import tokenize
 
 TEXTS = {
     "alpha": ["friendly cabinets for sex workers", "police raids and fines", "sex workers and police"],

@@ -8,10 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from assistant.backends import LexicalIndex
+from assistant.store.backends import LexicalIndex
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
-from assistant.index import CURRENT_FILE, build_index, current_build, load_index, manifest_checksum
-from assistant.pipeline import Assistant
+from assistant.store.build import build_index
+from assistant.store.index import load_index
+from assistant.store.layout import CURRENT_FILE, current_build, manifest_checksum
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 from conftest import CORPUS, RecordingEmbedder
 

@@ -20,13 +20,14 @@ from assistant.api import create_app
 from assistant.cli import main
 from assistant.embedding import CachedEmbedder
 from assistant.errors import CorpusError
-from assistant.index import build_index, current_build, load_index
-from assistant.library import add_documents, list_documents, remove_document
-from assistant.pipeline import Assistant
+from assistant.store.build import build_index
+from assistant.store.index import load_index
+from assistant.store.layout import current_build
+from assistant.store.library import add_documents, list_documents, remove_document
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
-from conftest import RecordingEmbedder
+from conftest import REPO, RecordingEmbedder
 
-REPO = Path(__file__).resolve().parent.parent
 SEEDS = ["eatg-2025-new-legislation-criminalizing-sex-work", "nswp-2015-amelia-report-sex-work"]
 
 
@@ -192,7 +193,7 @@ def test_a_failed_rebuild_takes_the_copied_files_out(library, tmp_path, monkeypa
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("assistant.backends.faiss.LexicalIndex.save", fail)
+    monkeypatch.setattr("assistant.store.backends.faiss.LexicalIndex.save", fail)
     with pytest.raises(RuntimeError):
         add_documents(settings, [make_html(tmp_path / "night-bus.html")], embedders=spy)
     assert _state(settings) == state

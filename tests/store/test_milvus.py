@@ -22,25 +22,27 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pymilvus")
+pytestmark = pytest.mark.milvus  # milvus-lite; the tests on its index are also `models` (conftest)
 
-from assistant.backends import Hit  # noqa: E402
-from assistant.backends.bm25 import LexicalTable, document_digests  # noqa: E402
-from assistant.backends.faiss import LexicalIndex  # noqa: E402
-from assistant.backends.milvus import (  # noqa: E402
+from assistant.store.backends import Hit  # noqa: E402
+from assistant.store.backends.milvus_bm25 import LexicalTable, document_digests  # noqa: E402
+from assistant.store.backends.faiss import LexicalIndex  # noqa: E402
+from assistant.store.backends.milvus import (  # noqa: E402
     TABLE_FILE, MilvusStore, disconnect, passage_keys,
 )
 from assistant.embedding import ENGLISH, CachedEmbedder  # noqa: E402
 from assistant.errors import AssistantError, IndexCorruptError  # noqa: E402
-from assistant.evaluation import load_gold  # noqa: E402
-from assistant.index import current_build, load_index  # noqa: E402
-from assistant.library import add_documents, remove_document  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
-from assistant.tokens import tokenize  # noqa: E402
+from assistant.evaluate.gold import load_gold  # noqa: E402
+from assistant.store.index import load_index  # noqa: E402
+from assistant.store.layout import current_build  # noqa: E402
+from assistant.store.library import add_documents, remove_document  # noqa: E402
+from assistant.query.assistant import Assistant  # noqa: E402
+from assistant.text.tokens import tokenize  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from conftest import CORPUS  # noqa: E402
+from conftest import CORPUS, REPO  # noqa: E402
 
 TOLERANCE = 1e-4
-GOLD = load_gold(Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl")
+GOLD = load_gold(REPO / "eval" / "gold.jsonl")
 HELD_OUT = "neglobal-2024-trafficking-law"
 """The document the add/remove tests take out of the seed corpus and add back."""
 
@@ -112,7 +114,7 @@ def same_answer(expected, found) -> str | None:
 @pytest.fixture(scope="module")
 def milvus(tmp_path_factory, embedders):
     """The seed corpus in Milvus (milvus-lite), built by the real `build_index`."""
-    from assistant.index import build_index
+    from assistant.store.build import build_index
 
     folder = tmp_path_factory.mktemp("milvus")
     settings = milvus_settings(folder)
@@ -278,7 +280,7 @@ def _collection_state(index) -> tuple[dict, list]:
 
 
 def _fresh(folder: Path, corpus: Path, embedders):
-    from assistant.index import build_index
+    from assistant.store.build import build_index
 
     return build_index(milvus_settings(folder, corpus), embedders, progress=False)
 
@@ -294,7 +296,7 @@ def cached(tmp_path_factory, embedders):
 @pytest.fixture
 def library(tmp_path, cached):
     """The seed corpus less one document, in Milvus, and the held-out document's files."""
-    from assistant.index import build_index
+    from assistant.store.build import build_index
 
     corpus = _corpus_without(tmp_path, HELD_OUT)
     settings = milvus_settings(tmp_path, corpus, milvus_avgdl_tolerance=1.0)
@@ -389,7 +391,7 @@ def test_a_failure_at_any_point_of_an_add_leaves_the_collection_as_it_was(librar
         raise RuntimeError(f"injected at {point}")
 
     if point == "switch":  # after the write, when index/CURRENT is switched
-        monkeypatch.setattr("assistant.index._switch_current", fail)
+        monkeypatch.setattr("assistant.store.build._switch_current", fail)
     else:
         monkeypatch.setattr(MilvusStore, "reached", lambda self, at: fail() if at == point else None)
     with pytest.raises(RuntimeError, match="injected"):
@@ -404,7 +406,7 @@ def test_a_failure_at_any_point_of_an_add_leaves_the_collection_as_it_was(librar
 
 @pytest.mark.parametrize("point", ["created", "passages", "flushed"])
 def test_a_failure_while_writing_a_generation_drops_it(library, cached, monkeypatch, point):
-    from assistant.index import build_index
+    from assistant.store.build import build_index
 
     settings, _ = library
     before = load_index(settings.index_dir, settings)
@@ -417,7 +419,7 @@ def test_a_failure_while_writing_a_generation_drops_it(library, cached, monkeypa
 
 
 def test_a_full_index_switches_the_aliases_and_drops_the_old_generation(library, cached):
-    from assistant.index import build_index
+    from assistant.store.build import build_index
 
     settings, _ = library
     before = load_index(settings.index_dir, settings)
@@ -478,15 +480,15 @@ def test_a_missing_generation_and_a_bad_name_are_named(milvus, tmp_path):
 
 
 def test_the_default_path_does_not_import_pymilvus():
-    run = subprocess.run([sys.executable, "-c", "import sys; from assistant.pipeline import Assistant; "
-                          "from assistant.backends import create_store; from assistant.settings import Settings; "
+    run = subprocess.run([sys.executable, "-c", "import sys; from assistant.query.assistant import Assistant; "
+                          "from assistant.store.backends import create_store; from assistant.settings import Settings; "
                           "create_store(Settings()); print('pymilvus' in sys.modules)"],
                          capture_output=True, text=True, timeout=120)
     assert run.stdout.strip() == "False", run.stderr
 
 
 def test_keys_are_stable_when_rows_shift():
-    from assistant.chunking import Passage
+    from assistant.ingest.chunking import Passage
 
     a = [Passage(0, "x", None, 0, 3, "one", ()), Passage(1, "y", None, 0, 3, "two", ())]
     b = [Passage(0, "w", None, 0, 5, "three", ()), *a]

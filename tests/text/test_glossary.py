@@ -1,8 +1,8 @@
 import pytest
 
 from assistant.errors import AssistantError
-from assistant.glossary import Glossary
-from assistant.tokens import tokenize
+from assistant.text.glossary import Glossary
+from assistant.text.tokens import tokenize
 from conftest import CORPUS
 
 
@@ -71,8 +71,8 @@ def test_the_fast_matcher_finds_what_one_big_alternation_finds_on_every_gold_que
     """The reference: every key in one regular expression, longest first, scanned left to right."""
     import re
 
-    from assistant.evaluation import load_gold
-    from assistant.glossary import _key_pattern
+    from assistant.evaluate.gold import load_gold
+    from assistant.text.glossary import _key_pattern
     from conftest import REPO
 
     glossary = Glossary.load(CORPUS / "glossary.toml")

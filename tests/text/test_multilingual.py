@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import split_sentences
-from assistant.index import build_index, load_index
-from assistant.library import add_documents
-from assistant.pipeline import Assistant
+from assistant.ingest.chunking import split_sentences
+from assistant.store.build import build_index
+from assistant.store.index import load_index
+from assistant.store.library import add_documents
+from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 from conftest import CORPUS
 from doc_fixtures import RUSSIAN_FACTS, make_russian

@@ -1,4 +1,4 @@
-from assistant.tokens import tokenize
+from assistant.text.tokens import tokenize
 
 
 def test_tokenize_stems_drops_stop_words_and_unglues_footnotes():

@@ -13,7 +13,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from assistant.evaluation import GoldQuestion, is_hit
+from assistant.evaluate.gold import GoldQuestion, is_hit
 from assistant.feedback import export_gold
 
 FIRST = "Where can a migrant without propiska get an HIV test?"

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from assistant.answer.model import Answer
-from assistant.query.assistant import Assistant
 from assistant.api.dependencies import current_assistant
 from assistant.api.language import request_language
 from assistant.api.models import ERRORS, AskRequest
+from assistant.query.assistant import Assistant
 
 router = APIRouter()
 

@@ -7,11 +7,11 @@ from dataclasses import asdict
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from assistant.query.assistant import Assistant
-from assistant.i18n import Message
 from assistant.api.dependencies import current_assistant
 from assistant.api.language import request_language
 from assistant.api.models import DocumentSummary, DocumentText, ErrorResponse
+from assistant.i18n import Message
+from assistant.query.assistant import Assistant
 
 router = APIRouter()
 

@@ -11,14 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from assistant import feedback as store
-from assistant.errors import QuestionError
-from assistant.i18n import N_, Message
-from assistant.text.languages import detect_language
-from assistant.query.assistant import Assistant
-from assistant.query.validation import validate_question
 from assistant.api.dependencies import current_assistant
 from assistant.api.language import request_language
 from assistant.api.models import ERRORS, ErrorResponse, whole_number
+from assistant.errors import QuestionError
+from assistant.i18n import N_, Message
+from assistant.languages import Language, detect_language
+from assistant.query.assistant import Assistant
+from assistant.query.validation import validate_question
 
 router = APIRouter()
 
@@ -28,7 +28,7 @@ FEEDBACK_OFF = N_("feedback is turned off on this server: nothing is stored")
 
 class FeedbackRequest(BaseModel):
     question: str = Field(strict=True, max_length=2000, description="The question the passage was shown for.")
-    question_language: Literal["en", "ru", "kk"] | None = Field(
+    question_language: Language | None = Field(
         None, description="The question's language as the answer gave it (detected when left out).")
     doc_id: str = Field(strict=True, max_length=300, description="The passage's document (its citation's doc_id).")
     start: int = Field(strict=True, ge=0, description="The passage's citation.start.")

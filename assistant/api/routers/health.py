@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from assistant.query.assistant import Assistant
 from assistant.api.dependencies import current_assistant
 from assistant.api.models import Health
+from assistant.query.assistant import Assistant
 
 router = APIRouter()
 

@@ -8,6 +8,7 @@ language of `?lang=` or of the browser (`assistant/i18n.py`), quotations keep th
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -20,15 +21,16 @@ from fastapi.templating import Jinja2Templates
 
 from assistant.answer.model import Answer, Citation
 from assistant.api.dependencies import current_assistant
-from assistant.ingest.corpus import Document, page_at
 from assistant.errors import QuestionError
-from assistant.i18n import LANGUAGE_NAMES, UI_LANGUAGES, from_accept_language, ngettext
+from assistant.i18n import UI_LANGUAGES, from_accept_language, ngettext
+from assistant.ingest.corpus import Document, page_at
+from assistant.languages import LANGUAGE_NAMES, LANGUAGES
 from assistant.query.assistant import Assistant
 from assistant.settings import PROJECT_ROOT
 from assistant.ui import Ui
 
 WEB_DIR = PROJECT_ROOT / "web"
-FILTER_LANGUAGES = ("en", "ru", "kk")
+FILTER_LANGUAGES = LANGUAGES
 
 
 def source_label(citation: Citation, ui: Ui | None = None) -> str:
@@ -79,13 +81,14 @@ def document_items(document: Document, start: int | None, end: int | None) -> li
     """The document's blocks, with the span `start:end` cut out as marked segments; the first
     marked segment carries the `#passage` anchor, and each page of a PDF starts a new item that
     says its number."""
-    text, items, anchored, current_page = document.text, [], False, None
+    text, anchored, current_page = document.text, False, None
+    items: list = []
     for block in document.clean.blocks:
         segments = []
         cuts = [block.start, block.end]
         if start is not None and end is not None and start < block.end and end > block.start:
             cuts = [block.start, max(start, block.start), min(end, block.end), block.end]
-        for i, (a, b) in enumerate(zip(cuts, cuts[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(cuts)):
             if a < b:
                 marked = len(cuts) == 4 and i == 1
                 segments.append(Segment(text[a:b], marked, marked and not anchored))
@@ -157,7 +160,7 @@ class PageRequest:
     language: str | None = None
 
     @classmethod
-    def of(cls, request: Request) -> "PageRequest":
+    def of(cls, request: Request) -> PageRequest:
         params = request.query_params
         blank = lambda name: (params.get(name) or "").strip() or None  # noqa: E731
         return cls(q=(params.get("q") or "").strip(), k=blank("k"),
@@ -170,7 +173,7 @@ class PageRequest:
 
     def params(self) -> list[tuple[str, object]]:
         """The query string of this question (without the language of the interface)."""
-        pairs: list[tuple[str, object]] = [("q", self.q)] + [("doc_ids", d) for d in self.doc_ids]
+        pairs: list[tuple[str, object]] = [("q", self.q), *(("doc_ids", d) for d in self.doc_ids)]
         pairs += [("year_from", self.year_from), ("year_to", self.year_to), ("language", self.language), ("k", self.k)]
         return pairs
 
@@ -233,7 +236,7 @@ def _examples(ui: Ui, questions: list[str]) -> list[tuple[str, str]]:
 def _language_links(request: Request) -> list[dict]:
     """The language switch: this page in each interface language (`lang=` replaced)."""
     params = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
-    return [{"code": code, "name": name, "href": f"{request.url.path}?{urlencode(params + [('lang', code)])}"}
+    return [{"code": code, "name": name, "href": f"{request.url.path}?{urlencode([*params, ('lang', code)])}"}
             for code, name in LANGUAGE_NAMES.items()]
 
 

@@ -15,10 +15,11 @@ from typing import Protocol
 import numpy as np
 
 from assistant.embedding.calibration import Calibration
+from assistant.languages import REGISTRY, Language
 from assistant.query.scores import passage_or_best_sentence, saturate
-from assistant.store.index import Index
 from assistant.query.temporal import TimeView
 from assistant.store.backends.base import Hit
+from assistant.store.index import Index
 
 FEATURES: tuple[str, ...] = (
     "fused",  # the fallback fusion score: calibrated dense + saturated BM25 (question as asked + glossary)
@@ -72,7 +73,7 @@ class Retrieved(Protocol):
     """What the features read of a question's retrieval (a `query.state.Query` has it all)."""
 
     question: str
-    language: str
+    language: Language
     vectors: dict[str, np.ndarray]
     lexical: list[Hit]
     asked_lexical: list[Hit]
@@ -169,14 +170,14 @@ def compute(index: Index, calibration: Calibration, retrieval: Retrieved, rows: 
     expansion_tokens = set(retrieval.expansion_tokens)
     wants = question_types(retrieval.question)
     wanted = np.array([wants["number"], wants["when"], wants["who"]], dtype=np.float32)
-    cyrillic = float(retrieval.language in ("ru", "kk"))
+    cyrillic = float(REGISTRY[retrieval.language].script == "cyrillic")
     present = retrieval.time.focus == "present"
     profiles = [profile(index, row) for row in rows]
 
     matrix = np.zeros((n, len(FEATURES)), dtype=np.float32)
     sentence_matrices = []
     offset = 0
-    for i, (row, found) in enumerate(zip(rows, profiles)):
+    for i, (row, found) in enumerate(zip(rows, profiles, strict=True)):
         count = counts[i]
         per_sentence = np.zeros((count, len(SENTENCE_FEATURES)), dtype=np.float32)
         if count:

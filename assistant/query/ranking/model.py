@@ -34,7 +34,7 @@ class LinearRanker:
     """Weights of `SENTENCE_FEATURES` (raw scale) that choose the highlighted sentence of a passage."""
 
     @classmethod
-    def load(cls, path: Path) -> "LinearRanker":
+    def load(cls, path: Path) -> LinearRanker:
         """The ranker in `path`; a broken file is an error that says what to do."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -31,7 +31,8 @@ def create_store(settings: Settings, name: str | None = None) -> BackendStore:
     if name == "faiss":
         return FaissStore(index_type=settings.faiss_index_type, hnsw_threshold=settings.hnsw_threshold)
     if name == "milvus":
-        from assistant.store.backends.milvus import MilvusStore  # imported only here: the default path never loads pymilvus
+        # imported only here: the default path never loads pymilvus
+        from assistant.store.backends.milvus import MilvusStore
 
         return MilvusStore.from_settings(settings)
     raise AssistantError(f"unknown backend {name!r}: set ASSISTANT_BACKEND to faiss or milvus")

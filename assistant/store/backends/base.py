@@ -1,7 +1,7 @@
 """What a retrieval backend is: dense search per vector space, lexical (BM25) search, and the
 stored vectors, all addressed by row (a passage's or a sentence's position in the index).
 
-Fusion, highlighting, abstention and folding stay in the project (`pipeline.py`), so answers do
+Fusion, highlighting, abstention and folding stay in the project (`assistant/query/`), so answers do
 not change with the backend.
 """
 
@@ -65,7 +65,7 @@ class RetrievalBackend(Protocol):
         passages sharing at least one token with the query."""
         ...
 
-    def vectors(self, space: str, unit: Unit, rows: Sequence[int]) -> np.ndarray:
+    def vectors(self, space: str, unit: Unit, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """The stored vectors of `rows`, one row each."""
         ...
 

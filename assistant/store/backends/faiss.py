@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -30,10 +31,11 @@ class DenseIndex:
         self.faiss = index
 
     @classmethod
-    def build(cls, vectors: np.ndarray, index_type: str, hnsw_threshold: int) -> "DenseIndex":
+    def build(cls, vectors: np.ndarray, index_type: str, hnsw_threshold: int) -> DenseIndex:
         import faiss
 
         dimension = vectors.shape[1]
+        index: faiss.Index
         if index_type == "hnsw" or (index_type == "auto" and len(vectors) >= hnsw_threshold):
             index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
@@ -44,7 +46,7 @@ class DenseIndex:
         return cls(index)
 
     @classmethod
-    def load(cls, path: Path) -> "DenseIndex":
+    def load(cls, path: Path) -> DenseIndex:
         import faiss
 
         return cls(faiss.read_index(str(path)))
@@ -62,7 +64,9 @@ class DenseIndex:
         HNSW indexes keep the vectors whole), so they are held in memory and on disk once."""
         import faiss
 
-        storage = self.faiss if isinstance(self.faiss, faiss.IndexFlat) else faiss.downcast_index(self.faiss.storage)
+        # An HNSWFlat index's storage is an IndexFlat; downcast_index is typed as returning any Index.
+        storage = (self.faiss if isinstance(self.faiss, faiss.IndexFlat)
+                   else cast("faiss.IndexFlat", faiss.downcast_index(self.faiss.storage)))
         view = faiss.rev_swig_ptr(storage.get_xb(), len(self) * self.faiss.d).reshape(len(self), self.faiss.d)
         view.flags.writeable = False
         return view
@@ -77,10 +81,13 @@ class DenseIndex:
         params = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
-            params = (faiss.SearchParametersHNSW(sel=selector) if isinstance(self.faiss, faiss.IndexHNSW)
-                      else faiss.SearchParameters(sel=selector))
+            # faiss's bundled stubs lack SearchParametersHNSW and the keyword arguments that its
+            # Python wrapper adds to every SearchParameters class.
+            params = (faiss.SearchParametersHNSW(sel=selector)  # type: ignore[attr-defined]
+                      if isinstance(self.faiss, faiss.IndexHNSW)
+                      else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
         scores, ids = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
-        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
 
 class LexicalIndex:
@@ -91,7 +98,7 @@ class LexicalIndex:
         self.size = size
 
     @classmethod
-    def build(cls, token_lists: list[list[str]]) -> "LexicalIndex":
+    def build(cls, token_lists: list[list[str]]) -> LexicalIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -100,7 +107,7 @@ class LexicalIndex:
         return cls(retriever, len(token_lists))
 
     @classmethod
-    def load(cls, path: Path, size: int) -> "LexicalIndex":
+    def load(cls, path: Path, size: int) -> LexicalIndex:
         import bm25s
 
         return cls(bm25s.BM25.load(str(path), show_progress=False), size)
@@ -153,15 +160,15 @@ class FaissBackend:
         self._size = len(passages)
 
     @classmethod
-    def build(cls, data: IndexData, *, index_type: str, hnsw_threshold: int) -> "FaissBackend":
+    def build(cls, data: IndexData, *, index_type: str, hnsw_threshold: int) -> FaissBackend:
         dense = {(space, unit): DenseIndex.build(vectors, index_type, hnsw_threshold)
                  for space, units in data.vectors.items() for unit, vectors in units.items()}
         return cls(data.passages, dense, LexicalIndex.build(data.tokens))
 
     @classmethod
-    def load(cls, folder: Path, passages: list[Passage], spaces: Sequence[str]) -> "FaissBackend":
-        dense = {(space, unit): DenseIndex.load(folder / dense_file(space, unit))
-                 for space in spaces for unit in ("passage", "sentence")}
+    def load(cls, folder: Path, passages: list[Passage], spaces: Sequence[str]) -> FaissBackend:
+        units: tuple[Unit, ...] = ("passage", "sentence")
+        dense = {(space, unit): DenseIndex.load(folder / dense_file(space, unit)) for space in spaces for unit in units}
         return cls(passages, dense, LexicalIndex.load(folder / LEXICAL, len(passages)))
 
     def save(self, folder: Path) -> None:
@@ -200,7 +207,7 @@ class FaissBackend:
             mask[self._allowed(self._passage_rows, doc_ids)] = 1.0
         return self.lexical.search(tokens, k, mask)
 
-    def vectors(self, space: str, unit: Unit, rows: Sequence[int]) -> np.ndarray:
+    def vectors(self, space: str, unit: Unit, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         return self.dense[(space, unit)].vectors()[np.asarray(rows, dtype=np.int64)]
 
     def all_vectors(self, space: str, unit: Unit) -> np.ndarray:
@@ -215,7 +222,7 @@ class FaissBackend:
 
 class _Written:
     """A FAISS build is complete once its files are in the folder: nothing to commit or undo
-    (index.py removes the folder of a build that is not used)."""
+    (build.py removes the folder of a build that is not used)."""
 
     def __init__(self, description: dict):
         self.description = description
@@ -249,4 +256,4 @@ class FaissStore:
         pass
 
     def recover(self, description: dict | None, *, commit: bool) -> None:
-        """Nothing to complete or undo: a build's files are its folder, which index.py keeps or deletes."""
+        """Nothing to complete or undo: a build's files are its folder, which build.py keeps or deletes."""

@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -43,12 +43,12 @@ from uuid import uuid4
 
 import numpy as np
 
-from assistant.ingest.chunking import Passage
 from assistant.errors import AssistantError, IndexCorruptError
 from assistant.files import held_elsewhere
-from assistant.store.layout import current_build
+from assistant.ingest.chunking import Passage
 from assistant.store.backends.base import Change, Hit, IndexData, Unit
 from assistant.store.backends.milvus_bm25 import LexicalTable, document_digests
+from assistant.store.layout import current_build
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -101,7 +101,7 @@ def passage_keys(passages: Sequence[Passage]) -> list[str]:
 
 def sentence_keys(passages: Sequence[Passage], keys: Sequence[str]) -> list[str]:
     """Each sentence's primary key, in sentence-row order: its passage's key and its position."""
-    return [f"{key}:{j}" for passage, key in zip(passages, keys) for j in range(len(passage.sentences))]
+    return [f"{key}:{j}" for passage, key in zip(passages, keys, strict=True) for j in range(len(passage.sentences))]
 
 
 def dense_field(space: str) -> str:
@@ -127,9 +127,9 @@ class Generation:
         self.name = name
 
     @classmethod
-    def new(cls, prefix: str) -> "Generation":
+    def new(cls, prefix: str) -> Generation:
         """A fresh name; the time first, so names sort by age (`discard` relies on it)."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         return cls(prefix, f"{prefix}_g{stamp}_{uuid4().hex[:6]}")
 
     def collection(self, unit: Unit) -> str:
@@ -157,7 +157,7 @@ def _reason(error: BaseException) -> str:
 # ----------------------------------------------------------------------------- connection
 
 
-_CLIENTS: dict[tuple[str, str], "MilvusClient"] = {}
+_CLIENTS: dict[tuple[str, str], MilvusClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -176,7 +176,7 @@ def check_uri(uri: str) -> None:
                              "nor a server address: set it to e.g. ./index/milvus.db or http://localhost:19530")
 
 
-def connect(uri: str, token: str | None, timeout: float) -> "MilvusClient":
+def connect(uri: str, token: str | None, timeout: float) -> MilvusClient:
     """A client of the Milvus at `uri`, one per address and token in a process (a milvus-lite
     folder is served by one in-process server, which a second client would find locked)."""
     check_uri(uri)
@@ -280,7 +280,7 @@ class MilvusBackend:
 
     name = "milvus"
 
-    def __init__(self, client: "MilvusClient", uri: str, description: dict, table: LexicalTable,
+    def __init__(self, client: MilvusClient, uri: str, description: dict, table: LexicalTable,
                  passages: list[Passage]):
         self.client = client
         self.uri = uri
@@ -305,7 +305,8 @@ class MilvusBackend:
         condition = doc_filter(pending, negate=True) if pending else ""
         problems = []
         with milvus_errors("count", self.uri):
-            for unit, expected in (("passage", passages), ("sentence", sentences)):
+            counts: dict[Unit, int] = {"passage": passages, "sentence": sentences}
+            for unit, expected in counts.items():
                 found = self.client.query(self.generation.collection(unit), filter=condition,
                                           output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
                 if found != expected:
@@ -349,7 +350,7 @@ class MilvusBackend:
         hits.sort(key=lambda hit: (-hit.score, hit.passage))
         return hits[:k]
 
-    def vectors(self, space: str, unit: Unit, rows: Sequence[int]) -> np.ndarray:
+    def vectors(self, space: str, unit: Unit, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """Fetched by key, one round trip (per `BATCH` rows)."""
         keys = [self._keys[unit][row] for row in rows]
         if not keys:
@@ -413,7 +414,7 @@ class MilvusStore:
         self.index_dir = index_dir
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "MilvusStore":
+    def from_settings(cls, settings: Settings) -> MilvusStore:
         """The store the settings describe."""
         return cls(uri=settings.milvus_address, token=settings.milvus_token, collection=settings.milvus_collection,
                    index_type=settings.milvus_index_type, hnsw_threshold=settings.hnsw_threshold,
@@ -421,7 +422,7 @@ class MilvusStore:
                    index_dir=settings.index_dir)
 
     @property
-    def client(self) -> "MilvusClient":
+    def client(self) -> MilvusClient:
         """The process's client of this store's Milvus (connected on first use)."""
         return connect(self.uri, self.token, self.timeout)
 
@@ -533,7 +534,7 @@ class MilvusStore:
             yield batch
 
     def _description(self, generation: Generation, data: IndexData, kinds: dict[Unit, str], table: LexicalTable,
-                     pending_removal: Sequence[str]) -> dict:
+                     pending_removal: Collection[str]) -> dict:
         return {
             "name": self.name,
             "uri": _redacted(self.uri),

@@ -43,7 +43,7 @@ def document_digests(doc_ids: Sequence[str], keys: Sequence[str], tokens: Sequen
     """Per document, a digest of its passages' keys and tokens: an update can tell which
     documents changed besides those it was told about."""
     hashes: dict[str, hashlib._Hash] = {}
-    for doc_id, key, words in zip(doc_ids, keys, tokens):
+    for doc_id, key, words in zip(doc_ids, keys, tokens, strict=True):
         digest = hashes.setdefault(doc_id, hashlib.sha256())
         digest.update(key.encode("utf-8") + b"\x1e" + "\x1f".join(words).encode("utf-8") + b"\x1d")
     return {doc_id: digest.hexdigest()[:32] for doc_id, digest in hashes.items()}
@@ -65,7 +65,7 @@ class LexicalTable:
 
     @classmethod
     def build(cls, tokens: Sequence[Sequence[str]], digests: dict[str, str],
-              previous: "LexicalTable | None" = None) -> "LexicalTable":
+              previous: LexicalTable | None = None) -> LexicalTable:
         """The table of a corpus. With `previous` (the table of the generation being updated),
         every term keeps its dimension and its avgdl stays frozen; without, dimensions are dealt
         afresh and avgdl is the corpus's own."""
@@ -123,7 +123,7 @@ class LexicalTable:
         }, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "LexicalTable":
+    def load(cls, path: Path) -> LexicalTable:
         """The table of a build, as `save` wrote it."""
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(float(data["avgdl"]), int(data["documents"]), int(data["total_length"]),
