@@ -12,7 +12,7 @@ Cyrillic, and Kazakh has nine letters Russian lacks (ә ғ қ ң ө ұ ү һ і)
 on a Russian keyboard replace those letters ("канша" for "қанша"), so a Cyrillic text without them
 is still Kazakh when it uses Kazakh words no Russian text has ("канша", "калай", "бойынша",
 question particles "ма/ме/ба/бе/па/пе"). `assistant eval` measures the rule on the gold questions
-(the language tests hold it to every gold question's `lang`). A statistical detector (lingua,
+(`tests/text/test_languages.py` holds it to every gold question's `lang`). A statistical detector (lingua,
 fastText) would cost a model for a choice that scripts and a short word list already make.
 """
 
