@@ -7,13 +7,13 @@ this table; the interface's catalogues (`assistant/locale/<code>/`), the glossar
 time and question cues are per code. A fourth language is one `LanguageSpec` here plus its catalogue,
 glossary table and cues.
 
-The three of now have telling scripts: English is written in Latin letters, Russian and Kazakh in
+The three of today have telling scripts: English is written in Latin letters, Russian and Kazakh in
 Cyrillic, and Kazakh has nine letters Russian lacks (ә ғ қ ң ө ұ ү һ і). People who type Kazakh
 on a Russian keyboard replace those letters ("канша" for "қанша"), so a Cyrillic text without them
 is still Kazakh when it uses Kazakh words no Russian text has ("канша", "калай", "бойынша",
-question particles "ма/ме/ба/бе/па/пе"). `assistant eval` measures the rule on the gold questions
-(`tests/text/test_languages.py` holds it to every gold question's `lang`). A statistical detector (lingua,
-fastText) would cost a model for a choice that scripts and a short word list already make.
+question particles "ма/ме/ба/бе/па/пе"). `tests/text/test_languages.py` holds the rule to every
+gold question's `lang`. A statistical detector (lingua, fastText) would cost a model for a choice
+that scripts and a short word list already make.
 """
 
 from __future__ import annotations
