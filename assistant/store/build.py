@@ -296,12 +296,16 @@ def _write_build(index_dir: Path, name: str, manifest: dict, documents: list[Doc
     partial.mkdir(parents=True)
     pending = None
     try:
-        write_durably(partial / DOCUMENTS, json.dumps([_document_to_json(d) for d in documents], ensure_ascii=False))
-        write_durably(partial / PASSAGES, "".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n" for p in passages))
+        # Files of the unfinished folder need no atomic replace each: they are fsynced together below,
+        # and the folder is renamed into place only then.
+        (partial / DOCUMENTS).write_text(json.dumps([_document_to_json(d) for d in documents], ensure_ascii=False),
+                                         encoding="utf-8")
+        (partial / PASSAGES).write_text("".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n"
+                                                for p in passages), encoding="utf-8")
         pending = store.write(data, partial, current=current, change=change)
         manifest = {**manifest, "backend": pending.description, "files": file_checksums(partial)}
         manifest["checksum"] = manifest_checksum(manifest)
-        write_durably(partial / MANIFEST, json.dumps(manifest, indent=2))
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         for path in partial.rglob("*"):
             if path.is_file():
                 fsync_file(path)
