@@ -123,10 +123,9 @@ def _script_default(script: Script) -> LanguageSpec:
     return next(spec for spec in REGISTRY.values() if spec.script == script and spec.script_default)
 
 
-def word_language(word: str, text_language: str | None = None) -> LanguageSpec:
-    """The language a word of a text is read in: the text's, when the word is in its script; else
-    the default of the word's script (an English word in a Kazakh text, a Russian one in English)."""
-    script = script_of(word)
+def script_language(script: Script, text_language: str | None = None) -> LanguageSpec:
+    """The language a word in `script` is read in: the text's, when it is written in that script;
+    else the script's default (an English word in a Kazakh text, a Russian one in English)."""
     known = REGISTRY.get(text_language) if text_language else None  # type: ignore[call-overload]
     return known if known is not None and known.script == script else _script_default(script)
 

@@ -1,15 +1,16 @@
 """Settings become the query pipeline: the list of stages `Assistant.ask` runs.
 
-Every behaviour the settings switch is a stage taken in or left out, or another stage in its
-place (an ablation in `assistant eval` is a settings override, so another list), never a branch
-inside a stage. A new signal or reranker is one module with a class that keeps `state.Stage`,
-and one line here.
+A behaviour the settings switch on or off, or choose between, is a stage taken in or left out,
+or another stage in its place (an ablation in `assistant eval` is a settings override, so another
+list); stages read only their own parameters (weights, depths, and in `ScoreFusion` how a foreign
+passage's lexical part is imputed and which languages' expansions count as evidence). A new
+signal or reranker is one module with a class that keeps `state.Stage`, and one line here.
 """
 
 from __future__ import annotations
 
 from assistant.query.compose import Abstain, Compose
-from assistant.query.fusion import DenseOrder, FusedOrder, LexicalOrder, RankFusionOrder, ScoreFusion
+from assistant.query.fusion import DENSE_ORDER, FUSED_ORDER, LEXICAL_ORDER, RANK_FUSION_ORDER, ScoreFusion
 from assistant.query.rerank import Rerank
 from assistant.query.retrieve import DenseRetrieval, LexicalRetrieval
 from assistant.query.state import Stage
@@ -21,10 +22,10 @@ from assistant.settings import Settings
 def order_stage(settings: Settings) -> Stage:
     """The stage that sets the first ranking, by the `retrieval` and `fusion` settings."""
     if settings.retrieval == "dense":
-        return DenseOrder()
+        return DENSE_ORDER
     if settings.retrieval == "lexical":
-        return LexicalOrder()
-    return FusedOrder() if settings.fusion == "score" else RankFusionOrder()
+        return LEXICAL_ORDER
+    return FUSED_ORDER if settings.fusion == "score" else RANK_FUSION_ORDER
 
 
 def retrieval_stages(settings: Settings) -> list[Stage]:

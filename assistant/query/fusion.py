@@ -7,7 +7,8 @@ sets the ranking: fused scores (the product), reciprocal-rank fusion, dense or l
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 from assistant.query.scores import saturate
 from assistant.query.state import Query, Resources
@@ -53,7 +54,7 @@ def foreign_passages(query: Query) -> frozenset[int]:
     if query.language not in index.languages:
         return frozenset()
     return frozenset(hit.passage for hit in query.dense
-                     if index.documents[query.doc_of(hit.passage)].language != query.language)
+                     if index.documents[index.passage_doc_ids[hit.passage]].language != query.language)
 
 
 class ScoreFusion:
@@ -77,44 +78,28 @@ class ScoreFusion:
         return query
 
 
-def _order(query: Query, ranking: list[Hit]) -> Query:
-    query.ranking = ranking
-    query.relevance = {hit.passage: hit.score for hit in ranking}
-    query.shown = dict(query.relevance)
-    return query
+@dataclass(frozen=True)
+class Order:
+    """The stage that sets the first ranking, from one of the lists the stages before it made; its
+    scores are the relevance (the evidence scale) and, until a ranker reorders, what results show."""
 
-
-class FusedOrder:
-    """The ranking by fused scores (the product)."""
-
-    name = "order by fused score"
+    name: str
+    pick: Callable[[Query, Resources], list[Hit]]
 
     def __call__(self, query: Query, resources: Resources) -> Query:
-        return _order(query, query.fused)
+        query.ranking = self.pick(query, resources)
+        query.relevance = {hit.passage: hit.score for hit in query.ranking}
+        query.shown = dict(query.relevance)
+        return query
 
 
-class RankFusionOrder:
-    """The ranking by reciprocal-rank fusion of the dense and lexical hits (`fusion = "rrf"`)."""
-
-    name = "order by reciprocal rank fusion"
-
-    def __call__(self, query: Query, resources: Resources) -> Query:
-        return _order(query, reciprocal_rank_fusion([query.dense, query.lexical], resources.settings.rrf_k))
-
-
-class DenseOrder:
-    """The ranking by dense hits alone (`retrieval = "dense"`: an ablation)."""
-
-    name = "order by dense score"
-
-    def __call__(self, query: Query, resources: Resources) -> Query:
-        return _order(query, query.dense)
-
-
-class LexicalOrder:
-    """The ranking by BM25 alone (`retrieval = "lexical"`: an ablation)."""
-
-    name = "order by BM25"
-
-    def __call__(self, query: Query, resources: Resources) -> Query:
-        return _order(query, query.lexical)
+FUSED_ORDER = Order("order by fused score", lambda query, _: query.fused)
+"""The product's order."""
+RANK_FUSION_ORDER = Order("order by reciprocal rank fusion",
+                          lambda query, resources: reciprocal_rank_fusion([query.dense, query.lexical],
+                                                                          resources.settings.rrf_k))
+"""`fusion = "rrf"`."""
+DENSE_ORDER = Order("order by dense score", lambda query, _: query.dense)
+"""`retrieval = "dense"`: an ablation."""
+LEXICAL_ORDER = Order("order by BM25", lambda query, _: query.lexical)
+"""`retrieval = "lexical"`: an ablation."""

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 import numpy as np
 
-from assistant.query.scores import passage_or_best_sentence
+from assistant.query.scores import best_sentence, passage_or_best_sentence
 from assistant.query.state import Query, Resources
 from assistant.store.backends.base import Hit
 from assistant.store.index import Index
@@ -25,8 +25,9 @@ def dense_hits(index: Index, space: str, vector: np.ndarray, candidates: int,
     position = {row: i for i, row in enumerate(rows)}
     own = np.full(len(rows), -1.0)
     own[[position[hit.passage] for hit in passages]] = [hit.score for hit in passages]
-    best = passage_or_best_sentence(own, np.array([hit.score for hit in sentences], dtype=np.float64),
-                                    np.array([position[row] for row in owners], dtype=np.int64))
+    in_sentences = np.array([hit.score for hit in sentences], dtype=np.float64)
+    best = passage_or_best_sentence(own, best_sentence(in_sentences, np.array([position[row] for row in owners],
+                                                                              dtype=np.int64), own))
     return sorted((Hit(row, float(score)) for row, score in zip(rows, best, strict=True)), key=lambda h: (-h.score, h.passage))
 
 

@@ -12,11 +12,17 @@ def saturate(bm25: float, saturation: float) -> float:
     return bm25 / (bm25 + saturation)
 
 
-def passage_or_best_sentence(passage: np.ndarray, sentences: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Each passage's dense score: its own, or its best sentence's when that is higher (`owner`:
-    the passage position of each sentence). One precise sentence inside a long passage should not
-    be drowned by the rest (dense Hit@1 on dev rose from 0.51 to 0.64 with this)."""
-    best = np.array(passage, copy=True)
+def best_sentence(sentences: np.ndarray, owner: np.ndarray, passage: np.ndarray) -> np.ndarray:
+    """Each passage's best sentence score (`owner`: the passage position of each sentence); the
+    passage's own score where none of its sentences is among `sentences`."""
+    best = np.full(len(passage), -np.inf, dtype=sentences.dtype)
     if len(sentences):
         np.maximum.at(best, owner, sentences)
-    return best
+    return np.where(np.isfinite(best), best, passage)
+
+
+def passage_or_best_sentence(passage: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Each passage's dense score: its own, or its best sentence's (`best_sentence`) when that is
+    higher. One precise sentence inside a long passage should not be drowned by the rest (dense
+    Hit@1 on dev rose from 0.51 to 0.64 with this)."""
+    return np.maximum(passage, best)

@@ -100,13 +100,13 @@ class Query:
         """The question's tokens with its glossary expansions."""
         return self.asked_tokens + self.expansion_tokens
 
-    def doc_of(self, row: int) -> str:
-        return self.index.passages[row].doc_id
-
 
 class Stage(Protocol):
     """One step of answering: reads what earlier stages put in `query`, adds its own."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """What reports and tests call it ("dense", "rerank", "order by time")."""
+        ...
 
     def __call__(self, query: Query, resources: Resources) -> Query: ...

@@ -22,13 +22,15 @@ such a source is never taken for the newest).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.store.backends.base import Hit
 
 TimeFocus = Literal["present", "past", "neutral"]
+DocOf = Mapping[int, str] | Sequence[str]
+"""The document of each passage row (`Index.passage_doc_ids`, or a mapping of the rows at hand)."""
 
 _PRESENT = {
     "en": r"\b(now|nowadays|today|currently|current|at present|presently|these days|at the moment|still|anymore|any more"
@@ -98,7 +100,7 @@ class TimeView:
         return (year - min(dated)) / (max(dated) - min(dated))
 
 
-def view_time(ranking: list[Hit], doc_of: dict[int, str], years: dict[str, int | None], *, focus: TimeFocus,
+def view_time(ranking: list[Hit], doc_of: DocOf, years: dict[str, int | None], *, focus: TimeFocus,
               floor: float, margin: float) -> TimeView:
     """Which documents answer (by the evidence scores of `ranking`, best first) and which of them is
     newest. For a question not about the present, a document answers only when its best passage is
@@ -116,7 +118,7 @@ def view_time(ranking: list[Hit], doc_of: dict[int, str], years: dict[str, int |
     return view
 
 
-def reorder(ranking: list[Hit], view: TimeView, doc_of: dict[int, str], *, present_weight: float,
+def reorder(ranking: list[Hit], view: TimeView, doc_of: DocOf, *, present_weight: float,
             newest_in_top: int, eligible: Collection[int] = (), newest_in_top_present: int | None = None) -> list[Hit]:
     """The ranking with time taken into account (see the module docstring): for a question about
     now, each `eligible` passage (one reaching the evidence floor) gains `present_weight` times its

@@ -17,9 +17,8 @@ class AnsweringSources:
 
     def __call__(self, query: Query, resources: Resources) -> Query:
         index = query.index
-        doc_of = {hit.passage: query.doc_of(hit.passage) for hit in query.ranking}
         focus = time_focus(query.question, query.language, index.newest_year)
-        query.time = view_time(query.ranking, doc_of, index.years, focus=focus,
+        query.time = view_time(query.ranking, index.passage_doc_ids, index.years, focus=focus,
                                floor=resources.calibration.threshold(query.language),
                                margin=resources.settings.answering_margin)
         return query
@@ -37,8 +36,7 @@ class RecencyOrder:
         floor = resources.calibration.threshold(query.language)
         weight = settings.recency_ranker_weight if query.features is not None else settings.recency_present_weight
         eligible = {passage for passage, score in query.relevance.items() if score >= floor}
-        doc_of = {hit.passage: query.doc_of(hit.passage) for hit in query.ranking}
-        query.ranking = reorder(query.ranking, query.time, doc_of, present_weight=weight,
+        query.ranking = reorder(query.ranking, query.time, query.index.passage_doc_ids, present_weight=weight,
                                 newest_in_top=settings.newest_in_top, eligible=eligible,
                                 newest_in_top_present=settings.newest_in_top_present)
         return query

@@ -54,6 +54,11 @@ class Index:
     """The passage each sentence row belongs to."""
 
     @cached_property
+    def passage_doc_ids(self) -> list[str]:
+        """The document id of each passage row (what every question's time ordering looks up)."""
+        return [passage.doc_id for passage in self.passages]
+
+    @cached_property
     def passage_counts(self) -> Counter:
         """Passages per document id."""
         return Counter(passage.doc_id for passage in self.passages)

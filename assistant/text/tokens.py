@@ -1,6 +1,6 @@
 """Lexical tokens of text for BM25, in every language of the registry (`assistant/languages.py`).
 
-Each word is read in a language chosen by its script (`languages.word_language`): the text's own
+Each word is read in a language chosen by its script (`languages.script_language`): the text's own
 language when the word is in its script, else that script's default (Latin words are English,
 Cyrillic words Russian unless the text is Kazakh). Then the language's letter folding (Russian
 ё read as е), its stop words and its Snowball stemmer, or none: Kazakh words are kept whole,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from assistant.languages import REGISTRY, SCRIPTS, LanguageSpec, Script, script_of, word_language
+from assistant.languages import REGISTRY, SCRIPTS, LanguageSpec, Script, script_language, script_of
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
@@ -43,7 +43,7 @@ def tokenize(text: str, language: str | None = None) -> list[str]:
     words = _TOKEN.findall(_LETTER_DIGIT.sub(" ", text.lower()))
     specs: dict[Script, tuple[LanguageSpec, frozenset[str]]] = {}
     for script in SCRIPTS:
-        spec = word_language("a" if script == "latin" else "а", language)
+        spec = script_language(script, language)
         specs[script] = (spec, spec.stopwords())
     tokens: list[str] = []
     for word in words:

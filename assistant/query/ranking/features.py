@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.embedding.calibration import Calibration
 from assistant.languages import REGISTRY, Language
-from assistant.query.scores import passage_or_best_sentence, saturate
+from assistant.query.scores import best_sentence, passage_or_best_sentence, saturate
 from assistant.query.temporal import TimeView
 from assistant.store.backends.base import Hit
 from assistant.store.index import Index
@@ -160,9 +160,9 @@ def compute(index: Index, calibration: Calibration, retrieval: Retrieved, rows: 
             if len(flat) else np.zeros(0, dtype=np.float32)
         passage_cos = np.maximum(passage_cos, in_passages)
         sentence_cos = np.maximum(sentence_cos, in_sentences)
-        by_space[space] = passage_or_best_sentence(in_passages, in_sentences, owner)
-    best_sentence = _best_per_owner(sentence_cos, owner, n, passage_cos)
-    dense = passage_or_best_sentence(passage_cos, sentence_cos, owner)
+        by_space[space] = passage_or_best_sentence(in_passages, best_sentence(in_sentences, owner, in_passages))
+    best_sentences = best_sentence(sentence_cos, owner, passage_cos)
+    dense = passage_or_best_sentence(passage_cos, best_sentences)
 
     expanded = {hit.passage: saturate(hit.score, saturation) for hit in retrieval.lexical}
     asked = {hit.passage: saturate(hit.score, saturation) for hit in retrieval.asked_lexical}
@@ -206,7 +206,7 @@ def compute(index: Index, calibration: Calibration, retrieval: Retrieved, rows: 
     matrix[:, _COLUMN["fused"]] = fused
     matrix[:, _COLUMN["fused_gap"]] = fused - (fused.max() if n else 0.0)
     matrix[:, _COLUMN["dense_passage"]] = passage_cos
-    matrix[:, _COLUMN["dense_sentence"]] = best_sentence
+    matrix[:, _COLUMN["dense_sentence"]] = best_sentences
     matrix[:, _COLUMN["dense_gap"]] = dense - (dense.max() if n else 0.0)
     matrix[:, _COLUMN["english_dense"]] = by_space.get("english", 0.0)
     matrix[:, _COLUMN["multilingual_dense"]] = by_space.get("multilingual", 0.0)
@@ -216,10 +216,3 @@ def compute(index: Index, calibration: Calibration, retrieval: Retrieved, rows: 
     matrix[:, _COLUMN["cyrillic_bm25"]] = cyrillic * matrix[:, _COLUMN["bm25_expanded"]]
     return CandidateFeatures(row_array, matrix, sentence_matrices)
 
-
-def _best_per_owner(values: np.ndarray, owner: np.ndarray, n: int, otherwise: np.ndarray) -> np.ndarray:
-    """The largest of `values` per owner (0..n-1); `otherwise` for an owner with none."""
-    best = np.full(n, -np.inf, dtype=np.float32)
-    if len(values):
-        np.maximum.at(best, owner, values)
-    return np.where(np.isfinite(best), best, otherwise)
