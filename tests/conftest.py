@@ -20,9 +20,9 @@ if "ASSISTANT_ONNX_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["ASSISTANT_ONNX_DIR"], True)
 
 from assistant.embedding import ENGLISH, Embedder, EmbedderWrapper, create_embedders  # noqa: E402
-from assistant.store.build import build_index  # noqa: E402
 from assistant.query.assistant import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
+from assistant.store.build import build_index  # noqa: E402
 
 # The API, web and browser fixtures: one definition each for the whole session (a module importing
 # them would make its own, and a second Playwright would start inside the first one's loop).

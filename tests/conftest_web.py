@@ -18,9 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from assistant.api import create_app  # noqa: E402
-from assistant.store.build import build_index  # noqa: E402
 from assistant.query.assistant import Assistant  # noqa: E402
 from assistant.settings import PROJECT_ROOT, Settings  # noqa: E402
+from assistant.store.build import build_index  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CORPUS
 
 from assistant.cli import main
-from conftest import CORPUS
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

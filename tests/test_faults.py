@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest.corpus import corpus_files, corpus_fingerprint, document_id
 from assistant.embedding import CachedEmbedder
+from assistant.ingest.corpus import corpus_files, corpus_fingerprint, document_id
+from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.layout import current_build
 from assistant.store.library import add_documents, remove_document
-from assistant.settings import Settings
 from assistant.store.transaction import JOURNAL_FILE, PAUSE_ENV
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,15 +18,15 @@ from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.cli import main
-from assistant.ingest.corpus import load_corpus, safe_url
 from assistant.embedding import CachedEmbedder
 from assistant.errors import IndexCorruptError
+from assistant.ingest.corpus import load_corpus, safe_url
+from assistant.query.assistant import Assistant
+from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.layout import CURRENT_FILE, current_build
 from assistant.store.library import add_documents
-from assistant.query.assistant import Assistant
-from assistant.settings import Settings
 
 SMALL_LIMITS = {
     "ASSISTANT_MAX_TEXT_BYTES": "20000",

@@ -1,11 +1,8 @@
 import numpy as np
 
 from assistant.answer.abstain import abstain_reason
-
 from assistant.answer.highlight import choose_highlight, sentence_scores
-
 from assistant.answer.model import Citation, Highlight, Result
-
 from assistant.answer.timeline import sources_span
 from assistant.ingest.chunking import Passage, split_sentences
 from assistant.text.tokens import tokenize

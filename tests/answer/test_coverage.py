@@ -1,7 +1,7 @@
 import pytest
+from conftest import CORPUS
 
 from assistant.answer.coverage import CorpusCoverage
-from conftest import CORPUS
 
 COMMON = frozenset({"capital", "central", "north"})
 
@@ -63,9 +63,10 @@ def test_the_indexed_lookup_finds_what_scanning_every_name_finds_on_every_gold_q
     """The reference: every unknown place's every name tried at every position of the question."""
     import re
 
+    from conftest import REPO
+
     from assistant.answer.coverage import _matches, _words
     from assistant.evaluate.gold import load_gold
-    from conftest import REPO
 
     latin = sorted({(tuple(_words(name)), name) for names in seed_coverage._unknown for name in names
                     if _words(name) and not re.search(r"[\u0400-\u04FF]", name)}, key=lambda item: -len(item[0]))

@@ -9,16 +9,16 @@ import re
 import sqlite3
 
 import pytest
+from conftest import REPO
 from doc_fixtures import PDF_PAGE_OF, make_pdf
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
 from assistant.cli import main
 from assistant.evaluate.gold import is_hit, load_gold
-from assistant.store.build import build_index
 from assistant.query.assistant import Assistant
 from assistant.settings import Settings
-from conftest import REPO
+from assistant.store.build import build_index
 
 QUESTION = "Is sex work legal in Kazakhstan?"
 

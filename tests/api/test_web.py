@@ -11,8 +11,8 @@ from markupsafe import escape
 
 from assistant.answer.model import Answer, Citation, Highlight, Result
 from assistant.api import create_app
-from assistant.ui import Ui
 from assistant.api.routers.pages import source_label, source_link
+from assistant.ui import Ui
 
 QUESTION = "Where can a migrant without propiska get an HIV test?"
 OUT_OF_SCOPE = "Is prostitution legal in Germany?"

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from assistant.embedding.batching import QuestionEncoder
 from assistant.embedding import ENGLISH
+from assistant.embedding.batching import QuestionEncoder
 from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS, REPO
 
-from assistant.ingest.chunking import chunk_document
-from assistant.ingest.corpus import load_corpus
 from assistant.embedding import (
     ENGLISH,
     CachedEmbedder,
@@ -41,8 +40,9 @@ from assistant.embedding.onnx import (
     read_meta,
 )
 from assistant.errors import AssistantError
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.corpus import load_corpus
 from assistant.settings import Settings
-from conftest import CORPUS, REPO
 
 GOLD = REPO / "eval" / "gold.jsonl"
 # A real ONNX export of the real model, and create_embedders called directly.

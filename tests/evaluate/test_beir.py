@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
-
-from assistant.evaluate.beir import evaluate_beir, format_beir, load_beir, ndcg_at_k, recall_at_k
-from assistant.embedding import CachedEmbedder
 from conftest import RecordingEmbedder
+
+from assistant.embedding import CachedEmbedder
 from assistant.errors import AssistantError
+from assistant.evaluate.beir import evaluate_beir, format_beir, load_beir, ndcg_at_k, recall_at_k
 from assistant.settings import Settings
 
 DOCUMENTS = {

@@ -1,7 +1,8 @@
 from collections import Counter
 
-from assistant.evaluate.gold import MODES, _rank_metrics, evaluate, fold, is_hit, load_gold, select
 from conftest import REPO
+
+from assistant.evaluate.gold import MODES, _rank_metrics, evaluate, fold, is_hit, load_gold, select
 
 GOLD = REPO / "eval" / "gold.jsonl"
 PRODUCT_MODE = "product"

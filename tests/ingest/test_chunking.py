@@ -1,9 +1,9 @@
 import pytest
+from conftest import CORPUS
 
 from assistant.ingest.chunking import chunk_document, split_sentences
 from assistant.ingest.corpus import load_corpus
 from assistant.settings import Settings
-from conftest import CORPUS
 
 LIMITS = Settings().extraction_limits
 

@@ -2,12 +2,12 @@ import logging
 from datetime import datetime, timezone
 
 import pytest
-
-from assistant.ingest.corpus import corpus_fingerprint, load_corpus, load_document
-from assistant.errors import CorpusError
-from assistant.settings import Settings
 from conftest import CORPUS, REPO
 from doc_fixtures import make_docx, make_pdf
+
+from assistant.errors import CorpusError
+from assistant.ingest.corpus import corpus_fingerprint, load_corpus, load_document
+from assistant.settings import Settings
 
 LIMITS = Settings().extraction_limits
 

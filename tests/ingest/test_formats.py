@@ -7,18 +7,24 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from doc_fixtures import (
-    DOCX_TITLE, HTML_BOILERPLATE, PDF_HEADER, PDF_PAGE_OF, PDF_TITLE, make_docx, make_html, make_pdf,
+    DOCX_TITLE,
+    HTML_BOILERPLATE,
+    PDF_HEADER,
+    PDF_PAGE_OF,
+    PDF_TITLE,
+    make_docx,
+    make_html,
+    make_pdf,
 )
 
 from assistant.answer.citation import citation_for
-from assistant.ingest.corpus import load_document
-from assistant.ingest.corpus import page_at
+from assistant.ingest.corpus import load_document, page_at
 from assistant.ingest.formats import page_offsets, strip_running_lines
-from assistant.store.build import build_index
 from assistant.query.assistant import Assistant
 from assistant.settings import Settings
-from conftest import REPO
+from assistant.store.build import build_index
 
 LIMITS = Settings().extraction_limits
 

@@ -1,5 +1,5 @@
-from assistant.store.backends import Hit
 from assistant.query.fusion import reciprocal_rank_fusion, score_fusion
+from assistant.store.backends import Hit
 
 
 def test_reciprocal_rank_fusion_rewards_agreement_and_scales_to_one():

@@ -6,14 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 from assistant.errors import AssistantError
 from assistant.evaluate.gold import load_gold, select
-from assistant.query.assistant import Assistant
-from assistant.query.ranking import FEATURES, LinearRanker, compute, load_ranker, question_types
 from assistant.evaluate.train_ranker import train
+from assistant.query.assistant import Assistant
+from assistant.query.ranking import FEATURES, LinearRanker, load_ranker, question_types
 from assistant.settings import Settings
-from conftest import REPO
 
 
 def test_retraining_on_dev_reproduces_the_shipped_weights(assistant, settings):

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from assistant.store.backends import Hit
 from assistant.ingest.dates import newest_cited_year, year_label
 from assistant.query.temporal import reorder, time_focus, view_time
+from assistant.store.backends import Hit
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from assistant.store.backends import FaissBackend, IndexData, LexicalIndex
 from assistant.ingest.chunking import Passage
+from assistant.store.backends import FaissBackend, IndexData, LexicalIndex
 from assistant.text.tokens import tokenize
 
 TEXTS = {

@@ -7,15 +7,15 @@ import time
 
 import numpy as np
 import pytest
+from conftest import CORPUS, RecordingEmbedder
 
-from assistant.store.backends import LexicalIndex
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from assistant.query.assistant import Assistant
+from assistant.settings import Settings
+from assistant.store.backends import LexicalIndex
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.layout import CURRENT_FILE, current_build, manifest_checksum
-from assistant.query.assistant import Assistant
-from assistant.settings import Settings
-from conftest import CORPUS, RecordingEmbedder
 
 
 @pytest.fixture

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, RecordingEmbedder
 from doc_fixtures import (
-    PDF_TITLE, make_docx, make_encrypted_pdf, make_html, make_huge_pdf, make_image_only_pdf, make_pdf,
+    PDF_TITLE,
+    make_docx,
+    make_encrypted_pdf,
+    make_html,
+    make_huge_pdf,
+    make_image_only_pdf,
+    make_pdf,
 )
 from fastapi.testclient import TestClient
 
@@ -20,13 +27,12 @@ from assistant.api import create_app
 from assistant.cli import main
 from assistant.embedding import CachedEmbedder
 from assistant.errors import CorpusError
+from assistant.query.assistant import Assistant
+from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.layout import current_build
 from assistant.store.library import add_documents, list_documents, remove_document
-from assistant.query.assistant import Assistant
-from assistant.settings import Settings
-from conftest import REPO, RecordingEmbedder
 
 SEEDS = ["eatg-2025-new-legislation-criminalizing-sex-work", "nswp-2015-amelia-report-sex-work"]
 

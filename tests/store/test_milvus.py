@@ -24,22 +24,26 @@ import pytest
 pytest.importorskip("pymilvus")
 pytestmark = pytest.mark.milvus  # milvus-lite; the tests on its index are also `models` (conftest)
 
-from assistant.store.backends import Hit  # noqa: E402
-from assistant.store.backends.milvus_bm25 import LexicalTable, document_digests  # noqa: E402
-from assistant.store.backends.faiss import LexicalIndex  # noqa: E402
-from assistant.store.backends.milvus import (  # noqa: E402
-    TABLE_FILE, MilvusStore, disconnect, passage_keys,
-)
+from conftest import CORPUS, REPO  # noqa: E402
+
 from assistant.embedding import ENGLISH, CachedEmbedder  # noqa: E402
 from assistant.errors import AssistantError, IndexCorruptError  # noqa: E402
 from assistant.evaluate.gold import load_gold  # noqa: E402
+from assistant.query.assistant import Assistant  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from assistant.store.backends import Hit  # noqa: E402
+from assistant.store.backends.faiss import LexicalIndex  # noqa: E402
+from assistant.store.backends.milvus import (  # noqa: E402
+    TABLE_FILE,
+    MilvusStore,
+    disconnect,
+    passage_keys,
+)
+from assistant.store.backends.milvus_bm25 import LexicalTable, document_digests  # noqa: E402
 from assistant.store.index import load_index  # noqa: E402
 from assistant.store.layout import current_build  # noqa: E402
 from assistant.store.library import add_documents, remove_document  # noqa: E402
-from assistant.query.assistant import Assistant  # noqa: E402
 from assistant.text.tokens import tokenize  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from conftest import CORPUS, REPO  # noqa: E402
 
 TOLERANCE = 1e-4
 GOLD = load_gold(REPO / "eval" / "gold.jsonl")

@@ -1,9 +1,9 @@
 import pytest
+from conftest import CORPUS
 
 from assistant.errors import AssistantError
 from assistant.text.glossary import Glossary
 from assistant.text.tokens import tokenize
-from conftest import CORPUS
 
 
 def test_the_corpus_glossary_expands_what_users_type():
@@ -71,9 +71,10 @@ def test_the_fast_matcher_finds_what_one_big_alternation_finds_on_every_gold_que
     """The reference: every key in one regular expression, longest first, scanned left to right."""
     import re
 
+    from conftest import REPO
+
     from assistant.evaluate.gold import load_gold
     from assistant.text.glossary import _key_pattern
-    from conftest import REPO
 
     glossary = Glossary.load(CORPUS / "glossary.toml")
     keys = sorted(glossary.terms, key=lambda k: (-len(k.replace("*", "")), k))

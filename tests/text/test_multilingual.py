@@ -9,15 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
+from doc_fixtures import RUSSIAN_FACTS, make_russian
 
 from assistant.ingest.chunking import split_sentences
+from assistant.query.assistant import Assistant
+from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.library import add_documents
-from assistant.query.assistant import Assistant
-from assistant.settings import Settings
-from conftest import CORPUS
-from doc_fixtures import RUSSIAN_FACTS, make_russian
 
 SEEDS = ["eatg-2025-new-legislation-criminalizing-sex-work", "nswp-2015-amelia-report-sex-work"]
 
