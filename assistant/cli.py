@@ -230,8 +230,9 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
-    """An answer for a terminal: a refusal says why; each passage under its citation line (section
-    and page), its highlight in bold on a terminal; newest/older marks and the change over time."""
+    """An answer for a terminal: a refusal says why; how recent its sources are; each passage under
+    its citation line (section and page), its highlight in bold on a terminal, with newest/older
+    marks; then the change over time, newest first."""
     ui = ui or Ui()
     lines = []
     if answer.abstained:
@@ -240,12 +241,9 @@ def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
         lines.append(ui._("These documents do not seem to cover this{reason}.").format(reason=reason))
         lines.append(ui._("The nearest passages:") if answer.results else ui._("No passages found."))
         lines.append("")
-    elif answer.timeline:
-        lines.append(ui._("How this changed over time") + ":")
-        for entry in answer.timeline:
-            quote = " ".join(entry.quote.split())
-            lines.append(f"  {ui.year_label(entry.citation.year, entry.citation.year_estimate)}: “{quote}” [{entry.rank}]")
-        lines.append("")
+    notes = ui.recency_notes(answer)
+    if notes:
+        lines += [" ".join(notes), ""]
     for result in answer.results:
         text, h = result.text, result.highlight
         marked = text[: h.start] + (BOLD if bold else "") + text[h.start : h.end] + (RESET if bold else "") + text[h.end :]
@@ -258,6 +256,11 @@ def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
         lines.append("")
     if not answer.results and not answer.abstained:
         lines.append(ui._("No passages found."))
+    if answer.timeline and not answer.abstained:
+        lines.append(ui._("How this changed over time") + ":")
+        for entry in answer.timeline:
+            quote = " ".join(entry.quote.split())
+            lines.append(f"  {ui.year_label(entry.citation.year, entry.citation.year_estimate)}: “{quote}” [{entry.rank}]")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -49,6 +49,9 @@ class LanguageSpec:
     """Words only it uses among the languages of its script (as typed with or without `letters`)."""
     folding: dict[int, int] = field(default_factory=dict)
     """Letters read as others before stop words and stemming (`str.translate` table)."""
+    plain_letters: dict[int, int] = field(default_factory=dict)
+    """Its own letters as people type them on another language's keyboard ("қылмыс" as "кылмыс"):
+    a `str.translate` table that rules written in its letters read typed text through."""
 
 
 QUESTION_STOPWORDS = frozenset("many much could would since also get tell".split())
@@ -100,7 +103,8 @@ REGISTRY: dict[Language, LanguageSpec] = {
         # documents in the collection a Kazakh word matches only through the glossary, whose Kazakh
         # keys match word beginnings, so a suffix rule would change no score).
         LanguageSpec("kk", "Қазақша", "cyrillic", None, lambda: KAZAKH_STOPWORDS,
-                     letters=frozenset("әғқңөұүһі"), words=_KAZAKH_WORDS),
+                     letters=frozenset("әғқңөұүһі"), words=_KAZAKH_WORDS,
+                     plain_letters=str.maketrans("әғқңөұүһі", "агкноуухи")),
     )
 }
 LANGUAGES: tuple[Language, ...] = tuple(REGISTRY)

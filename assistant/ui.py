@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from assistant.answer.timeline import AS_OF, DATA_AGE
 from assistant.i18n import DEFAULT_LANGUAGE, N_, UI_LANGUAGES, Message, gettext, ngettext
 from assistant.languages import LANGUAGE_NAMES
 
@@ -40,7 +41,10 @@ SCRIPT_MESSAGES: dict[str, str] = {
     "date_note": N_("Date: {note}"),
     "also_in": N_("Also in: "),
     "timeline": N_("How this changed over time"),
-    "timeline_hint": N_("Each source in its own words, oldest first."),
+    "timeline_hint": N_("Each source in its own words, newest first."),
+    "as_of": AS_OF,
+    "data_age": DATA_AGE,
+    "state_as_of": N_("older source: the state as of {year}"),
     "copy": N_("Copy citation"),
     "copied": N_("Copied"),
     "copy_failed": N_("Could not copy: select the text and copy it yourself."),
@@ -127,10 +131,22 @@ class Ui:
         """"newest source" / "older source (2012)" for a result the answer marks, else None."""
         if result.recency == "newest":
             return self.m("newest")
+        if result.recency == "older" and result.state_as_of:
+            return self.m("state_as_of", year=result.state_as_of)
         if result.recency == "older":
             year = result.citation.year or result.citation.year_estimate
             return self.m("older", year=year) if year else self.m("older_unknown")
         return None
+
+    def recency_notes(self, answer) -> list[str]:
+        """How recent the sources behind an answer are: "These sources run to 2025.", and "This
+        information is from 2012 and may have changed." when they are old. None for a refusal."""
+        if answer.abstained or answer.as_of is None:
+            return []
+        notes = [self.m("as_of", year=answer.as_of)]
+        if answer.data_age_note:
+            notes.append(self.m("data_age", year=answer.as_of))
+        return notes
 
     # Links --------------------------------------------------------------------------------------
 

@@ -41,7 +41,8 @@ def test_ask_json_prints_the_answer_object_of_the_contract(index_env):
 def test_ask_prints_readable_cited_passages(index_env):
     result = run("ask", "How many friendly cabinets are there nationwide?", "--k", "3", env=index_env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("[1] ")
+    # First how recent the sources are (2012 data is old enough to say so), then the passages.
+    assert result.stdout.startswith("These sources run to 2012. This information is from 2012 and may have changed.\n\n[1] ")
     citation = "[{}] HIV Prevention Report Card for Sex Workers: Kazakhstan — International Planned Parenthood Federation (IPPF), with SWAN and UNFPA, 2012 · PREVENTION COMPONENT 2 / AVAILABILITY OF SERVICES / KEY POINTS"
     assert any(citation.format(rank) in result.stdout for rank in (1, 2, 3)), result.stdout
     assert "33 friendly cabinets" in result.stdout

@@ -46,7 +46,12 @@ class Result(BaseModel):
         default_factory=list, description="Other passages that say the same thing, folded into this result."
     )
     recency: Literal["newest", "older"] | None = Field(
-        None, description='When the sources that answer differ in time: "newest" for the newest of them, "older" for the others.'
+        None, description='When the sources that answer (in the whole collection, not only those shown) differ in time: '
+                          '"newest" for the newest of them and those of its period (at most a year older), "older" for the others.'
+    )
+    state_as_of: int | None = Field(
+        None, description="For a question about the present, an older source's result: the year whose state of things it "
+                          "describes (its source's year, or the newest year an undated source cites), below the newer ones."
     )
 
 
@@ -72,7 +77,15 @@ class Answer(BaseModel):
         "neutral", description="Whether the question asks about now, about the past, or neither."
     )
     timeline: list[TimelineEntry] | None = Field(
-        None, description="When the sources that answer span a change: one quotation per source, oldest first."
+        None, description="When the sources that answer span a change: one quotation per source, newest first."
+    )
+    as_of: int | None = Field(
+        None, description="The newest year of the sources behind the answer (those that answer, else those shown); "
+                          "null for a refusal or when no source is dated."
+    )
+    data_age_note: str | None = Field(
+        None, description="Set when the newest source behind the answer is more than five years old: "
+                          '"This information is from 2012 and may have changed."'
     )
     results: list[Result]
 

@@ -61,11 +61,11 @@ class GoldQuestion(BaseModel):
     @property
     def question_set(self) -> str:
         """Which part of the gold set the question belongs to: the first hand-written set
-        ("original"), questions in users' own words ("colloquial"), or time-sensitive ones
-        ("temporal: present|past|change")."""
+        ("original"), questions in users' own words ("colloquial"), Kazakh questions built from
+        everyday words ("everyday"), or time-sensitive ones ("temporal: present|past|change")."""
         if self.kind == "temporal":
             return f"temporal: {self.time_focus or '?'}"
-        return "colloquial" if self.style == "colloquial" else "original"
+        return self.style if self.style in ("colloquial", "everyday") else "original"
 
 
 def fold(text: str) -> str:
@@ -123,9 +123,10 @@ class Outcome:
     answer: Answer
     rank: int | None
     latency_ms: float
-    newest_in_top3: bool | None
-    """For a question about the present: whether the top 3 hold a passage of the newest source
-    that contains a gold answer (None for other questions)."""
+    newest_at: int | None
+    """For a question about the present: the first rank whose source is of the newest period among
+    the sources holding a gold answer (the newest one, or at most `recency_same_period_years`
+    older); None for other questions, or when no such source is in the results."""
 
 
 def run_gold(assistant: Assistant, gold: list[GoldQuestion]) -> list[Outcome]:
@@ -137,19 +138,22 @@ def run_gold(assistant: Assistant, gold: list[GoldQuestion]) -> list[Outcome]:
         answer = assistant.ask(question.question, CUTOFF)
         latency = (time.perf_counter() - started) * 1000
         rank = None if question.out_of_scope else first_hit_rank(answer, question.answers)
-        outcomes.append(Outcome(question, answer, rank, latency, _newest_in_top3(assistant, question, answer, years)))
+        outcomes.append(Outcome(question, answer, rank, latency, _newest_at(assistant, question, answer, years)))
     return outcomes
 
 
-def _newest_in_top3(assistant: Assistant, question: GoldQuestion, answer: Answer, years: dict) -> bool | None:
+def _newest_at(assistant: Assistant, question: GoldQuestion, answer: Answer, years: dict) -> int | None:
+    """See `Outcome.newest_at`; 0 when the question is about the present but no dated source holds
+    an answer (nothing to judge)."""
     if question.time_focus != "present":
         return None
     holding = {p.doc_id for p in assistant.index.passages if is_hit(p.text, question.answers)}
-    dated = [doc for doc in holding if years.get(doc) is not None]
+    dated = [years[doc] for doc in holding if years.get(doc) is not None]
     if not dated:
-        return None
-    newest = max(dated, key=lambda doc: years[doc])
-    return any(result.citation.doc_id == newest for result in answer.results[:3])
+        return 0
+    period = max(dated) - assistant.settings.recency_same_period_years
+    return next((result.rank for result in answer.results
+                 if (years.get(result.citation.doc_id) or 0) >= period), CUTOFF + 1)
 
 
 def summarize(outcomes: list[Outcome]) -> dict:
@@ -163,7 +167,7 @@ def summarize(outcomes: list[Outcome]) -> dict:
         if o.rank is not None:
             hit = o.answer.results[o.rank - 1]
             highlights.append(is_hit(hit.text[hit.highlight.start : hit.highlight.end], o.question.answers))
-    newest = [o.newest_in_top3 for o in in_scope if o.newest_in_top3 is not None]
+    newest = [o.newest_at for o in in_scope if o.newest_at]
     latencies = [o.latency_ms for o in outcomes]
     return {
         "questions": len(in_scope),
@@ -173,7 +177,8 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "abstention_recall": _ratio(abstained_out, len(out_of_scope)),
         "abstention_precision": _ratio(abstained_out, abstained_in + abstained_out),
         "false_abstention_rate": _ratio(abstained_in, len(in_scope)),
-        "newest_source@3": _ratio(sum(newest), len(newest)),
+        "newest_source@1": _ratio(sum(rank == 1 for rank in newest), len(newest)),
+        "newest_source@3": _ratio(sum(rank <= 3 for rank in newest), len(newest)),
         "distinct_sources@5": _mean([len({r.citation.doc_id for r in o.answer.results[:5]}) for o in in_scope]),
         "folded@5": _mean([sum(len(r.also_in) for r in o.answer.results[:5]) for o in in_scope]),
         "sources_span_rate": _ratio(sum(o.answer.sources_span is not None for o in in_scope), len(in_scope)),
@@ -275,7 +280,7 @@ METRIC_COLUMNS = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "highlight_acc
                   "abstention_precision", "false_abstention_rate", "distinct_sources@5", "folded@5",
                   "latency_ms_median", "latency_ms_p95"]
 GROUP_COLUMNS = ["n", "hit@1", "hit@3", "hit@5", "mrr@10", "highlight_accuracy", "abstention_recall",
-                 "false_abstention_rate", "newest_source@3", "latency_ms_median"]
+                 "false_abstention_rate", "newest_source@1", "newest_source@3", "latency_ms_median"]
 
 
 def format_report(report: dict) -> str:

@@ -1,8 +1,11 @@
 """The last stages: whether the collection answers the question at all (`Abstain`), and the
 answer itself (`Compose`): the top passages, each highlighted and cited, near-duplicates from
-other documents folded in as "also in", the time marks, span and timeline."""
+other documents folded in as "also in", the time marks, span and timeline, and how recent the
+sources behind it are (`as_of`, with a note when that is more than `data_age_years` ago)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import numpy as np
 
@@ -10,7 +13,7 @@ from assistant.answer.abstain import abstain_reason, abstain_reason_no_documents
 from assistant.answer.citation import citation_for
 from assistant.answer.highlight import choose_highlight, highlight_vector, sentence_scores
 from assistant.answer.model import Answer, Result
-from assistant.answer.timeline import sources_span, timeline
+from assistant.answer.timeline import as_of, data_age_note, sources_span, timeline
 from assistant.embedding import ENGLISH, MULTILINGUAL
 from assistant.query.state import Query, Resources
 
@@ -49,6 +52,11 @@ class Compose:
         if reason:
             for result in results:
                 result.recency = None
+        elif query.time.focus == "present":
+            for result in results:
+                if result.recency == "older":
+                    result.state_as_of = result.citation.year or result.citation.year_estimate
+        newest_year = None if reason else as_of(query.time.as_of, results)
         query.answer = Answer(
             question=query.question,
             language=query.language,
@@ -58,6 +66,8 @@ class Compose:
             sources_span=None if reason else sources_span(results, settings.span_min_years),
             time_focus=query.time.focus,
             timeline=None if reason else timeline(results, settings.span_min_years),
+            as_of=newest_year,
+            data_age_note=data_age_note(newest_year, settings.data_age_years, date.today().year),
             results=results,
         )
         return query

@@ -20,7 +20,9 @@ class AnsweringSources:
         focus = time_focus(query.question, query.language, index.newest_year)
         query.time = view_time(query.ranking, index.passage_doc_ids, index.years, focus=focus,
                                floor=resources.calibration.threshold(query.language),
-                               margin=resources.settings.answering_margin)
+                               margin=resources.settings.answering_margin,
+                               same_period=resources.settings.recency_same_period_years,
+                               present_slack=resources.settings.present_answering_slack)
         return query
 
 

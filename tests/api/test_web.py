@@ -114,16 +114,22 @@ def test_sources_from_different_years_are_noted_and_the_newest_marked(client, we
     note = (f"These sources are from different years ({oldest}–{newest}), and the law may have changed. "
             "The newest is marked.")
     assert f'<p class="span-note">{note}</p>' in page
-    assert page.index('aria-live="polite"') < page.index(note) < page.index('<li class="card"')
+    # How recent the sources are comes before the passages; the span and the change over time after
+    # them, so the first quotation on the screen is the best-ranked passage.
+    as_of = f'<p class="as-of">These sources run to {answer.as_of}.</p>'
+    assert page.index('aria-live="polite"') < page.index(as_of) < page.index('<li class="card"') < page.index(note)
     found = cards(page)
     assert len(found) == len(answer.results)
     for card, result in zip(found, answer.results):
         assert re.search(rf'<span class="badge year">.*?{re.escape(year_label(result.citation))}</span>', card)
         assert ('<span class="badge newest">newest source</span>' in card) == (result.recency == "newest")
         older = result.citation.year or result.citation.year_estimate
-        assert (f'<span class="badge older">older source ({older})</span>' in card) == (result.recency == "older")
-    newest = {r.citation.doc_id for r in answer.results if r.recency == "newest"}
-    assert len(newest) == 1  # one source is the newest; each of its shown passages says so
+        label = (f"older source: the state as of {result.state_as_of}" if result.state_as_of
+                 else f"older source ({older})")
+        assert (f'<span class="badge older">{label}</span>' in card) == (result.recency == "older")
+    newest = {r.citation.year for r in answer.results if r.recency == "newest"}
+    # The newest source's period (it and sources at most a year older) is marked newest, nothing older.
+    assert newest and max(newest) - min(newest) <= 1
 
 
 def test_a_fact_said_by_another_source_is_shown_as_also_in(client, web_assistant):

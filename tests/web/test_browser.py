@@ -161,7 +161,10 @@ def test_sources_from_different_years_show_a_note_and_the_newest(page, web_assis
     expect(note).to_be_visible()
     cards = exchange.locator("li.card")
     expect(cards).to_have_count(len(answer.results))
-    assert note.bounding_box()["y"] < cards.first.bounding_box()["y"]
+    # The note sits below the ranked passages; how recent the sources are sits above them.
+    assert cards.last.bounding_box()["y"] < note.bounding_box()["y"]
+    expect(exchange.locator(".as-of")).to_have_text(f"These sources run to {answer.as_of}.")
+    assert exchange.locator(".as-of").bounding_box()["y"] < cards.first.bounding_box()["y"]
     for card, result in zip(cards.all(), answer.results):
         c = result.citation
         expect(card.locator(".badge.year")).to_have_text(f"Source year: {Ui().year_label(c.year, c.year_estimate)}")

@@ -244,16 +244,22 @@ function renderExchange(entry, number) {
     article.append(el("p", { className: "empty", textContent: t("no_passages") }));
     return article;
   }
-  const span = answer.sources_span;
-  if (span && !answer.abstained) {
-    article.append(el("p", { className: "span-note", textContent: t("span_note", { oldest: span[0], newest: span[1] }) }));
+  if (!answer.abstained && answer.as_of) {
+    const notes = [t("as_of", { year: answer.as_of })];
+    if (answer.data_age_note) notes.push(t("data_age", { year: answer.as_of }));
+    article.append(el("p", { className: answer.data_age_note ? "as-of old" : "as-of", textContent: notes.join(" ") }));
   }
-  if (answer.timeline && !answer.abstained) article.append(renderTimeline(answer.timeline, number));
   const label = answer.abstained ? t("nearest") : t("best_first");
   article.append(el("h3", { className: "results-label", textContent: label }));
   const list = el("ol", { className: answer.abstained ? "cards nearest" : "cards" });
   for (const result of answer.results) list.append(renderCard(result, number));
   article.append(list);
+  // Below the ranked passages, newest first: the first quotation a reader meets is the current one.
+  const span = answer.sources_span;
+  if (span && !answer.abstained) {
+    article.append(el("p", { className: "span-note", textContent: t("span_note", { oldest: span[0], newest: span[1] }) }));
+  }
+  if (answer.timeline && !answer.abstained) article.append(renderTimeline(answer.timeline, number));
   return article;
 }
 
@@ -337,7 +343,8 @@ function revealActions(root) {
   for (const actions of root.querySelectorAll(".actions")) actions.hidden = false;
 }
 
-// The same wording as assistant/ui.py (Ui.year_label, Ui.label, Ui.label_parts, Ui.recency_badge).
+// The same wording as assistant/ui.py (Ui.year_label, Ui.label, Ui.label_parts, Ui.recency_badge,
+// Ui.recency_notes).
 function yearLabel(c) {
   if (c.year) return String(c.year);
   return c.year_estimate ? t("year_unknown_cites", { year: c.year_estimate }) : t("year_unknown");
@@ -374,6 +381,7 @@ function linkTo(c, rank, className) {
 
 function recencyBadge(result) {
   if (result.recency === "newest") return t("newest");
+  if (result.recency === "older" && result.state_as_of) return t("state_as_of", { year: result.state_as_of });
   if (result.recency === "older") {
     const year = result.citation.year || result.citation.year_estimate;
     return year ? t("older", { year }) : t("older_unknown");
