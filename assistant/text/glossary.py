@@ -6,7 +6,9 @@ Russian and Kazakh words people type ("прописка", "ВИЧ", "АИТВ", 
 terms of the documents. A key is one or more words; a word ending in "*" matches any word that
 begins with it, which is how a Russian or Kazakh key covers its inflections ("прописк*":
 прописка, прописки, прописку; "жезөкше*": жезөкшелік, жезөкшелікке). Keys match whole words, in
-any case. The file's tables (`[en]`, `[ru]`, `[kk]`, or one `[terms]`) only organise it.
+any case. The file's tables (`[en]`, `[ru]`, `[kk]`, or one `[terms]`) only organise it. A key in a
+language's own letters also matches as typed without them ("жезөкше*" matches "жезокшелик": many
+type Kazakh on a Russian keyboard), when that spelling is long enough to mean nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from assistant.errors import AssistantError
+from assistant.languages import REGISTRY
 
 
 def _key_pattern(key: str) -> str:
@@ -25,6 +28,27 @@ def _key_pattern(key: str) -> str:
     parts = [re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word) for word in words]
     tail = "" if words[-1].endswith("*") else r"(?!\w|\.\w)"
     return r"(?<![\w.])" + r"[\s\-]+".join(parts) + tail
+
+
+PLAIN_SPELLING_MIN_LETTERS = 4
+"""A key's first word, typed without its language's own letters, needs this many letters before it
+counts as that key ("құқ*" as "кук*" would match Russian "кукла")."""
+
+
+def _with_plain_spellings(terms: dict[str, str]) -> dict[str, str]:
+    """`terms` plus each key as typed without its language's own letters (`LanguageSpec.plain_letters`),
+    unless that spelling is a key already or too short to be safe."""
+    extended = dict(terms)
+    for spec in REGISTRY.values():
+        if not spec.plain_letters:
+            continue
+        for key, expansion in terms.items():
+            if not set(key) & spec.letters:
+                continue
+            plain = key.translate(spec.plain_letters)
+            if len(plain.split()[0].rstrip("*")) >= PLAIN_SPELLING_MIN_LETTERS:
+                extended.setdefault(plain, expansion)
+    return extended
 
 
 @dataclass(frozen=True)
@@ -52,7 +76,7 @@ class Glossary:
                 if key in terms:
                     raise AssistantError(f"glossary {path}: {key!r} is given twice; keep one entry")
                 terms[key] = expansion
-        return cls(terms)
+        return cls(_with_plain_spellings(terms))
 
     @cached_property
     def _matchers(self) -> list[tuple[re.Pattern, str, str]]:

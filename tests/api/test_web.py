@@ -18,7 +18,7 @@ QUESTION = "Where can a migrant without propiska get an HIV test?"
 OUT_OF_SCOPE = "Is prostitution legal in Germany?"
 # Its results come from 2012 to 2025 sources, and one of them is also said by another document.
 SPAN_QUESTION = "Is sex work criminalised in Kazakhstan?"
-ALSO_IN_QUESTION = "Is sex work legal in Kazakhstan?"
+ALSO_IN_QUESTION = "Was sex work decriminalised in Kazakhstan?"
 NOT_COVERED = "These documents do not seem to cover this."
 
 

@@ -97,7 +97,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_every_gold_question_matches_sentence_transformers(onnx, embedder, questions):
-    assert len(questions) == 454
+    assert len(questions) >= 500  # every gold question, in three languages
     reference = embedder.encode_queries(questions)
     vectors = onnx.encode_queries(questions)
     assert vectors.shape == reference.shape and vectors.dtype == np.float32

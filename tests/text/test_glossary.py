@@ -91,3 +91,15 @@ def test_the_fast_matcher_finds_what_one_big_alternation_finds_on_every_gold_que
 
     for question in load_gold(REPO / "eval" / "gold.jsonl"):
         assert glossary.expansions(question.question) == reference(question.question), question.question
+
+
+def test_kazakh_keys_also_match_as_typed_with_russian_letters(tmp_path):
+    glossary = Glossary.load(CORPUS / "glossary.toml")
+    typed = glossary.expansions("казакстанда жезокшелик кылмыс па?")
+    assert typed == glossary.expansions("Қазақстанда жезөкшелік қылмыс па?")
+    assert "prostitution sex work" in typed and "crimes criminal" in typed
+    # A short key typed plainly would be another language's word ("құқ*" as "кук*": кукла, a doll).
+    (tmp_path / "g.toml").write_text('[kk]\n"құқ*" = "rights"\n"заңсыз*" = "illegal"\n', encoding="utf-8")
+    small = Glossary.load(tmp_path / "g.toml")
+    assert small.expansions("кукла") == [] and small.expansions("құқығы") == ["rights"]
+    assert small.expansions("бул заңсыз ба") == small.expansions("бул зансыз ба") == ["illegal"]

@@ -158,7 +158,11 @@ function startChat(form) {
       history.pushState({ conversation }, "", addressOf(request));
       document.title = `${request.q} — ${baseTitle()}`;
       updateLanguageLinks();
-      article.replaceWith(renderExchange({ request, answer: body }, number));
+      const answered = renderExchange({ request, answer: body }, number);
+      article.replaceWith(answered);
+      // The new exchange starts the screen (on a phone the header would take a third of it), so
+      // the first thing under the question is how recent the sources are and the best passage.
+      answered.scrollIntoView({ block: "start" });
     } catch (error) {
       const message = el("p", { className: "error", textContent: t("could_not_answer", { error: error.message }) });
       message.setAttribute("role", "alert");
@@ -168,7 +172,7 @@ function startChat(form) {
       button.disabled = false;
       thread.removeAttribute("aria-busy");
       const heading = thread.querySelector(`#question-${number}`);
-      if (heading) heading.focus();
+      if (heading) heading.focus({ preventScroll: true });
     }
   }
 
@@ -297,7 +301,7 @@ function renderCard(result, number) {
   cite.append(" ", linkTo(c, result.rank, "cite-link"));
   const card = el("li", { className: "card", id: `answer-${number}-${result.rank}` });
   card.dataset.rank = String(result.rank);
-  card.append(quote, cite);
+  card.append(cite, quote);
   if (!c.year && !c.year_estimate && c.date_note) card.append(el("p", { className: "date-note", textContent: t("date_note", { note: c.date_note }) }));
   for (const other of result.also_in || []) {
     const also = el("p", { className: "also-in", textContent: t("also_in") });
