@@ -70,7 +70,7 @@ def test_a_question_the_sources_answer_differently_over_time_shows_the_span(assi
 
 
 def test_a_fact_told_by_two_documents_is_shown_once_with_also_in(assistant):
-    answer = assistant.ask("Is sex work legal in Kazakhstan?", 5)
+    answer = assistant.ask("Was sex work decriminalised in Kazakhstan?", 5)
     folded = [(r.citation.doc_id, c.doc_id) for r in answer.results for c in r.also_in]
     assert folded and all(main != other for main, other in folded)
     shown = [(r.citation.doc_id, r.citation.start) for r in answer.results]
