@@ -113,6 +113,13 @@ KAZAKH_LETTERS = REGISTRY["kk"].letters
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+def typed_plainly(text: str, language: str) -> str:
+    """`text` as typed without `language`'s own letters ("қылмыс" -> "кылмыс"; other languages'
+    text unchanged), so that rules written in its letters also read what people type."""
+    spec = REGISTRY.get(language)  # type: ignore[call-overload]  # any string may name no language
+    return text.translate(spec.plain_letters) if spec else text
+
+
 def script_of(word: str) -> Script:
     """The script a word is written in: Cyrillic when it has a Cyrillic letter, else Latin."""
     return "cyrillic" if SCRIPTS["cyrillic"].search(word) else "latin"

@@ -36,7 +36,6 @@ def sources_span(results: list[Result], min_years: int) -> list[int] | None:
     return None
 
 
-
 def as_of(view_as_of: int | None, results: list[Result]) -> int | None:
     """The newest year behind an answer: of the sources that answer (`view_as_of`), else of those shown."""
     if view_as_of is not None:

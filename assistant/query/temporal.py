@@ -32,7 +32,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from assistant.languages import REGISTRY
+from assistant.languages import typed_plainly
 from assistant.store.backends.base import Hit
 
 TimeFocus = Literal["present", "past", "neutral"]
@@ -60,13 +60,8 @@ _PAST = {
     "ru": r"(раньше|прежде|в прошлом|тогда|до 20\d\d|до нового закона|до принятия|ранее|был[аои]? ли)",
     "kk": r"(бұрын\w*|дейін|кезінде|ертеде)",
 }
-def _plain(language: str) -> dict[int, int]:
-    spec = REGISTRY.get(language)  # type: ignore[call-overload]
-    return spec.plain_letters if spec else {}
-
-
 _YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
-_COMPILED = {name: {lang: re.compile(pattern.translate(_plain(lang)), re.IGNORECASE) for lang, pattern in table.items()}
+_COMPILED = {name: {lang: re.compile(typed_plainly(pattern, lang), re.IGNORECASE) for lang, pattern in table.items()}
              for name, table in (("present", _PRESENT), ("status", _STATUS), ("past", _PAST))}
 
 
@@ -75,7 +70,7 @@ def time_focus(question: str, language: str, newest_year: int | None = None) -> 
     two years before the newest source (`newest_year`) makes it a question about the past. Cues
     read the question as typed without the language's own letters ("кылмыс па" is "қылмыс па")."""
     cues = {name: table.get(language, table["en"]) for name, table in _COMPILED.items()}
-    question = question.lower().translate(_plain(language))
+    question = typed_plainly(question.lower(), language)
     years = [int(year) for year in _YEAR.findall(question)]
     if cues["past"].search(question) or (years and newest_year and max(years) < newest_year - 1):
         return "past"
