@@ -8,6 +8,9 @@ in English.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from assistant.i18n import DEFAULT_LANGUAGE, Message
@@ -47,3 +50,16 @@ class QuestionError(AssistantError):
 
 class UnknownDocumentError(QuestionError):
     """A request names a document the collection does not have (HTTP 404)."""
+
+
+@contextmanager
+def quieted(logger: str | None, level: int) -> Iterator[None]:
+    """A library's logger (None: the root logger) raised to `level` for a while: it would print a
+    traceback for an error raised again as one line, or a hint meant for the library's developers."""
+    found = logging.getLogger(logger)
+    before = found.level
+    found.setLevel(level)
+    try:
+        yield
+    finally:
+        found.setLevel(before)

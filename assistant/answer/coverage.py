@@ -165,7 +165,8 @@ def _kazakh_forms(words: list[str]) -> tuple[frozenset[str], ...]:
 
 
 def _fold(word: str) -> str:
-    return word.replace("ё", "е")
+    """A word as Russian folds its letters ("ё" read as "е"), the registry's rule."""
+    return word.translate(REGISTRY["ru"].folding)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from assistant.embedding.transformers import (
     model_fingerprint,
     model_name,
 )
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, quieted
 from assistant.files import fsync_file, locked, write_durably
 from assistant.settings import Settings
 
@@ -442,7 +442,7 @@ def _quantize(source: Path, target: Path) -> dict[str, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     options = {"weight_type": QuantType.QInt8, "per_channel": True, "op_types_to_quantize": ["MatMul"]}
-    with _quiet_root_logger():  # quantize_dynamic logs a pre-processing hint through the root logger
+    with quieted(None, logging.ERROR):  # quantize_dynamic logs a pre-processing hint through the root logger
         quantize_dynamic(str(source), str(target), **options)
     return {"method": "onnxruntime.quantization.quantize_dynamic", "weight_type": "QInt8", "per_channel": True,
             "op_types": ["MatMul"]}
@@ -574,17 +574,6 @@ def _put_in_place(scratch: Path, target: Path) -> None:
 
 def _lock(folder: Path) -> contextlib.AbstractContextManager[int]:
     return locked(folder.parent / f".{folder.name}.lock")
-
-
-@contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
 
 
 class _Steps:

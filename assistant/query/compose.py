@@ -31,7 +31,7 @@ class Abstain:
         else:
             query.abstain_reason = abstain_reason(
                 evidence=query.evidence,
-                unknown_terms=resources.coverage.unknown_terms(query.question),
+                unknown_terms=resources.coverage.unknown_terms(query.question, query.language),
                 min_evidence=resources.calibration.threshold(query.language),
             )
         return query

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from assistant.errors import AssistantError
-from assistant.languages import REGISTRY
+from assistant.languages import REGISTRY, typed_plainly
 
 
 def _key_pattern(key: str) -> str:
@@ -45,7 +45,7 @@ def _with_plain_spellings(terms: dict[str, str]) -> dict[str, str]:
         for key, expansion in terms.items():
             if not set(key) & spec.letters:
                 continue
-            plain = key.translate(spec.plain_letters)
+            plain = typed_plainly(key, spec.code)
             if len(plain.split()[0].rstrip("*")) >= PLAIN_SPELLING_MIN_LETTERS:
                 extended.setdefault(plain, expansion)
     return extended

@@ -43,7 +43,7 @@ from uuid import uuid4
 
 import numpy as np
 
-from assistant.errors import AssistantError, IndexCorruptError
+from assistant.errors import AssistantError, IndexCorruptError, quieted
 from assistant.files import held_elsewhere
 from assistant.ingest.chunking import Passage
 from assistant.store.backends.base import Change, Hit, IndexData, Unit
@@ -194,7 +194,7 @@ def connect(uri: str, token: str | None, timeout: float) -> MilvusClient:
                                  "pip install -e '.[milvus]' (or set ASSISTANT_BACKEND=faiss)") from None
         _quiet_pymilvus()
         try:
-            with _quiet("milvus_lite.server_manager"):
+            with quieted("milvus_lite.server_manager", logging.CRITICAL):
                 # milvus-lite's in-process server refuses pymilvus's keepalive pings (gRPC then logs a
                 # GOAWAY "too_many_pings" to stderr and reconnects): a loopback channel needs none.
                 options = ({"grpc_options": {"grpc.keepalive_time_ms": 2**31 - 1,
@@ -234,18 +234,6 @@ def _locked_elsewhere(folder: Path) -> bool:
         return held_elsewhere(folder / "LOCK")
     except OSError:
         return False
-
-
-@contextmanager
-def _quiet(name: str) -> Iterator[None]:
-    """Silence a logger that would print a traceback for an error raised again as one line."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextmanager
