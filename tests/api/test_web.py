@@ -121,6 +121,8 @@ def test_sources_from_different_years_are_noted_and_the_newest_marked(client, we
     found = cards(page)
     assert len(found) == len(answer.results)
     for card, result in zip(found, answer.results):
+        # Whose words and how recent come before the words themselves.
+        assert card.index('<p class="cite">') < card.index('<blockquote class="passage"')
         assert re.search(rf'<span class="badge year">.*?{re.escape(year_label(result.citation))}</span>', card)
         assert ('<span class="badge newest">newest source</span>' in card) == (result.recency == "newest")
         older = result.citation.year or result.citation.year_estimate

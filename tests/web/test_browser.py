@@ -166,6 +166,8 @@ def test_sources_from_different_years_show_a_note_and_the_newest(page, web_assis
     expect(exchange.locator(".as-of")).to_have_text(f"These sources run to {answer.as_of}.")
     assert exchange.locator(".as-of").bounding_box()["y"] < cards.first.bounding_box()["y"]
     for card, result in zip(cards.all(), answer.results):
+        # The script draws the card as the server does: the citation line above the quotation.
+        assert card.locator(".cite").bounding_box()["y"] < card.locator("blockquote.passage").bounding_box()["y"]
         c = result.citation
         expect(card.locator(".badge.year")).to_have_text(f"Source year: {Ui().year_label(c.year, c.year_estimate)}")
         expect(card.locator(".badge.newest")).to_have_count(1 if result.recency == "newest" else 0)

@@ -357,6 +357,8 @@ def test_on_a_phone_each_example_opens_on_its_first_quotation_and_how_recent_it_
             first = exchange.locator("li.card").first
             expect(first).to_be_visible()
             page.screenshot(path=str(shots / f"example{number + 1}-{lang}-{viewport['width']}x{viewport['height']}.png"))
+            # The page scrolls the new exchange to the top: its question heads the screen.
+            assert 0 <= exchange.locator("h2.question").bounding_box()["y"] < 40
             # The first screen ends where the sticky question form begins (bounding boxes are
             # relative to the viewport).
             bottom = page.locator("#ask-form").bounding_box()["y"]
