@@ -241,6 +241,8 @@ def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
         lines.append(ui._("These documents do not seem to cover this{reason}.").format(reason=reason))
         lines.append(ui._("The nearest passages:") if answer.results else ui._("No passages found."))
         lines.append("")
+    elif answer.missing_note:
+        lines += [ui.say(answer.message("missing_note")), ""]
     notes = ui.recency_notes(answer)
     if notes:
         lines += [" ".join(notes), ""]

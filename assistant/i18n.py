@@ -69,9 +69,12 @@ class Message:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def render(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        """The message in `lang`, its fields filled in."""
+        """The message in `lang`, its fields filled in (a field that is a message itself in `lang` too)."""
         text = gettext(lang, self.msgid)
-        return text.format(**self.params) if self.params else text
+        if not self.params:
+            return text
+        return text.format(**{name: value.render(lang) if isinstance(value, Message) else value
+                              for name, value in self.params.items()})
 
     def __str__(self) -> str:
         return self.render(DEFAULT_LANGUAGE)

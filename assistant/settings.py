@@ -132,6 +132,19 @@ class Settings(BaseSettings):
     # language (measured on the dev split by `python eval/calibrate.py`). An answer is also
     # refused when the question names a place or year no document mentions.
     calibration_file: Path = PROJECT_ROOT / "assistant" / "calibration.json"
+    # Whether the collection answers a question: "model" is the answerability model (features of the
+    # whole question, its threshold chosen on dev for `answerability_false_abstention`; weights in
+    # `answerability_file`, trained by `python -m assistant.evaluate.train_answerability`, which
+    # needs the learned ranker), "floor" the calibrated evidence floor alone (also what happens
+    # without the file or the ranker). Either way a place or year no document mentions is refused.
+    abstention: Literal["model", "floor"] = "model"
+    answerability_file: Path | None = PROJECT_ROOT / "assistant" / "query" / "answerability" / "answerability.json"
+    # The share of each language's answerable dev questions the model's threshold may refuse, or one
+    # question where that share is less than one (the target: 2%).
+    answerability_false_abstention: float = Field(default=0.02, ge=0.0, le=1.0)
+    # How many passages of the ranking are searched for what a question asks for (a penalty, a
+    # price, a phone number...) before the answer says the documents give none.
+    part_search_depth: int = Field(default=5, ge=1)
 
     # Terms users type (abbreviations, spellings) expanded for lexical search; default file:
     # <corpus>/glossary.toml.

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from assistant.evaluate.gold import evaluate, format_report, load_gold
+from assistant.query.answerability import load_answerability
 from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 
@@ -49,6 +50,7 @@ def main() -> None:
         format_report(dev),
         "",
     ]
+    lines += _answerability(settings)
     beir = Path(__file__).with_name("beir_report.md")
     if beir.is_file():
         lines += ["## Public benchmark: BEIR SciFact", "",
@@ -63,6 +65,35 @@ def main() -> None:
                   *[("#" + line if line.startswith("#") else line) for line in body.splitlines()], ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}")
+
+
+def _answerability(settings: Settings) -> list[str]:
+    """The answerability model's training: its cross-validated curve on dev, from its file."""
+    model = load_answerability(settings.answerability_file)
+    if model is None:
+        return []
+    trained = model.trained
+    validation = trained["cross_validation"]
+    lines = ["## Answerability model (dev, cross-validated)", "",
+             f"`{trained['command']}` on {trained['date']}: {trained['questions']} dev questions "
+             f"({trained['answerable']} answerable, {trained['out_of_scope']} out of scope; "
+             f"{trained['left_out_by_coverage_check']} left out, refused by the place and year check first), "
+             f"logistic regression C={trained['C']}, class_weight={trained['class_weight']}, "
+             f"{validation['folds']}-fold cross-validation grouped by question. The threshold, "
+             f"{model.threshold:.4f}, is the highest that refuses at most {trained['false_abstention_target']:.0%} "
+             "of the answerable questions of each language out of fold.", "",
+             "Out-of-fold operating point by language:", "",
+             "| language | threshold | false abstention | abstention recall | abstention precision |", "|---|---|---|---|---|"]
+    for lang, point in validation["by_language"].items():
+        lines.append(f"| {lang} | {point['threshold']} | {point['false_abstention']} | {point['abstention_recall']} | "
+                     f"{point['abstention_precision']} |")
+    lines += ["", "The curve: the threshold that keeps every language's false abstention at or below each target, "
+              "and what it refuses (all languages, out of fold):", "",
+              "| target | threshold | false abstention | abstention recall | abstention precision |", "|---|---|---|---|---|"]
+    for point in validation["curve"]:
+        lines.append(f"| {point['target']} | {point['threshold']} | {point['false_abstention']} | "
+                     f"{point['abstention_recall']} | {point['abstention_precision']} |")
+    return [*lines, ""]
 
 
 def _first_table(markdown: str) -> list[str]:

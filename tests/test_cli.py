@@ -11,7 +11,11 @@ import sys
 import pytest
 from conftest import CORPUS
 
-from assistant.cli import main
+from assistant.answer.abstain import partly_answered
+from assistant.answer.asked import PARTS_BY_NAME
+from assistant.answer.model import Answer
+from assistant.cli import format_answer, main
+from assistant.ui import Ui
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -200,3 +204,17 @@ def test_remove_without_a_terminal_as_a_real_process(small_library):
                             text=True, timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, **ENGLISH})
     assert result.returncode == 2 and "--yes" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and (corpus / "beta.txt").exists()
+
+
+def test_a_refusal_names_the_missing_part_and_a_partial_answer_says_so_first(index_env, assistant):
+    question = "what is the penalty for pimping under the new law"
+    result = run("--lang", "ru", "ask", question, "--k", "2", env={**index_env, **ENGLISH})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == ("Похоже, в этих документах об этом ничего нет (в документах говорится об "
+                                             "этом, но ни наказания, ни срока нет).")
+    refused = assistant.ask(question, 2)
+    partial = Answer.model_validate(refused.model_dump() | {"abstained": False, "abstain_reason": None,
+                                                          "missing_note": partly_answered(PARTS_BY_NAME["penalty"])})
+    lines = format_answer(partial, bold=False, ui=Ui("kk")).splitlines()
+    assert lines[0] == "Жауап толық емес: құжаттарда бұл туралы айтылады, бірақ жаза да, мерзім де көрсетілмеген."
+    assert lines[1] == "" and "Жауап толық емес" not in "\n".join(lines[1:])

@@ -127,6 +127,10 @@ def test_messages_render_in_each_language():
     assert Ui("ru").n_("{n} passage", "{n} passages", 11) == "11 отрывков"
     assert Ui("kk").n_("{n} passage", "{n} passages", 5) == "5 үзінді"
     assert supported("xx") is None and supported("ru_RU.UTF-8") == "ru"
+    # A message inside a message is said in the same language.
+    nested = Message("Partly answered: {missing}.", {"missing": Message("the documents discuss this but give no price")})
+    assert nested.render("en") == "Partly answered: the documents discuss this but give no price."
+    assert nested.render("ru") == "Ответ неполный: в документах говорится об этом, но цены нет."
 
 
 # The pages -------------------------------------------------------------------------------------

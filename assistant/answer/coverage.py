@@ -176,6 +176,8 @@ class _Name:
     name: str
     proper_only: bool
     """Whether it is also a common word, so counts only where written as a proper noun."""
+    english: tuple[str, ...] = ()
+    """The place's English names (how an English passage would write it)."""
 
 
 def _name_forms(name: str, language: Language) -> tuple[frozenset[str], ...]:
@@ -227,45 +229,84 @@ class CorpusCoverage:
                 if not any(self.mentions(name) for name in found.get("en", ()))]
 
     @cached_property
-    def _index(self) -> dict[Language, dict[str, list[_Name]]]:
-        """Every name of an unknown place, by language and by each form of its first word, longest
-        first; names made only of the language's stop words ("Того", "Об") are left out."""
-        index: dict[Language, dict[str, list[_Name]]] = {language: {} for language in REGISTRY}
-        for found in self._unknown:
-            for language, names in found.items():
-                stopwords = REGISTRY[language].stopwords()
-                for name in names:
-                    words = [_fold(word) for word in _words(name)]
-                    if not words or set(words) <= stopwords:
-                        continue
-                    entry = _Name(_name_forms(name, language), name, name in COMMON_WORD_NAMES.get(language, ()))
-                    for form in entry.forms[0]:
-                        index[language].setdefault(form, []).append(entry)
-        for by_form in index.values():
-            for entries in by_form.values():
-                entries.sort(key=lambda entry: -len(entry.forms))
-        return index
+    def _known(self) -> list[dict[Language, set[str]]]:
+        """The names of every place the corpus mentions under one of its English names."""
+        return [found for found in places(self.common_words).values()
+                if any(self.mentions(name) for name in found.get("en", ()))]
 
-    def unknown_terms(self, question: str, language: Language | None = None) -> list[str]:
-        """Places and years named in the question that no document mentions; each word is read in
-        the question's language (`language`, else detected) or, in another script, that script's."""
-        language = language or detect_language(question)
-        found = [year for year in _YEAR.findall(question) if year not in self.corpus_words]
+    @cached_property
+    def _index(self) -> dict[Language, dict[str, list[_Name]]]:
+        return _name_index(self._unknown)
+
+    @cached_property
+    def _known_index(self) -> dict[Language, dict[str, list[_Name]]]:
+        return _name_index(self._known)
+
+    def _scan(self, question: str, language: Language, index: dict[Language, dict[str, list[_Name]]]):
+        """(name entry, the words of the question that name it) for every name of `index` the
+        question holds, each word read in the question's language or, in another script, that
+        script's."""
         spans = list(_WORDS.finditer(question))
         words = [_fold(match.group(0).lower()) for match in spans]
         position = 0
         while position < len(words):
             step = 1
             word_language = script_language(script_of(words[position]), language).code
-            for entry in self._index[word_language].get(words[position], ()):
+            for entry in index[word_language].get(words[position], ()):
                 end = position + len(entry.forms)
                 if end > len(words) or not all(word in forms for word, forms in zip(words[position:end], entry.forms, strict=True)):
                     continue
                 if entry.proper_only and not _written_as_proper_noun(question, spans[position]):
                     continue
-                cyrillic = _CYRILLIC.search(entry.name)
-                found.append(entry.name if cyrillic else question[spans[position].start() : spans[end - 1].end()])
+                yield entry, question[spans[position].start() : spans[end - 1].end()]
                 step = len(entry.forms)
                 break
             position += step
+
+    @cached_property
+    def _texts(self) -> list[str]:
+        return [f" {run.strip()} " for run in self.corpus_text.split(" | ")]
+
+    def _home(self, english: tuple[str, ...]) -> bool:
+        """Whether most documents name the place: the collection's own subject (Kazakhstan), which
+        a passage need not repeat to be about it."""
+        naming = sum(any(f" {' '.join(_words(name))} " in text for name in english) for text in self._texts)
+        return naming * 2 > len(self._texts)
+
+    def places_named(self, question: str, language: Language | None = None) -> list[tuple[str, ...]]:
+        """The places the question names that the corpus mentions, each as its English names,
+        except the collection's own (`_home`): a question about Tajikistan finds passages about
+        Kazakhstan, and whether they name Tajikistan is what the answerability model asks."""
+        language = language or detect_language(question)
+        named = dict.fromkeys(entry.english for entry, _ in self._scan(question, language, self._known_index))
+        return [english for english in named if not self._home(english)]
+
+    def unknown_terms(self, question: str, language: Language | None = None) -> list[str]:
+        """Places and years named in the question that no document mentions; each word is read in
+        the question's language (`language`, else detected) or, in another script, that script's."""
+        language = language or detect_language(question)
+        found = [year for year in _YEAR.findall(question) if year not in self.corpus_words]
+        for entry, words in self._scan(question, language, self._index):
+            found.append(entry.name if _CYRILLIC.search(entry.name) else words)
         return list(dict.fromkeys(found))
+
+
+def _name_index(found_places: list[dict[Language, set[str]]]) -> dict[Language, dict[str, list[_Name]]]:
+    """Every name of the places, by language and by each form of its first word, longest first;
+    names made only of the language's stop words ("Того", "Об") are left out."""
+    index: dict[Language, dict[str, list[_Name]]] = {language: {} for language in REGISTRY}
+    for found in found_places:
+        english = tuple(sorted(found.get("en", ())))
+        for language, names in found.items():
+            stopwords = REGISTRY[language].stopwords()
+            for name in names:
+                words = [_fold(word) for word in _words(name)]
+                if not words or set(words) <= stopwords:
+                    continue
+                entry = _Name(_name_forms(name, language), name, name in COMMON_WORD_NAMES.get(language, ()), english)
+                for form in entry.forms[0]:
+                    index[language].setdefault(form, []).append(entry)
+    for by_form in index.values():
+        for entries in by_form.values():
+            entries.sort(key=lambda entry: -len(entry.forms))
+    return index

@@ -87,35 +87,68 @@ class Answer(BaseModel):
         None, description="Set when the newest source behind the answer is more than five years old: "
                           '"This information is from 2012 and may have changed."'
     )
+    answerability: float | None = Field(
+        None, description="The answerability model's chance that the documents answer the question (null: no model); "
+                          "below its threshold the answer is a refusal."
+    )
+    missing: Literal["penalty", "price", "phone", "address", "hours", "website", "number", "date"] | None = Field(
+        None, description="What the question asks for that none of the passages searched gives (a penalty, a price, "
+                          "a phone number, an address, opening hours, a web address, a figure, a date); null when "
+                          "nothing asked for is missing or the question asks for none of these."
+    )
+    missing_note: str | None = Field(
+        None, description='For an answer that is not a refusal but lacks what was asked: "Partly answered: the '
+                          'documents discuss this but give no penalty or prison term." (a refusal says it in '
+                          "`abstain_reason`)."
+    )
     results: list[Result]
 
-    _abstain_message: Message | None = PrivateAttr(None)
+    _messages: dict[str, Message] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
-    def _keep_reason_message(cls, data, handler):
-        """`abstain_reason` is stored as English text; an `AbstainReason` also leaves its message
-        id and parameters, so the page and the CLI can say it in their reader's language."""
+    def _keep_messages(cls, data, handler):
+        """`abstain_reason` and `missing_note` are stored as English text; a `Said` also leaves its
+        message id and parameters, so the page and the CLI can say it in their reader's language."""
         answer = handler(data)
-        reason = data.get("abstain_reason") if isinstance(data, dict) else None
-        if isinstance(reason, AbstainReason):
-            answer._abstain_message = reason.message
+        if isinstance(data, dict):
+            for name in ("abstain_reason", "missing_note"):
+                if isinstance(data.get(name), Said):
+                    answer._messages[name] = data[name].message
         return answer
+
+    def message(self, name: str) -> Message | None:
+        """The text field `name` ("abstain_reason", "missing_note") as a message to render in
+        the reader's language (None when the field is empty)."""
+        text = getattr(self, name)
+        if text is None:
+            return None
+        return self._messages.get(name) or Message(text)
+
+    def said_in(self, lang: str) -> Answer:
+        """The answer with its sentences (`abstain_reason`, `missing_note`) in `lang`: what the API
+        and the page's script are sent."""
+        update = {name: message.render(lang) for name in ("abstain_reason", "missing_note")
+                  if (message := self.message(name)) is not None}
+        return self.model_copy(update=update) if update and lang != "en" else self
 
     def abstain_message(self) -> Message | None:
         """Why the assistant abstained, as a message to render in the reader's language."""
-        if self.abstain_reason is None:
-            return None
-        return self._abstain_message or Message(self.abstain_reason)
+        return self.message("abstain_reason")
 
 
-class AbstainReason(str):
-    """The English text of an abstain reason that remembers its message id and parameters."""
+class Said(str):
+    """The English text of a message (an abstain reason, a note) that remembers its message id and
+    parameters, to be said again in another language."""
 
     message: Message
 
-    def __new__(cls, msgid: str, **params: object) -> AbstainReason:
+    def __new__(cls, msgid: str, **params: object) -> Said:
         message = Message(msgid, params)
-        reason = super().__new__(cls, str(message))
-        reason.message = message
-        return reason
+        said = super().__new__(cls, str(message))
+        said.message = message
+        return said
+
+
+AbstainReason = Said
+"""Why the assistant abstained."""

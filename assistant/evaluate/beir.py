@@ -158,17 +158,18 @@ def write_corpus(dataset: BeirDataset, corpus_dir: Path) -> dict[str, str]:
     return ids
 
 
-def ranked_documents(assistant: Assistant, question: str, ids: dict[str, str], depth: int = RECALL_CUTOFF) -> list[str]:
+def ranked_documents(assistant: Assistant, question: str, ids: dict[str, str],
+                     depth: int = RECALL_CUTOFF) -> tuple[list[str], bool]:
     """The first `depth` distinct documents, in the order a reader sees them (a result, then the
     passages folded into it as "also in"), asking for more passages while several passages of one
-    document fill the list."""
+    document fill the list; and whether the answer was a refusal (the passages are listed anyway)."""
     k = depth
     while True:
         answer = assistant.ask(question, k)
         cited = (citation for result in answer.results for citation in (result.citation, *result.also_in))
         ranked = list(dict.fromkeys(ids[citation.doc_id] for citation in cited))
         if len(ranked) >= depth or len(answer.results) < k or k >= assistant.settings.max_k:
-            return ranked[:depth]
+            return ranked[:depth], answer.abstained
         k = min(2 * k, assistant.settings.max_k)
 
 
@@ -233,16 +234,19 @@ def evaluate_beir(
 
 
 def _measure(assistant: Assistant, dataset: BeirDataset, ids: dict[str, str]) -> dict:
-    ndcg, recall = [], []
+    ndcg, recall, refused = [], [], 0
     started = time.perf_counter()
     for query_id, relevance in dataset.qrels.items():
-        ranked = ranked_documents(assistant, dataset.queries[query_id], ids)
+        ranked, abstained = ranked_documents(assistant, dataset.queries[query_id], ids)
         ndcg.append(ndcg_at_k(ranked, relevance))
         recall.append(recall_at_k(ranked, relevance))
+        refused += abstained
     seconds = time.perf_counter() - started
     return {
         f"ndcg@{NDCG_CUTOFF}": round(sum(ndcg) / len(ndcg), 4),
         f"recall@{RECALL_CUTOFF}": round(sum(recall) / len(recall), 4),
+        # Every benchmark query has a relevant document: a refusal is a false one.
+        "false_abstention": round(refused / len(ndcg), 4),
         "ms_per_query": round(1000 * seconds / len(ndcg), 1),
     }
 
@@ -253,8 +257,8 @@ def format_beir(report: dict) -> str:
         f"BEIR {report['dataset']}: {report['documents']} documents, {report['queries']} test queries; "
         f"{report['date']}, {report['machine']}, model {report['model']}",
         "",
-        "| chunking | passages | mode | nDCG@10 | Recall@100 | ms/query | published nDCG@10 |",
-        "|---|---|---|---|---|---|---|",
+        "| chunking | passages | mode | nDCG@10 | Recall@100 | refused | ms/query | published nDCG@10 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in report["runs"]:
         sizes = (
@@ -265,7 +269,7 @@ def format_beir(report: dict) -> str:
         for mode, figures in run["modes"].items():
             lines.append(
                 f"| {sizes} | {run['passages']} | {mode} | {figures['ndcg@10']:.3f} | {figures['recall@100']:.3f} "
-                f"| {figures['ms_per_query']} | {published.get(mode, '–')} |"
+                f"| {figures.get('false_abstention', '–')} | {figures['ms_per_query']} | {published.get(mode, '–')} |"
             )
     lines.append("")
     lines.append(

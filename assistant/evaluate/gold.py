@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from assistant.answer.abstain import NOT_JUDGED_REASONS
 from assistant.answer.model import Answer
 from assistant.errors import AssistantError
 from assistant.languages import LANGUAGES
@@ -39,6 +40,7 @@ MODES: dict[str, dict] = {
     "multilingual model for every question": {"spaces_by_language": {lang: ["multilingual"] for lang in EVERY_LANGUAGE}},
     "both models for every question": {"spaces_by_language": {lang: ["english", "multilingual"] for lang in EVERY_LANGUAGE}},
     "foreign passages without a lexical part": {"cross_language_lexical": "zero"},
+    "evidence floor (no answerability model)": {"abstention": "floor"},
     "no time ordering": {"recency_present_weight": 0.0, "recency_ranker_weight": 0.0, "newest_in_top": 0,
                          "newest_in_top_present": 0},
 }
@@ -57,15 +59,21 @@ class GoldQuestion(BaseModel):
     lang: str = "en"
     time_focus: str | None = None
     style: str | None = None
+    near_miss: str | None = None
+    """For an out-of-scope question close to the collection's subjects: what kind of near miss
+    ("neighbouring-country", "other-law", "price", "phone-address", "statistic-year", "medical",
+    "penalty", "number")."""
 
     @property
     def question_set(self) -> str:
         """Which part of the gold set the question belongs to: the first hand-written set
         ("original"), questions in users' own words ("colloquial"), Kazakh questions built from
-        everyday words ("everyday"), or time-sensitive ones ("temporal: present|past|change")."""
+        everyday words ("everyday"), time-sensitive ones ("temporal: present|past|change"),
+        out-of-scope questions close to the collection's subjects ("near-miss") or far from them
+        ("off-topic")."""
         if self.kind == "temporal":
             return f"temporal: {self.time_focus or '?'}"
-        return self.style if self.style in ("colloquial", "everyday") else "original"
+        return self.style if self.style in ("colloquial", "everyday", "near-miss", "off-topic") else "original"
 
 
 def fold(text: str) -> str:
@@ -177,6 +185,11 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "abstention_recall": _ratio(abstained_out, len(out_of_scope)),
         "abstention_precision": _ratio(abstained_out, abstained_in + abstained_out),
         "false_abstention_rate": _ratio(abstained_in, len(in_scope)),
+        # An answer given but said to lack what was asked (a penalty, a price...): in scope, the
+        # share of questions; out of scope, the share of those not refused.
+        "partial_rate": _ratio(sum(bool(o.answer.missing_note) for o in in_scope), len(in_scope)),
+        "partial_out_of_scope": _ratio(sum(bool(o.answer.missing_note) for o in out_of_scope if not o.answer.abstained),
+                                       len(out_of_scope) - abstained_out),
         "newest_source@1": _ratio(sum(rank == 1 for rank in newest), len(newest)),
         "newest_source@3": _ratio(sum(rank <= 3 for rank in newest), len(newest)),
         "distinct_sources@5": _mean([len({r.citation.doc_id for r in o.answer.results[:5]}) for o in in_scope]),
@@ -217,9 +230,44 @@ def score_mode(assistant: Assistant, gold: list[GoldQuestion]) -> dict:
         "by_set": breakdown(outcomes, lambda q: q.question_set),
         "by_language_and_set": breakdown(outcomes, lambda q: f"{q.lang} {q.question_set}"),
         "by_kind": breakdown(outcomes, lambda q: None if q.out_of_scope else q.kind),
+        "by_near_miss": breakdown(outcomes, lambda q: q.near_miss),
+        "abstention_curve": abstention_curve(outcomes, assistant.answerability.threshold
+                                             if assistant.answerability is not None else None),
         "per_document": breakdown(outcomes, lambda q: None if q.out_of_scope else q.doc or "?"),
         "misses": misses,
     }
+
+
+CURVE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def abstention_curve(outcomes: list[Outcome], shipped: float | None) -> list[dict]:
+    """Abstention recall, precision and false abstention by language, were the answerability
+    model's threshold another than `shipped` (the refusals that are not the model's, a place no
+    document names or filters that leave none, stand whatever the threshold); empty without the model."""
+    if shipped is None or not any(o.answer.answerability is not None for o in outcomes):
+        return []
+
+    def refused(o: Outcome, threshold: float) -> bool:
+        message = o.answer.abstain_message()
+        if o.answer.answerability is None or (message is not None and message.msgid in NOT_JUDGED_REASONS):
+            return o.answer.abstained
+        return o.answer.answerability < threshold
+
+    rows = []
+    for threshold in sorted({*CURVE_THRESHOLDS, shipped}):
+        row: dict = {"threshold": round(threshold, 4) if threshold != shipped else f"{threshold:.4f} (shipped)"}
+        for lang in [None, *LANGUAGES]:
+            group = [o for o in outcomes if lang is None or o.question.lang == lang]
+            refused_in = sum(refused(o, threshold) for o in group if not o.question.out_of_scope)
+            refused_out = sum(refused(o, threshold) for o in group if o.question.out_of_scope)
+            name = lang or "all"
+            row[f"{name} recall"] = _ratio(refused_out, sum(o.question.out_of_scope for o in group))
+            row[f"{name} false abstention"] = _ratio(refused_in, sum(not o.question.out_of_scope for o in group))
+            if lang is None:
+                row["all precision"] = _ratio(refused_out, refused_in + refused_out)
+        rows.append(row)
+    return rows
 
 
 def _rank_metrics(ranks: list[int | None]) -> dict:
@@ -280,7 +328,8 @@ METRIC_COLUMNS = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10", "highlight_acc
                   "abstention_precision", "false_abstention_rate", "distinct_sources@5", "folded@5",
                   "latency_ms_median", "latency_ms_p95"]
 GROUP_COLUMNS = ["n", "hit@1", "hit@3", "hit@5", "mrr@10", "highlight_accuracy", "abstention_recall",
-                 "false_abstention_rate", "newest_source@1", "newest_source@3", "latency_ms_median"]
+                 "abstention_precision", "false_abstention_rate", "partial_rate", "newest_source@1", "newest_source@3",
+                 "latency_ms_median"]
 
 
 def format_report(report: dict) -> str:
@@ -305,6 +354,15 @@ def format_report(report: dict) -> str:
     lines += [f"By question set ({product}):", "", *_table("set", main["by_set"], GROUP_COLUMNS), ""]
     lines += [f"By language and question set ({product}):", "",
               *_table("language, set", dict(sorted(main["by_language_and_set"].items())), GROUP_COLUMNS), ""]
+    if main.get("by_near_miss"):
+        lines += [f"Near misses by what they ask ({product}; out of scope: refused, and of those answered, the share "
+                  "said to lack what was asked):", "",
+                  *_table("near miss", main["by_near_miss"], ["out_of_scope", "abstention_recall", "partial_out_of_scope"]), ""]
+    if main.get("abstention_curve"):
+        curve = main["abstention_curve"]
+        columns = [key for key in curve[0] if key != "threshold"]
+        lines += [f"Abstention by the answerability model's threshold ({product}; a question is refused below it):", "",
+                  *_table("threshold", {str(row["threshold"]): row for row in curve}, columns), ""]
     lines += [f"By kind of question ({product}):", "", *_table("kind", main["by_kind"], ["n", "hit@1", "hit@3", "mrr@10"]), ""]
     lines += [f"Per document ({product}):", "", *_table("document", main["per_document"], ["n", "hit@1", "hit@3", "mrr@10"]), ""]
     lines += [f"Misses at rank 1 ({product}): {len(main['misses'])}", ""]

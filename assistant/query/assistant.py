@@ -22,6 +22,7 @@ from assistant.embedding.calibration import Calibration
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
 from assistant.i18n import N_
 from assistant.languages import Language
+from assistant.query.answerability import AnswerabilityModel, load_answerability
 from assistant.query.factory import build_stages, retrieval_stages
 from assistant.query.ranking import LinearRanker, load_ranker
 from assistant.query.state import Query, Stage
@@ -153,6 +154,13 @@ class Assistant:
         return load_ranker(self.settings.ranker_file, self.index.manifest["models"])
 
     @cached_property
+    def answerability(self) -> AnswerabilityModel | None:
+        """The answerability model (None: the evidence floor decides), when `abstention` is "model"."""
+        if self.settings.abstention != "model":
+            return None
+        return load_answerability(self.settings.answerability_file)
+
+    @cached_property
     def calibration(self) -> Calibration:
         """The calibration of the loaded index's models (a warning for a model it does not know)."""
         calibration, warnings = Calibration.load(self.settings.calibration_file).for_models(self.index.manifest["models"])
@@ -162,7 +170,8 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load now what the first question would load (the model of every vector space, the
-        glossary, the places and years of the coverage check, the calibration, the ranker) by
+        glossary, the places and years of the coverage check, the calibration, the ranker, the
+        answerability model and the collection's vocabulary) by
         answering one question per language, so the first person to ask waits no longer than the
         rest. The warm-up questions leave nothing in the question caches."""
         for question in WARM_UP_QUESTIONS:

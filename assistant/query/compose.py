@@ -9,32 +9,56 @@ from datetime import date
 
 import numpy as np
 
-from assistant.answer.abstain import abstain_reason, abstain_reason_no_documents
+from assistant.answer.abstain import abstain_reason, abstain_reason_no_documents, judged_reason, partly_answered
 from assistant.answer.citation import citation_for
 from assistant.answer.highlight import choose_highlight, highlight_vector, sentence_scores
-from assistant.answer.model import Answer, Result
+from assistant.answer.model import AbstainReason, Answer, Result
 from assistant.answer.timeline import as_of, data_age_note, sources_span, timeline
 from assistant.embedding import ENGLISH, MULTILINGUAL
+from assistant.query.answerability import compute as answerability_features
+from assistant.query.answerability.features import part_missing
 from assistant.query.state import Query, Resources
 
 
 class Abstain:
     """The reason the collection does not answer (None when it does): no document passes the
     filters, the question names a place or year no document mentions, or the evidence is below the
-    calibrated floor of the question's language."""
+    calibrated floor of the question's language. Also what the question asks for (a penalty, a
+    price...) that no passage searched gives, which the answer names."""
 
     name = "abstain"
 
     def __call__(self, query: Query, resources: Resources) -> Query:
         if query.allowed is not None and not query.allowed:
             query.abstain_reason = abstain_reason_no_documents()
-        else:
-            query.abstain_reason = abstain_reason(
-                evidence=query.evidence,
-                unknown_terms=resources.coverage.unknown_terms(query.question, query.language),
-                min_evidence=resources.calibration.threshold(query.language),
-            )
+            return query
+        unknown = resources.coverage.unknown_terms(query.question, query.language)
+        query.abstain_reason = self.judge(query, resources, unknown)
         return query
+
+    def judge(self, query: Query, resources: Resources, unknown: list[str]) -> AbstainReason | None:
+        """The refusal's reason, or None; sets `query.missing`."""
+        query.missing = part_missing(query, resources.settings.part_search_depth)
+        return abstain_reason(evidence=query.evidence, unknown_terms=unknown,
+                              min_evidence=resources.calibration.threshold(query.language))
+
+
+class AbstainByModel(Abstain):
+    """`Abstain` with the answerability model in place of the evidence floor (`abstention =
+    "model"`): the question is refused when the model's chance that the collection answers it is
+    below the model's threshold. Without the model's file, the floor decides."""
+
+    name = "abstain (answerability model)"
+
+    def judge(self, query: Query, resources: Resources, unknown: list[str]) -> AbstainReason | None:
+        model = resources.answerability
+        if model is None:
+            return super().judge(query, resources, unknown)
+        values, query.missing = answerability_features(query, resources.calibration.threshold(query.language),
+                                                       resources.settings.part_search_depth,
+                                                       resources.coverage.places_named(query.question, query.language))
+        query.answerability = model.chance(values)
+        return judged_reason(query.answerability, model.threshold, unknown, query.missing)
 
 
 class Compose:
@@ -68,6 +92,9 @@ class Compose:
             timeline=None if reason else timeline(results, settings.span_min_years),
             as_of=newest_year,
             data_age_note=data_age_note(newest_year, settings.data_age_years, date.today().year),
+            answerability=None if query.answerability is None else round(query.answerability, 4),
+            missing=query.missing.name if query.missing else None,
+            missing_note=partly_answered(query.missing) if query.missing and not reason else None,
             results=results,
         )
         return query

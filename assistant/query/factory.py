@@ -9,7 +9,7 @@ signal or reranker is one module with a class that keeps `state.Stage`, and one 
 
 from __future__ import annotations
 
-from assistant.query.compose import Abstain, Compose
+from assistant.query.compose import Abstain, AbstainByModel, Compose
 from assistant.query.fusion import DENSE_ORDER, FUSED_ORDER, LEXICAL_ORDER, RANK_FUSION_ORDER, ScoreFusion
 from assistant.query.rerank import Rerank
 from assistant.query.retrieve import DenseRetrieval, LexicalRetrieval
@@ -42,8 +42,10 @@ def retrieval_stages(settings: Settings) -> list[Stage]:
 
 
 def answer_stages(settings: Settings) -> list[Stage]:
-    """The stages that turn the ordered passages into the answer."""
-    return [Abstain(), Compose()]
+    """The stages that turn the ordered passages into the answer. The answerability model reads
+    the learned ranker's scores, so it judges only where the ranker ran."""
+    model = settings.abstention == "model" and settings.ranker == "learned" and settings.retrieval == "hybrid"
+    return [AbstainByModel() if model else Abstain(), Compose()]
 
 
 def build_stages(settings: Settings) -> list[Stage]:

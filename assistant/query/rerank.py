@@ -23,7 +23,8 @@ class Rerank:
         head = query.ranking[: settings.rerank_depth]
         query.features = features = compute_features(query.index, resources.calibration, query,
                                                      [hit.passage for hit in head], settings.lexical_saturation)
-        chances = 1.0 / (1.0 + np.exp(-ranker.score(features.matrix)))
+        query.ranker_scores = ranker.score(features.matrix)
+        chances = 1.0 / (1.0 + np.exp(-query.ranker_scores))
         reranked = sorted((Hit(int(row), float(chance)) for row, chance in zip(features.rows, chances, strict=True)),
                           key=lambda h: (-h.score, h.passage))
         query.ranking = reranked + query.ranking[settings.rerank_depth :]

@@ -14,12 +14,14 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.answer.asked import Part
 from assistant.answer.coverage import CorpusCoverage
 from assistant.answer.model import AbstainReason, Answer
 from assistant.embedding.base import Embedder
 from assistant.embedding.batching import QuestionEncoder
 from assistant.embedding.calibration import Calibration
 from assistant.languages import Language
+from assistant.query.answerability.model import AnswerabilityModel
 from assistant.query.ranking.features import CandidateFeatures
 from assistant.query.ranking.model import LinearRanker
 from assistant.query.temporal import TimeView
@@ -49,6 +51,9 @@ class Resources(Protocol):
     @property
     def ranker(self) -> LinearRanker | None: ...
 
+    @property
+    def answerability(self) -> AnswerabilityModel | None: ...
+
     def question_encoder(self, space: str) -> QuestionEncoder: ...
 
 
@@ -72,6 +77,8 @@ class Query:
     expansions: list[str] = field(default_factory=list)
     """The glossary's expansions of the question (its terms for what the question's words mean)."""
     expansion_tokens: list[str] = field(default_factory=list)
+    untranslated_tokens: list[str] = field(default_factory=list)
+    """The question's tokens outside the words the glossary translated."""
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     dense: list[Hit] = field(default_factory=list)
     """Dense hits over every space, on the calibrated scale, best first."""
@@ -92,6 +99,12 @@ class Query:
     time: TimeView = field(default_factory=lambda: TimeView("neutral"))
     features: CandidateFeatures | None = None
     """The ranker's features of the candidates it ordered (None: not reordered by a ranker)."""
+    ranker_scores: np.ndarray | None = None
+    """The ranker's log-odds of each row of `features`."""
+    answerability: float | None = None
+    """The answerability model's chance that the collection answers the question (None: no model)."""
+    missing: Part | None = None
+    """What the question asks for (a penalty, a price...) that none of the first passages gives."""
     abstain_reason: AbstainReason | None = None
     answer: Answer | None = None
 

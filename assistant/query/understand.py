@@ -33,7 +33,7 @@ class Understand:
         query.language = detect_language(query.question)
         query.spaces = spaces_for(resources.settings, resources.embedders, query.language, query.index)
         query.allowed = query.filters.allowed_documents(query.index)
-        query.asked_tokens = tokenize(query.question, query.language)
+        query.asked_tokens = query.untranslated_tokens = tokenize(query.question, query.language)
         return query
 
 
@@ -46,6 +46,8 @@ class GlossaryExpansion:
     def __call__(self, query: Query, resources: Resources) -> Query:
         query.expansions = resources.glossary.expansions(query.question)
         query.expansion_tokens = tokenize(" ".join(query.expansions), query.language) if query.expansions else []
+        if query.expansions:
+            query.untranslated_tokens = tokenize(resources.glossary.unmatched(query.question), query.language)
         return query
 
 

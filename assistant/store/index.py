@@ -85,6 +85,15 @@ class Index:
         return max((year for year in self.years.values() if year), default=None)
 
     @cached_property
+    def token_passages(self) -> Counter:
+        """How many passages use each lexical token: which question words the collection never
+        writes, and how rare the others are (what the answerability model weighs)."""
+        counts: Counter = Counter()
+        for passage in self.passages:
+            counts.update(set(tokenize(passage.text, self.documents[passage.doc_id].language)))
+        return counts
+
+    @cached_property
     def _derived(self) -> dict[tuple[str, int], object]:
         return {}
 

@@ -85,23 +85,38 @@ class Glossary:
         keys = sorted(self.terms, key=lambda k: (-len(k.replace("*", "")), k))
         return [(re.compile(_key_pattern(key), re.IGNORECASE), key, key.split()[0].rstrip("*")) for key in keys]
 
-    def expansions(self, question: str) -> list[str]:
-        """The expansions of every glossary term found in the question, in order, once each.
-        Where two keys match at one place the longer wins, and matching resumes after it. Only the
-        keys whose first word occurs in the question are tried (a glossary of hundreds of keys
-        costs a few substring checks, not hundreds of regular expressions)."""
+    def matches(self, question: str) -> list[tuple[int, int, str]]:
+        """Where glossary terms occur in the question: (start, end, key), in order. Where two keys
+        match at one place the longer wins, and matching resumes after it. Only the keys whose
+        first word occurs in the question are tried (a glossary of hundreds of keys costs a few
+        substring checks, not hundreds of regular expressions)."""
         lowered = question.lower()
-        matches: list[tuple[int, int, int, str]] = []
+        candidates: list[tuple[int, int, int, str]] = []
         for order, (pattern, key, first) in enumerate(self._matchers):
             if first in lowered:
-                matches.extend((match.start(), order, match.end(), key) for match in pattern.finditer(question))
-        found: list[str] = []
+                candidates.extend((match.start(), order, match.end(), key) for match in pattern.finditer(question))
+        found: list[tuple[int, int, str]] = []
         resume = 0
-        for start, _, end, key in sorted(matches):
+        for start, _, end, key in sorted(candidates):
             if start < resume:
                 continue
             resume = end
+            found.append((start, end, key))
+        return found
+
+    def expansions(self, question: str) -> list[str]:
+        """The expansions of every glossary term found in the question (`matches`), in order, once each."""
+        found: list[str] = []
+        for _, _, key in self.matches(question):
             expansion = self.terms[key]
             if expansion not in found:
                 found.append(expansion)
         return found
+
+    def unmatched(self, question: str) -> str:
+        """The question with every glossary term blanked out: the words the glossary does not translate."""
+        parts, resume = [], 0
+        for start, end, _ in self.matches(question):
+            parts.append(question[resume:start])
+            resume = end
+        return " ".join([*parts, question[resume:]])

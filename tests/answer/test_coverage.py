@@ -175,3 +175,16 @@ def test_the_indexed_lookup_finds_what_scanning_every_name_finds_on_every_gold_q
                  for term in places_named(seed_coverage, question)}
         assert found <= reference(question), question
         assert bool(found) == bool(reference(question)), question
+
+
+def test_places_the_corpus_mentions_are_named_in_every_language_except_the_collections_own():
+    check = CorpusCoverage.of_texts(["Sex work in Kazakhstan and Tajikistan.", "Kazakhstan's law of 2024.",
+                                     "HIV in Kazakhstan."], COMMON)
+    tajikistan = ("Republic of Tajikistan", "Tajikistan")
+    assert check.places_named("does tajikistan jail sex workers?") == [tajikistan]
+    assert check.places_named("в Таджикистане сажают за проституцию?", "ru") == [tajikistan]
+    assert check.places_named("Тәжікстанда жезөкшелік үшін жаза бар ма?", "kk") == [tajikistan]
+    # Kazakhstan is what most documents are about: a passage need not name it to be about it.
+    assert check.places_named("is sex work legal in kazakhstan?") == []
+    # Places no document mentions are the refusal's, not these.
+    assert check.places_named("is sex work legal in Germany?") == []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
+from assistant.answer.abstain import partly_answered
+from assistant.answer.asked import PARTS_BY_NAME
 from assistant.answer.model import Answer, Citation, Highlight, Result
 from assistant.api import create_app
 from assistant.api.routers.pages import source_label, source_link
@@ -293,3 +296,27 @@ def test_javascript_never_writes_html():
     script = (WEB_DIR / "static" / "app.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
+
+
+def test_a_refusal_names_the_missing_part_and_a_partial_answer_says_so_in_the_readers_language(client, web_assistant):
+    question = "what is the penalty for pimping under the new law"
+    refused = web_assistant.ask(question)
+    assert refused.abstained and refused.missing == "penalty"
+    page = visible(client.get("/", params={"q": question, "lang": "ru"}).text)
+    notice = re.search(r'<p class="abstained">(.*?)</p>', page, flags=re.S).group(1)
+    assert "(в документах говорится об этом, но ни наказания, ни срока нет)" in notice
+    assert 'class="partial"' not in page  # a refusal says it once, as its reason
+    # The same answer given, not refused: the note sits above the passages.
+    partial = Answer.model_validate(refused.model_dump() | {"abstained": False, "abstain_reason": None,
+                                                          "missing_note": partly_answered(PARTS_BY_NAME["penalty"])})
+    with TestClient(create_app(_Fixed(web_assistant, partial))) as fixed:
+        raw = fixed.get("/", params={"q": question, "lang": "kk"}).text
+        page = visible(raw)
+        note = re.search(r'<p class="partial">(.*?)</p>', page).group(1)
+        assert note == "Жауап толық емес: құжаттарда бұл туралы айтылады, бірақ жаза да, мерзім де көрсетілмеген."
+        assert page.index('class="partial"') < page.index('<li class="card"')
+        # The script that redraws the answer gets the note in the page's language too.
+        data = json.loads(re.search(r'<script type="application/json" id="page-data">(.*?)</script>', raw, re.S).group(1))
+        assert data["answer"]["missing_note"] == note
+        response = fixed.post("/api/ask", json={"question": question}, headers={"Accept-Language": "ru"})
+        assert response.json()["missing_note"].startswith("Ответ неполный: в документах говорится об этом")

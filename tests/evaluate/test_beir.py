@@ -126,9 +126,10 @@ def test_benchmark_runs_the_product_pipeline_end_to_end(tmp_path, embedders):
         for mode, figures in run["modes"].items():
             assert figures["ndcg@10"] >= 0.75, (run["chunking"], mode, figures)
             assert figures["recall@100"] == 1.0 or mode == "lexical"
+            assert 0.0 <= figures["false_abstention"] <= 1.0  # every query has an answer: any refusal is false
     assert not (tmp_path / "unused").exists() and not (tmp_path / "unused-index").exists()
     table = format_beir(report)
-    assert "| chunking | passages | mode | nDCG@10 | Recall@100 |" in table
+    assert "| chunking | passages | mode | nDCG@10 | Recall@100 | refused |" in table
     assert "| hybrid |" in table
 
 

@@ -10,6 +10,11 @@ FLOORS = {"en": ("hit@3", 0.67), "ru": ("hit@3", 0.78), "kk": ("hit@5", 0.72)}
 """Per language, a metric of the product mode on the test split that must not fall below its floor:
 measured 0.710 (en Hit@3, 131 questions), 0.867 (ru Hit@3, 45), 0.828 (kk Hit@5, 29) on
 2026-11-25 (eval/report.md), minus about four questions' worth."""
+REFUSALS = {"en": (0.40, 0.03), "ru": (0.55, 0.04), "kk": (0.62, 0.05)}
+"""Per language, the least share of out-of-scope test questions refused and the most of answerable
+ones refused: measured 0.469 and 0.007 (en: 49 out of scope, 136 answerable), 0.667 and 0 (ru: 42,
+50), 0.738 and 0.023 (kk: 42, 44) on 2026-12-07 (issue 22), less about three questions' worth of
+recall and one or two questions of false refusals."""
 
 
 def test_hit_rule_folds_case_and_white_space():
@@ -36,6 +41,11 @@ def test_gold_set_covers_every_document_with_dev_and_test_splits(index):
         assert {q.doc for q in in_language if not q.out_of_scope} == set(index.documents), lang
         assert sum(q.out_of_scope for q in in_language) >= 6, lang
     assert sum(q.kind == "temporal" for q in gold) >= 20
+    # Issue 22: 50 near misses per language, in both splits, each labelled with what it asks.
+    for lang in ("en", "ru", "kk"):
+        near = [q for q in gold if q.lang == lang and q.question_set == "near-miss"]
+        assert len(near) >= 50 and all(q.out_of_scope and q.near_miss for q in near), lang
+        assert {q.split for q in near} == {"dev", "test"}, lang
     served = " ".join(fold(d.text) for d in index.documents.values())
     for question in in_scope:
         assert any(fold(answer) in served for answer in question.answers), question.id
@@ -46,6 +56,9 @@ def test_ci_gate_the_test_split_does_not_regress_in_any_language(settings, index
     product = report["modes"][PRODUCT_MODE]
     for language, (metric, floor) in FLOORS.items():
         assert product["by_language"][language][metric] >= floor, (language, product["by_language"][language])
+    for language, (recall, false_refusals) in REFUSALS.items():
+        found = product["by_language"][language]
+        assert found["abstention_recall"] >= recall and found["false_abstention_rate"] <= false_refusals, (language, found)
 
 
 def test_select_takes_a_kind_or_every_other_kind():

@@ -9,7 +9,7 @@ from assistant.query.factory import build_stages
 from assistant.settings import Settings
 
 PRODUCT = ["understand", "glossary", "encode", "dense", "lexical", "fuse", "order by fused score", "answering sources",
-           "rerank", "order by time", "abstain", "compose"]
+           "rerank", "order by time", "abstain (answerability model)", "compose"]
 
 
 def names(**overrides) -> list[str]:
@@ -27,10 +27,14 @@ def product_with(replaced: dict[str, str | None]) -> list[str]:
 
 
 @pytest.mark.parametrize(("overrides", "replaced"), [
-    ({"ranker": "fusion"}, {"rerank": None}),
+    # The answerability model reads the ranker's scores: without the ranker the evidence floor decides.
+    ({"ranker": "fusion"}, {"rerank": None, "abstain (answerability model)": "abstain"}),
     ({"use_glossary": False}, {"glossary": None}),
-    ({"retrieval": "lexical"}, {"order by fused score": "order by BM25", "rerank": None}),
-    ({"retrieval": "dense"}, {"order by fused score": "order by dense score", "rerank": None}),
+    ({"retrieval": "lexical"}, {"order by fused score": "order by BM25", "rerank": None,
+                                "abstain (answerability model)": "abstain"}),
+    ({"retrieval": "dense"}, {"order by fused score": "order by dense score", "rerank": None,
+                              "abstain (answerability model)": "abstain"}),
+    (MODES["evidence floor (no answerability model)"], {"abstain (answerability model)": "abstain"}),
     ({"fusion": "rrf"}, {"order by fused score": "order by reciprocal rank fusion"}),
     (MODES["no time ordering"], {"order by time": None}),
 ])

@@ -20,6 +20,14 @@ def test_terms_match_whole_words_only():
     assert glossary.expansions("SW and ART") == ["sex worker", "antiretroviral therapy"]
 
 
+def test_the_words_the_glossary_leaves_untranslated_are_the_rest_of_the_question():
+    glossary = Glossary({"секс-работ*": "sex workers", "вич": "HIV", "лечение вич": "antiretroviral therapy"})
+    question = "Где секс-работницам сделать тест на ВИЧ и лечение ВИЧ?"
+    assert [key for _, _, key in glossary.matches(question)] == ["секс-работ*", "вич", "лечение вич"]
+    assert tokenize(glossary.unmatched(question), "ru") == tokenize("Где сделать тест на и ?", "ru")
+    assert glossary.unmatched("nothing here") == "nothing here"
+
+
 def test_missing_glossary_is_empty_and_broken_one_is_an_error(tmp_path):
     assert Glossary.load(tmp_path / "none.toml").expansions("SW") == []
     (tmp_path / "bad.toml").write_text("[terms\n", encoding="utf-8")

@@ -243,6 +243,8 @@ function renderExchange(entry, number) {
       notice.append(" ", el("span", { className: "abstain-reason", textContent: `(${answer.abstain_reason})` }));
     }
     article.append(notice);
+  } else if (answer.missing_note) {
+    article.append(el("p", { className: "partial", textContent: answer.missing_note }));
   }
   if (!answer.results.length) {
     article.append(el("p", { className: "empty", textContent: t("no_passages") }));

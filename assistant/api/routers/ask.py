@@ -17,10 +17,7 @@ router = APIRouter()
 @router.post("/api/ask", response_model=Answer, responses=ERRORS)
 async def ask(body: AskRequest, request: Request, assistant: Assistant = Depends(current_assistant)) -> Answer:
     """The ranked, cited passages that answer `question`; `abstained` when none seems to, with
-    `abstain_reason` in the language of `Accept-Language` (English by default)."""
+    `abstain_reason` and `missing_note` in the language of `Accept-Language` (English by default)."""
     answer = await run_in_threadpool(assistant.ask, body.question, body.k, doc_ids=body.doc_ids,
                                      year_from=body.year_from, year_to=body.year_to, language=body.language)
-    lang, message = request_language(request), answer.abstain_message()
-    if message is not None and lang != "en":
-        answer = answer.model_copy(update={"abstain_reason": message.render(lang)})
-    return answer
+    return answer.said_in(request_language(request))

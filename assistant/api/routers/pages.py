@@ -245,10 +245,7 @@ def _page_data(ui: Ui, asked: PageRequest, answer: Answer | None, feedback: bool
     answer shown (so Back and Forward can show it again without asking)."""
     shown = None
     if answer is not None:
-        shown = answer.model_dump(mode="json")
-        message = answer.abstain_message()
-        if message is not None:
-            shown["abstain_reason"] = message.render(ui.lang)
+        shown = answer.said_in(ui.lang).model_dump(mode="json")
     return {"lang": ui.lang, "carry": ui.carry, "messages": ui.script_messages(), "feedback": feedback,
             "request": asked.as_json() if answer is not None else None, "answer": shown}
 
