@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -57,7 +58,7 @@ def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
         if assistant.coverage.unknown_terms(found.question, found.language):
             left_out += 1
             continue
-        values, _ = compute(found, assistant.calibration.threshold(found.language), depth,
+        values, _ = compute(found, assistant.calibration, depth,
                             assistant.coverage.places_named(found.question, found.language))
         rows.append(values)
         labels.append(not question.out_of_scope)
@@ -116,19 +117,18 @@ class Fitted:
         return 1.0 / (1.0 + np.exp(-(((matrix - self.mean) / self.scale) @ self.weights + self.intercept)))
 
 
-def fit(matrix: np.ndarray, answerable: np.ndarray, c: float, weight: str | None) -> Fitted:
+def fit(matrix: np.ndarray, answerable: np.ndarray, c: float, weight: str | None,
+        signs: Sequence[int] = SIGNS) -> Fitted:
     """A logistic regression (L2 penalty 1/2C on standardised features, as scikit-learn's) whose
-    weights keep the sign `SIGNS` gives each feature: more evidence never lowers the chance, a
-    missing part never raises it. Unconstrained, correlated features took signs that made no sense
-    (a question the glossary translates no word of scored higher for it) and let questions far from
-    anything the collection says ("how do i cook beshbarmak") through. Fitted with scipy's L-BFGS-B."""
+    weights keep the sign `signs` gives each feature (`SIGNS`; 0 leaves one free): more evidence never lowers the chance, a
+    missing part never raises it. Free, correlated features took signs that read as nonsense (the
+    evidence above the floor weighed against answering) and refused "How many friendly cabinets
+    are there nationwide?"; eval/answerability_levers.md has both on dev. scipy's L-BFGS-B."""
     from scipy.optimize import minimize
 
-    mean = matrix.mean(axis=0)
-    scale = matrix.std(axis=0)
+    mean, scale = matrix.mean(axis=0), matrix.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
-    x = (matrix - mean) / scale
-    y = np.where(answerable == 1, 1.0, -1.0)
+    x, y = (matrix - mean) / scale, np.where(answerable == 1, 1.0, -1.0)
     sample = np.ones(len(y))
     if weight == "balanced":
         for label in (1.0, -1.0):
@@ -137,13 +137,14 @@ def fit(matrix: np.ndarray, answerable: np.ndarray, c: float, weight: str | None
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = params[:-1], params[-1]
         margin = y * (x @ w + b)
-        total = float(sample @ np.logaddexp(0.0, -margin)) + float(w @ w) / (2 * c)
         slope = -sample * y / (1.0 + np.exp(margin))
+        total = float(sample @ np.logaddexp(0.0, -margin)) + float(w @ w) / (2 * c)
         return total, np.concatenate([x.T @ slope + w / c, [slope.sum()]])
 
-    bounds = [(0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None) for sign in SIGNS] + [(None, None)]
-    result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
-    return Fitted(mean.astype(np.float32), scale.astype(np.float32), result.x[:-1].astype(np.float32), float(result.x[-1]))
+    bounds = [(0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None) for sign in signs]
+    result = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)])
+    return Fitted(mean.astype(np.float32), scale.astype(np.float32), result.x[:-1].astype(np.float32),
+                  float(result.x[-1]))
 
 
 def cross_validate(data: Dataset, c: float, weight: str | None) -> np.ndarray:

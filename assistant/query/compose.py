@@ -54,7 +54,7 @@ class AbstainByModel(Abstain):
         model = resources.answerability
         if model is None:
             return super().judge(query, resources, unknown)
-        values, query.missing = answerability_features(query, resources.calibration.threshold(query.language),
+        values, query.missing = answerability_features(query, resources.calibration,
                                                        resources.settings.part_search_depth,
                                                        resources.coverage.places_named(query.question, query.language))
         query.answerability = model.chance(values)

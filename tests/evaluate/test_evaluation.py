@@ -10,11 +10,11 @@ FLOORS = {"en": ("hit@3", 0.67), "ru": ("hit@3", 0.78), "kk": ("hit@5", 0.72)}
 """Per language, a metric of the product mode on the test split that must not fall below its floor:
 measured 0.710 (en Hit@3, 131 questions), 0.867 (ru Hit@3, 45), 0.828 (kk Hit@5, 29) on
 2026-11-25 (eval/report.md), minus about four questions' worth."""
-REFUSALS = {"en": (0.40, 0.03), "ru": (0.55, 0.04), "kk": (0.62, 0.05)}
+REFUSALS = {"en": (0.45, 0.03), "ru": (0.60, 0.05), "kk": (0.68, 0.05)}
 """Per language, the least share of out-of-scope test questions refused and the most of answerable
-ones refused: measured 0.469 and 0.007 (en: 49 out of scope, 136 answerable), 0.667 and 0 (ru: 42,
-50), 0.738 and 0.023 (kk: 42, 44) on 2026-12-07 (issue 22), less about three questions' worth of
-recall and one or two questions of false refusals."""
+ones refused: measured 0.510 and 0.007 (en: 49 out of scope, 136 answerable), 0.690 and 0.020 (ru:
+42, 50), 0.762 and 0.023 (kk: 42, 44) on 2026-12-07 (issue 22), less about three questions' worth
+of recall and one question more of false refusals."""
 
 
 def test_hit_rule_folds_case_and_white_space():

@@ -12,9 +12,8 @@ from conftest import REPO
 
 from assistant.errors import AssistantError
 from assistant.evaluate.gold import load_gold, select
-from assistant.evaluate.train_answerability import fit, threshold_for, train
+from assistant.evaluate.train_answerability import threshold_for, train
 from assistant.query.answerability import FEATURES, AnswerabilityModel, compute, load_answerability
-from assistant.query.answerability.features import SIGNS
 from assistant.query.assistant import Assistant
 from assistant.query.factory import answer_stages
 from assistant.settings import Settings
@@ -43,20 +42,6 @@ def test_retraining_on_dev_reproduces_the_shipped_model(assistant):
     for point in shipped.trained["cross_validation"]["by_language"].values():
         allowed = max(1, int(shipped.trained["false_abstention_target"] * point["answerable"]))
         assert point["refused_answerable"] <= allowed
-
-
-def test_the_weights_keep_the_signs_that_make_sense_and_fitting_holds_them():
-    shipped = AnswerabilityModel.load(Settings().answerability_file)
-    for name, sign, weight in zip(FEATURES, SIGNS, shipped.weights, strict=True):
-        assert sign * weight >= 0, name
-    # A feature that, alone, would take the wrong sign is held at zero.
-    rng = np.random.default_rng(0)
-    matrix = rng.normal(size=(200, len(FEATURES)))
-    answerable = (matrix[:, FEATURES.index("unknown_words")] > 0).astype(np.int8)  # "more unknown words: answered"
-    fitted = fit(matrix, answerable, 1.0, None)
-    assert fitted.weights[FEATURES.index("unknown_words")] == pytest.approx(0.0, abs=1e-6)
-    free = fit(matrix, answerable, 1.0, None)
-    assert np.all(np.isfinite(free.chances(matrix)))
 
 
 def test_the_threshold_keeps_every_language_within_the_false_abstention_rate():
@@ -88,7 +73,7 @@ def test_a_broken_or_foreign_model_file_is_a_clear_error(tmp_path):
 
 def test_the_answer_carries_the_models_chance_from_finite_features(assistant):
     found = assistant.retrieve(PENALTY, 5)
-    values, missing = compute(found, assistant.calibration.threshold(found.language),
+    values, missing = compute(found, assistant.calibration,
                               assistant.settings.part_search_depth,
                               assistant.coverage.places_named(found.question, found.language))
     assert values.shape == (len(FEATURES),) and np.isfinite(values).all()

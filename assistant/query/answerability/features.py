@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.answer.asked import Part, asked_parts, missing_part
+from assistant.embedding.calibration import Calibration
 from assistant.languages import Language
 from assistant.query.ranking.features import FEATURES as RANKER_FEATURES
 from assistant.query.ranking.features import CandidateFeatures, profile
@@ -23,9 +24,6 @@ from assistant.store.index import Index
 FEATURES: tuple[str, ...] = (
     "evidence_margin",  # the fused evidence of the best passage minus the language's calibrated floor
     "below_floor",  # how far below that floor it is (0 above it): far below, nothing is close
-    "ranker_best",  # the ranker's log-odds that its best candidate answers
-    "ranker_margin",  # that minus the second best's
-    "ranker_spread",  # the best minus the mean of the next four (a lone match or many alike)
     "dense_best",  # the best candidate's calibrated cosine (max of passage and best sentence)
     "bm25_asked_best",  # its saturated BM25 for the question as asked
     "coverage_sentence_best",  # share of the question's words (with glossary) in its best sentence
@@ -42,18 +40,21 @@ FEATURES: tuple[str, ...] = (
     "asks_part",  # the question asks for a penalty, price, phone, address, hours, site, figure or date
     "part_missing",  # ... a penalty, price, phone, address, hours or site, and none of the first `part_search_depth` passages gives it
     "figure_or_date_missing",  # ... a figure or a date, and none of them gives it
-    "figure_not_in_best_sentence",  # ... a figure or a date, and the best passage's closest sentence gives none
+    "figure_not_in_best_sentence",  # ... a figure or a date, and the closest sentence of the ranker's best passage gives none
     "russian",
     "kazakh",
 )
+BEST_SENTENCES_OF = 1
+"""How many of the ranker's best passages lend their closest sentence to `figure_not_in_best_sentence`
+(three lost 0.08 of dev recall: eval/answerability_levers.md)."""
 SIGNS: tuple[int, ...] = tuple({
-    "evidence_margin": 1, "below_floor": -1, "ranker_best": 1, "dense_best": 1, "bm25_asked_best": 1,
+    "evidence_margin": 1, "below_floor": -1, "dense_best": 1, "bm25_asked_best": 1,
     "coverage_sentence_best": 1, "coverage_passage_best": 1, "glossary_best": 1, "unknown_words": -1,
     "unknown_words_english": -1, "idf_coverage_best": 1, "rarest_missing": -1, "place_missing": -1,
     "figure_missing": -1, "glossary_words": 1, "nothing_translated": -1, "part_missing": -1,
     "figure_or_date_missing": -1, "figure_not_in_best_sentence": -1,
 }.get(name, 0) for name in FEATURES)
-"""The sign each feature's weight must keep (+1: more of it means more likely answered; -1: less; 0:
+"""The sign each feature's weight must keep (+1: more of it, more likely answered; -1: less; 0:
 either), which the training holds the model to (`evaluate.train_answerability.fit`)."""
 _WORDS = re.compile(r"[^\W_]+")
 _FIGURE = re.compile(r"(?<![\d.,])\d{2,4}(?![\d.,]?\d)")
@@ -89,28 +90,28 @@ def part_missing(query: Ranked, depth: int) -> Part | None:
     return missing_part(query.question, searched_texts(query, depth))
 
 
-def compute(query: Ranked, floor: float, depth: int, places: list[tuple[str, ...]]) -> tuple[np.ndarray, Part | None]:
+def compute(query: Ranked, calibration: Calibration, depth: int,
+            places: list[tuple[str, ...]]) -> tuple[np.ndarray, Part | None]:
     """The question's feature vector, and the part it asks for that the first `depth` passages
-    lack (`floor`: the calibrated evidence floor of the question's language; `places`: the English
-    names of each place the question names, `CorpusCoverage.places_named`)."""
+    lack (`places`: the English names of each place the question names, `CorpusCoverage.places_named`)."""
     values = np.zeros(len(FEATURES), dtype=np.float32)
     column = {name: i for i, name in enumerate(FEATURES)}
     index = query.index
+    floor = calibration.threshold(query.language)
+    english = query.language == "en"
     values[column["evidence_margin"]] = query.evidence - floor
     values[column["below_floor"]] = max(0.0, floor - query.evidence)
-    best_row, best_sentence = None, None
+    best_row, best_sentences = None, []
     if query.features is not None and query.ranker_scores is not None and len(query.ranker_scores):
         order = np.argsort(-query.ranker_scores, kind="stable")
-        scores = query.ranker_scores[order]
         best = query.features.matrix[order[0]]
         best_row = int(query.features.rows[order[0]])
-        sentences = query.features.sentence_matrices[order[0]]
-        if len(sentences):  # its sentence closest in meaning (calibrated cosine, the first sentence feature)
-            start, end = index.passages[best_row].sentences[int(np.argmax(sentences[:, 0]))]
-            best_sentence = index.passages[best_row].text[start:end]
-        values[column["ranker_best"]] = scores[0]
-        values[column["ranker_margin"]] = scores[0] - scores[1] if len(scores) > 1 else 0.0
-        values[column["ranker_spread"]] = scores[0] - scores[1:5].mean() if len(scores) > 1 else 0.0
+        for position in order[:BEST_SENTENCES_OF]:
+            # Each passage's sentence closest in meaning (calibrated cosine, the first sentence feature).
+            sentences, row = query.features.sentence_matrices[position], int(query.features.rows[position])
+            if len(sentences):
+                start, end = index.passages[row].sentences[int(np.argmax(sentences[:, 0]))]
+                best_sentences.append(index.passages[row].text[start:end])
         values[column["dense_best"]] = max(best[_RANKER_COLUMN["dense_passage"]], best[_RANKER_COLUMN["dense_sentence"]])
         for name in ("bm25_asked", "coverage_sentence", "coverage_passage", "glossary"):
             values[column[f"{name}_best"]] = best[_RANKER_COLUMN[name]]
@@ -122,8 +123,7 @@ def compute(query: Ranked, floor: float, depth: int, places: list[tuple[str, ...
         # A word the glossary translated counts as known: its expansion's words stand for it.
         unknown = [token for token in query.untranslated_tokens if token not in frequency]
         values[column["unknown_words"]] = len(unknown) / len(asked)
-        if query.language == "en":
-            values[column["unknown_words_english"]] = len(unknown) / len(asked)
+        values[column["unknown_words_english"]] = english * len(unknown) / len(asked)
         known_expansion = {token for token in query.expansion_tokens if token in frequency}
         values[column["glossary_words"]] = min(1.0, len(known_expansion) / len(asked))
         values[column["nothing_translated"]] = not known_expansion and not any(token in frequency for token in asked)
@@ -148,8 +148,9 @@ def compute(query: Ranked, floor: float, depth: int, places: list[tuple[str, ...
         if missing is not None:
             values[column["part_missing" if missing.specific else "figure_or_date_missing"]] = 1.0
         figures = [part for part in parts if not part.specific]
-        if figures and best_sentence is not None:
-            values[column["figure_not_in_best_sentence"]] = not any(part.gives.search(best_sentence) for part in figures)
+        if figures and best_sentences:
+            values[column["figure_not_in_best_sentence"]] = not any(part.gives.search(sentence) for part in figures
+                                                                    for sentence in best_sentences)
     values[column["russian"]] = query.language == "ru"
     values[column["kazakh"]] = query.language == "kk"
     return values, missing
