@@ -81,14 +81,16 @@ def _answerability(settings: Settings) -> list[str]:
              f"logistic regression C={trained['C']}, class_weight={trained['class_weight']}, "
              f"{validation['folds']}-fold cross-validation grouped by question. The threshold, "
              f"{model.threshold:.4f}, is the highest that refuses at most {trained['false_abstention_target']:.0%} "
-             "of the answerable questions of each language out of fold.", "",
+             "of the answerable questions of each language out of fold, or one question where that share is less "
+             "than one. `python eval/answerability_levers.py` measures each lever the same way "
+             "(`eval/answerability_levers.md`).", "",
              "Out-of-fold operating point by language:", "",
              "| language | threshold | false abstention | abstention recall | abstention precision |", "|---|---|---|---|---|"]
     for lang, point in validation["by_language"].items():
         lines.append(f"| {lang} | {point['threshold']} | {point['false_abstention']} | {point['abstention_recall']} | "
                      f"{point['abstention_precision']} |")
-    lines += ["", "The curve: the threshold that keeps every language's false abstention at or below each target, "
-              "and what it refuses (all languages, out of fold):", "",
+    lines += ["", "The curve: the threshold that keeps every language's false abstention at or below each target "
+              "(or one question), and what it refuses (all languages, out of fold):", "",
               "| target | threshold | false abstention | abstention recall | abstention precision |", "|---|---|---|---|---|"]
     for point in validation["curve"]:
         lines.append(f"| {point['target']} | {point['threshold']} | {point['false_abstention']} | "

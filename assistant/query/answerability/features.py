@@ -36,7 +36,7 @@ FEATURES: tuple[str, ...] = (
     "place_missing",  # the question names a place (the corpus knows) that none of the first three passages names
     "figure_missing",  # the question names a year or number (an article's) that none of the first three passages holds
     "glossary_words",  # glossary expansion words the collection uses, per question word (capped at 1)
-    "nothing_translated",  # a question in another language than the collection's of which the glossary translates no word
+    "nothing_translated",  # no word of the question is one the collection uses, and the glossary translates none
     "asks_part",  # the question asks for a penalty, price, phone, address, hours, site, figure or date
     "part_missing",  # ... a penalty, price, phone, address, hours or site, and none of the first `part_search_depth` passages gives it
     "figure_or_date_missing",  # ... a figure or a date, and none of them gives it
