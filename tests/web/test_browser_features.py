@@ -251,6 +251,25 @@ def test_an_abstained_answer_has_no_change_over_time(page):
     expect(exchange.locator(".span-note, section.timeline, .badge.newest, .badge.older")).to_have_count(0)
 
 
+PARTIAL = "сколько заявлений о насилии над секс работницами поступает в полицию"
+PENALTY = "what is the penalty for pimping under the new law"
+
+
+def test_the_script_says_a_partial_answer_and_a_refusals_missing_part_in_the_pages_language(page, web_assistant):
+    # The documents discuss violence and the police, and give no count of complaints: answered, in part.
+    answer = web_assistant.ask(PARTIAL)
+    assert not answer.abstained and answer.missing == "number"
+    page.goto("/?lang=ru")
+    ask(page, PARTIAL)
+    exchange = page.locator("#thread .exchange").last
+    expect(exchange.locator("p.partial")).to_have_text("Ответ неполный: в документах говорится об этом, но такой цифры нет.")
+    assert exchange.locator("p.partial").bounding_box()["y"] < exchange.locator("li.card").first.bounding_box()["y"]
+    ask(page, PENALTY)
+    exchange = page.locator("#thread .exchange").last
+    expect(exchange.locator(".abstain-reason")).to_have_text("(в документах говорится об этом, но ни наказания, ни срока нет)")
+    expect(exchange.locator("p.partial")).to_have_count(0)
+
+
 def test_docs_render_with_the_network_blocked(page, live_server):
     outside = []
 
