@@ -16,6 +16,11 @@ NOT_JUDGED_REASONS = frozenset({ABSTAIN_NOT_MENTIONED, ABSTAIN_NO_DOCUMENTS})
 filters that leave no document."""
 
 
+def not_mentioned(unknown_terms: list[str]) -> AbstainReason:
+    """The refusal of a question naming places or years no document mentions, whatever decides the rest."""
+    return AbstainReason(ABSTAIN_NOT_MENTIONED, terms=", ".join(unknown_terms))
+
+
 def abstain_reason(evidence: float, unknown_terms: list[str], min_evidence: float) -> AbstainReason | None:
     """Why the corpus does not seem to answer, or None when it does (the calibrated evidence floor).
 
@@ -23,7 +28,7 @@ def abstain_reason(evidence: float, unknown_terms: list[str], min_evidence: floa
     an absolute scale); `unknown_terms` are places or years the question names that no document
     mentions."""
     if unknown_terms:
-        return AbstainReason(ABSTAIN_NOT_MENTIONED, terms=", ".join(unknown_terms))
+        return not_mentioned(unknown_terms)
     if evidence < min_evidence:
         return AbstainReason(ABSTAIN_TOO_FAR)
     return None
@@ -34,7 +39,7 @@ def judged_reason(chance: float, threshold: float, unknown_terms: list[str], mis
     `threshold`), or None when it does: a place or year no document mentions, else what the
     question asks for that no passage gives, else that the passages are about other things."""
     if unknown_terms:
-        return AbstainReason(ABSTAIN_NOT_MENTIONED, terms=", ".join(unknown_terms))
+        return not_mentioned(unknown_terms)
     if chance >= threshold:
         return None
     return AbstainReason(missing.missing) if missing is not None else AbstainReason(ABSTAIN_NOT_ANSWERED)

@@ -222,17 +222,22 @@ class CorpusCoverage:
         return f" {' '.join(_words(name))} " in self.corpus_text
 
     @cached_property
+    def _places(self) -> list[tuple[dict[Language, set[str]], bool]]:
+        """Every place's names, and whether the corpus mentions it under one of its English names
+        (made once: the unknown and the known places split this one list)."""
+        return [(found, any(self.mentions(name) for name in found.get("en", ())))
+                for found in places(self.common_words).values()]
+
+    @cached_property
     def _unknown(self) -> list[dict[Language, set[str]]]:
         """The names of every place the corpus does not mention under any of its English names
         ("Russian Federation" is unknown although "Russian" and "Federation" occur apart)."""
-        return [found for found in places(self.common_words).values()
-                if not any(self.mentions(name) for name in found.get("en", ()))]
+        return [found for found, mentioned in self._places if not mentioned]
 
     @cached_property
     def _known(self) -> list[dict[Language, set[str]]]:
         """The names of every place the corpus mentions under one of its English names."""
-        return [found for found in places(self.common_words).values()
-                if any(self.mentions(name) for name in found.get("en", ()))]
+        return [found for found, mentioned in self._places if mentioned]
 
     @cached_property
     def _index(self) -> dict[Language, dict[str, list[_Name]]]:
@@ -267,11 +272,18 @@ class CorpusCoverage:
     def _texts(self) -> list[str]:
         return [f" {run.strip()} " for run in self.corpus_text.split(" | ")]
 
+    @cached_property
+    def _homes(self) -> dict[tuple[str, ...], bool]:
+        return {}
+
     def _home(self, english: tuple[str, ...]) -> bool:
         """Whether most documents name the place: the collection's own subject (Kazakhstan), which
-        a passage need not repeat to be about it."""
-        naming = sum(any(f" {' '.join(_words(name))} " in text for name in english) for text in self._texts)
-        return naming * 2 > len(self._texts)
+        a passage need not repeat to be about it. Worked out once per place, not per question."""
+        found = self._homes.get(english)
+        if found is None:
+            naming = sum(any(f" {' '.join(_words(name))} " in text for name in english) for text in self._texts)
+            found = self._homes[english] = naming * 2 > len(self._texts)
+        return found
 
     def places_named(self, question: str, language: Language | None = None) -> list[tuple[str, ...]]:
         """The places the question names that the corpus mentions, each as its English names,

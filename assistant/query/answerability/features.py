@@ -58,6 +58,7 @@ SIGNS: tuple[int, ...] = tuple({
 either), which the training holds the model to (`evaluate.train_answerability.fit`)."""
 _WORDS = re.compile(r"[^\W_]+")
 _FIGURE = re.compile(r"(?<![\d.,])\d{2,4}(?![\d.,]?\d)")
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
 _RANKER_COLUMN = {name: RANKER_FEATURES.index(name) for name in
                   ("dense_passage", "dense_sentence", "bm25_asked", "coverage_sentence", "coverage_passage", "glossary")}
 
@@ -95,7 +96,7 @@ def compute(query: Ranked, calibration: Calibration, depth: int,
     """The question's feature vector, and the part it asks for that the first `depth` passages
     lack (`places`: the English names of each place the question names, `CorpusCoverage.places_named`)."""
     values = np.zeros(len(FEATURES), dtype=np.float32)
-    column = {name: i for i, name in enumerate(FEATURES)}
+    column = _COLUMN
     index = query.index
     floor = calibration.threshold(query.language)
     english = query.language == "en"
