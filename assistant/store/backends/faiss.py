@@ -14,7 +14,7 @@ from typing import cast
 import numpy as np
 
 from assistant.ingest.chunking import Passage
-from assistant.store.backends.base import Change, Hit, IndexData, Unit
+from assistant.store.backends.base import TIE_MARGIN, Change, Hit, IndexData, Unit, in_rank_order
 
 LEXICAL = "lexical"
 
@@ -75,8 +75,9 @@ class DenseIndex:
         """The `k` nearest ids; with `allowed` (sorted ids), only those, filtered inside FAISS."""
         import faiss
 
-        k = min(k, len(self) if allowed is None else len(allowed))
-        if k <= 0:
+        wanted = k
+        k = min(k + TIE_MARGIN, len(self) if allowed is None else len(allowed))
+        if k <= 0 or wanted <= 0:
             return []
         params = None
         if allowed is not None:
@@ -87,7 +88,7 @@ class DenseIndex:
                       if isinstance(self.faiss, faiss.IndexHNSW)
                       else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
         scores, ids = self.faiss.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
-        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return in_rank_order([Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0], wanted)
 
 
 class LexicalIndex:

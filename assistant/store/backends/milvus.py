@@ -46,7 +46,7 @@ import numpy as np
 from assistant.errors import AssistantError, IndexCorruptError, quieted
 from assistant.files import held_elsewhere
 from assistant.ingest.chunking import Passage
-from assistant.store.backends.base import Change, Hit, IndexData, Unit
+from assistant.store.backends.base import TIE_MARGIN, Change, Hit, IndexData, Unit, in_rank_order
 from assistant.store.backends.milvus_bm25 import LexicalTable, document_digests
 from assistant.store.layout import current_build
 
@@ -64,8 +64,6 @@ MAX_KEY = 1024
 TABLE_FILE = "milvus-lexical.json"
 BATCH = 1000
 """Rows per insert, upsert or get: a few MB a message, far below gRPC's limits."""
-TIE_MARGIN = 8
-"""Extra hits asked for, so equal scores at the cut are broken by row as FAISS and bm25s do."""
 MAX_LIMIT = 16384
 """Milvus's largest top k."""
 HNSW_BUILD = {"M": 32, "efConstruction": 80}
@@ -314,8 +312,8 @@ class MilvusBackend:
             return []
         limit = min(k + TIE_MARGIN, MAX_LIMIT)
         params = {"metric_type": "IP", "params": {"ef": max(HNSW_EF, limit)} if self.hnsw[unit] else {}}
-        return self._search(unit, np.asarray(vector, dtype=np.float32).reshape(-1), dense_field(space), params,
-                            limit, k, doc_ids)
+        return in_rank_order(self._search(unit, np.asarray(vector, dtype=np.float32).reshape(-1), dense_field(space),
+                                          params, limit, limit, doc_ids), k)
 
     def search_lexical(self, tokens: Sequence[str], k: int, doc_ids: Collection[str] | None = None) -> list[Hit]:
         """bm25s's BM25: the query's idf weights against the stored tf parts (sparse inner product)."""
@@ -335,7 +333,7 @@ class MilvusBackend:
                                        output_fields=[DOC], search_params=params)[0]
         rows = self._rows[unit]
         hits = [Hit(rows[hit.id], float(hit.distance)) for hit in found if hit.id in rows]
-        hits.sort(key=lambda hit: (-hit.score, hit.passage))
+        hits.sort(key=lambda hit: (-hit.score, hit.passage))  # as bm25s breaks ties
         return hits[:k]
 
     def vectors(self, space: str, unit: Unit, rows: Sequence[int] | np.ndarray) -> np.ndarray:
