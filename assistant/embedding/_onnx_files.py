@@ -39,8 +39,10 @@ def inference_session(path: Path, threads: int, run_again: str, *, arena: bool =
     # (passages on 2 threads, alternating rounds: 35 texts/s spinning, 43 not).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    # A session for index builds returns its memory after each batch instead of keeping the peak
-    # in an arena (e5's sparse head makes 16,384 activations a token: 345 vs 600 MB at its peak).
+    # Sessions for index builds (`arena=False`) return their memory after each batch instead of
+    # an arena keeping the peak of the longest batch. Serving sessions keep the arena: in
+    # `make bench` runs of one day, serving RSS after the HTTP rows was 436 MiB without it, 373
+    # and 387 with it (why was not looked into).
     options.enable_cpu_mem_arena = arena
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -222,7 +222,12 @@ class E5OnnxEmbedder:
                                  else None)
         self._head_session = None
         self._passage_lock = threading.Lock()
-        self._prefix_lengths = {prefix: self.files.prefix_length(prefix) for prefix in (QUERY_PREFIX, PASSAGE_PREFIX, "")}
+
+    @cached_property
+    def _prefix_lengths(self) -> dict[str, int]:
+        """Made on first use: it loads the tokenizer, which a process that asks nothing in this
+        space (`assistant ask` in English) never needs."""
+        return {prefix: self.files.prefix_length(prefix) for prefix in (QUERY_PREFIX, PASSAGE_PREFIX, "")}
 
     @property
     def name(self) -> str:

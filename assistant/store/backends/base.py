@@ -32,13 +32,14 @@ TIE_MARGIN = 8
 """Extra hits a dense search asks its engine for, so scores tied at the cut are ordered as
 `in_rank_order` says whichever engine found them."""
 SCORE_GRAIN = 1e-6
-"""Scores this close are one score: two engines sum a dot product in different orders (FAISS,
-Milvus), so the same duplicate sentence scores 0.8280412 in one and 0.8280409 in the other."""
+"""Scores that round to the same multiple of this are one score. FAISS and Milvus-lite compute the
+same inner product with different float rounding, and ordered two copies of one sentence
+differently (so the gold question kk005 got another 8th passage on Milvus)."""
 
 
 def in_rank_order(hits: list[Hit], k: int) -> list[Hit]:
-    """The first `k` hits by score, scores within `SCORE_GRAIN` ordered by row: every backend
-    ranks alike, and a row tied at the cut is the same row in each."""
+    """The first `k` hits by score, scores equal at `SCORE_GRAIN` ordered by row, so every
+    backend ranks alike and a row tied at the cut is the same row in each."""
     return sorted(hits, key=lambda hit: (-round(hit.score / SCORE_GRAIN), hit.passage))[:k]
 
 
