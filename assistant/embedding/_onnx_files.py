@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,41 @@ from assistant.files import fsync_file, locked, write_durably
 log = logging.getLogger(__name__)
 
 
-def inference_session(path: Path, threads: int, run_again: str, *, arena: bool = True):
+def checked_file(folder: Path, recorded: dict[str, dict], file: str, what: str, run_again: str) -> Path:
+    """`folder / file` once its checksum is the one the folder's meta.json records (`recorded`): a
+    damaged model or tokenizer that still loads would give wrong vectors without a word."""
+    facts = recorded.get(file)
+    if facts is None:
+        raise AssistantError(f"{what} in {folder} has no {file}: {run_again}")
+    if sha256(folder / file) != facts.get("sha256"):
+        raise AssistantError(f"{folder / file} is damaged (its checksum differs from meta.json): {run_again}")
+    return folder / file
+
+
+def files_problem(folder: Path, recorded: dict[str, dict], required: Iterable[str]) -> str | None:
+    """Why the files of a folder are not the ones its meta.json records (`recorded`: name ->
+    bytes and checksum): a required one not listed, a listed one missing or of another size. Sizes,
+    not checksums, so it is cheap enough for every start; `checked_file` reads each file loaded."""
+    for required_file in required:
+        if required_file not in recorded:
+            return f"meta.json does not list {required_file}"
+    for file, facts in recorded.items():
+        path = folder / file
+        if not path.is_file():
+            return f"{file} is missing"
+        if path.stat().st_size != facts.get("bytes"):
+            return f"{file} has {path.stat().st_size} bytes, meta.json says {facts.get('bytes')}"
+    return None
+
+
+def inference_session(path: Path, threads: int, run_again: str, *, instead: str, arena: bool = True):
     """An InferenceSession on one thread pool of `threads` that do not spin, sequential
-    execution, every graph optimisation; `run_again` says what to do when the file cannot be loaded."""
+    execution, every graph optimisation; `run_again` says what to do when the file cannot be
+    loaded, `instead` what to set when onnxruntime is not installed."""
     try:
         import onnxruntime as ort
     except ImportError:
-        raise AssistantError(f"onnxruntime is not installed: run `make install`, or {run_again}") from None
+        raise AssistantError(f"onnxruntime is not installed: run `make install` or {instead}") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

