@@ -126,12 +126,25 @@ class Settings(BaseSettings):
     rerank_depth: int = 50
 
     # The vector spaces (models) a question is encoded in, by the question's language; the first
-    # is also the one its highlights are chosen in. Chosen on the dev split (`assistant eval`).
+    # is also the one its highlights are chosen in. Chosen on the dev split (eval/signals.md: e5,
+    # with its latent terms, for every language ranked best in cross-validation, and for English
+    # beside MiniLM rather than alone; `Encode` runs the two models at once).
     spaces_by_language: dict[str, list[str]] = {
-        "en": ["english"],
+        "en": ["english", "multilingual"],
         "ru": ["multilingual"],
         "kk": ["multilingual"],
     }
+    # Russian and Kazakh typed in Latin letters ("legalna li prostitutsiya") are recognised and read in
+    # Cyrillic before detection's answer is used and before any search (languages.in_own_letters).
+    read_latin_typing: bool = True
+    # The multilingual model's sparse "latent terms" (`embedding/sparse.py`), from the same pass as its
+    # dense vectors: kept for every passage and sentence, scored against the question's, added to the
+    # fused score with `fusion_latent_weight` and read by the ranker. Off: an index without them, and
+    # no such signal. The weight was chosen on dev among 0, 0.25 and 0.5 (eval/signals.md): ranking
+    # as good at 0.25 as at 0, and out-of-scope questions refused 0.41 against 0.33 (the fused score
+    # is the evidence the answerability model weighs).
+    latent_terms: bool = True
+    fusion_latent_weight: float = 0.25
     # A question is also encoded in the multilingual space when the collection holds documents in
     # another language than the question's (an English question must find a Russian report).
     multilingual_for_foreign_documents: bool = True

@@ -16,6 +16,14 @@ from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 
 
+ABLATIONS = (
+    ("signals.md", "Signals and typing, one lever at a time (issue 24)", "python eval/signals.py"),
+    ("training_sources.md", "The ranker's training data (issue 24)", "python eval/training_sources.py"),
+    ("ablation.md", "Ranking ablation (issue 12)", "python eval/ablation.py"),
+)
+"""The ablation tables copied into the report: file, heading, the command that writes it."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("report.md"))
@@ -56,13 +64,13 @@ def main() -> None:
         lines += ["## Public benchmark: BEIR SciFact", "",
                   "As last measured by `make eval-beir` (too slow for every `make eval`); details in `eval/beir_report.md`.",
                   "", *_first_table(beir.read_text(encoding="utf-8")), ""]
-    ablation = Path(__file__).with_name("ablation.md")
-    if ablation.is_file():
-        body = ablation.read_text(encoding="utf-8").split("\n", 1)[1]  # its own title left out
-        lines += ["## Ranking ablation", "",
-                  "As last measured by `python eval/ablation.py` (about ten minutes: every lever cross-validated "
-                  "on dev, the shippable ones on test); copied from `eval/ablation.md`.", "",
-                  *[("#" + line if line.startswith("#") else line) for line in body.splitlines()], ""]
+    for name, title, command in ABLATIONS:
+        ablation = Path(__file__).with_name(name)
+        if ablation.is_file():
+            body = ablation.read_text(encoding="utf-8").split("\n", 1)[1]  # its own title left out
+            lines += [f"## {title}", "", f"As last measured by `{command}` (too slow for every `make eval`: every "
+                      f"lever cross-validated on dev, then on test); copied from `eval/{name}`.", "",
+                      *[("#" + line if line.startswith("#") else line) for line in body.splitlines()], ""]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.out}")
 

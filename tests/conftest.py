@@ -48,6 +48,14 @@ class RecordingEmbedder(EmbedderWrapper):
         self.passages.extend(texts)
         return self.inner.encode_passages(texts, **options)
 
+    def encode_queries_with_sparse(self, texts):
+        self.queries.extend(texts)
+        return self.inner.encode_queries_with_sparse(texts)
+
+    def encode_passages_with_sparse(self, texts, **options):
+        self.passages.extend(texts)
+        return self.inner.encode_passages_with_sparse(texts, **options)
+
 
 # The fixtures that load the real embedding models (directly or through an index built with them),
 # and the ones that start Chromium. Any test whose fixture closure reaches one is marked `models`

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from assistant.languages import REGISTRY, Language, detect_language, script_language, script_of
+from assistant.languages import REGISTRY, Language, detect_language, in_own_letters, script_language, script_of
 
 _WORDS = re.compile(r"[^\W_]+")
 _YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
@@ -52,10 +52,10 @@ EVERYDAY_NAMES: dict[str, dict[Language, list[str]]] = {
 
 COMMON_WORD_NAMES: dict[Language, frozenset[str]] = {
     "ru": frozenset({"Гор", "Джерси", "Кампания", "Катания", "Конго", "Лежа", "Мила", "Од", "Пара", "Пони", "Эр", "Юра"}),
-    "kk": frozenset({"АҚШ", "Катар", "Панама", "Қытай"}),
+    "kk": frozenset({"АҚШ", "Гана", "Катар", "Куба", "Панама", "Тонга", "Қытай"}),
 }
 """Place names a form of which is also a common word of their language ("пара", a pair, is Pará in
-Brazil; "қытай", Chinese, is China): they count only where the question writes them as a proper
+Brazil; "қытай", Chinese, is China; "ғана", only, typed "гана", is Ghana): they count only where the question writes them as a proper
 noun, with a capital and not first in a sentence ("в Кампании", "Ал Қытайда ше?"), never in lower
 case. No rule of form tells them apart, so the test holds this list to exactly the names the common
 words of tests/answer/data/ would otherwise match."""
@@ -240,12 +240,18 @@ class CorpusCoverage:
         return [found for found, mentioned in self._places if mentioned]
 
     @cached_property
-    def _index(self) -> dict[Language, dict[str, list[_Name]]]:
-        return _name_index(self._unknown)
-
-    @cached_property
     def _known_index(self) -> dict[Language, dict[str, list[_Name]]]:
         return _name_index(self._known)
+
+    @cached_property
+    def _every_index(self) -> dict[Language, dict[str, list[_Name]]]:
+        """Known and unknown names together, so a known name of several words ("в Новой Зеландии")
+        is read whole and its last word is not taken for a shorter unknown one (Zealand, Denmark)."""
+        return _name_index(self._known + self._unknown)
+
+    @cached_property
+    def _unknown_places(self) -> frozenset[tuple[str, ...]]:
+        return frozenset(tuple(sorted(found.get("en", ()))) for found in self._unknown)
 
     def _scan(self, question: str, language: Language, index: dict[Language, dict[str, list[_Name]]]):
         """(name entry, the words of the question that name it) for every name of `index` the
@@ -289,18 +295,30 @@ class CorpusCoverage:
         """The places the question names that the corpus mentions, each as its English names,
         except the collection's own (`_home`): a question about Tajikistan finds passages about
         Kazakhstan, and whether they name Tajikistan is what the answerability model asks."""
-        language = language or detect_language(question)
+        question, language = _as_read(question, language)
         named = dict.fromkeys(entry.english for entry, _ in self._scan(question, language, self._known_index))
         return [english for english in named if not self._home(english)]
 
     def unknown_terms(self, question: str, language: Language | None = None) -> list[str]:
         """Places and years named in the question that no document mentions; each word is read in
         the question's language (`language`, else detected) or, in another script, that script's."""
-        language = language or detect_language(question)
+        question, language = _as_read(question, language)
         found = [year for year in _YEAR.findall(question) if year not in self.corpus_words]
-        for entry, words in self._scan(question, language, self._index):
+        for entry, words in self._scan(question, language, self._every_index):
+            if entry.english not in self._unknown_places:
+                continue
             found.append(entry.name if _CYRILLIC.search(entry.name) else words)
         return list(dict.fromkeys(found))
+
+
+def _as_read(question: str, language: Language | None) -> tuple[str, Language]:
+    """The question and its language as the pipeline reads them: given (the question as read), or
+    detected, Russian or Kazakh typed in Latin letters then read in Cyrillic (so "tartu", "to go"
+    in "posle togo" are not places)."""
+    if language is not None:
+        return question, language
+    detected = detect_language(question)
+    return in_own_letters(question, detected), detected
 
 
 def _name_index(found_places: list[dict[Language, set[str]]]) -> dict[Language, dict[str, list[_Name]]]:

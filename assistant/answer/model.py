@@ -68,6 +68,8 @@ class TimelineEntry(BaseModel):
 class Answer(BaseModel):
     question: str
     language: str = Field("en", description="The language the question was asked in (ISO 639-1: en, ru or kk).")
+    read_as: str | None = Field(None, description="The question as searched, when it was typed in Latin letters in "
+                                "Russian or Kazakh and read in Cyrillic (null: searched as asked).")
     abstained: bool = Field(description="True when the corpus does not seem to answer; the nearest passages may still be listed.")
     abstain_reason: str | None = Field(None, description="Why the assistant abstained, in plain words.")
     sources_span: list[int] | None = Field(

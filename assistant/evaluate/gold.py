@@ -68,12 +68,12 @@ class GoldQuestion(BaseModel):
     def question_set(self) -> str:
         """Which part of the gold set the question belongs to: the first hand-written set
         ("original"), questions in users' own words ("colloquial"), Kazakh questions built from
-        everyday words ("everyday"), time-sensitive ones ("temporal: present|past|change"),
-        out-of-scope questions close to the collection's subjects ("near-miss") or far from them
-        ("off-topic")."""
+        everyday words ("everyday"), Russian or Kazakh typed in Latin letters ("latin"),
+        time-sensitive ones ("temporal: present|past|change"), out-of-scope questions close to the
+        collection's subjects ("near-miss") or far from them ("off-topic")."""
         if self.kind == "temporal":
             return f"temporal: {self.time_focus or '?'}"
-        return self.style if self.style in ("colloquial", "everyday", "near-miss", "off-topic") else "original"
+        return self.style if self.style in ("colloquial", "everyday", "latin", "near-miss", "off-topic") else "original"
 
 
 def fold(text: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,8 +45,18 @@ class Dataset:
     """Per answering passage, whether each of its sentences holds a gold answer."""
 
 
-def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
-    """Feature rows of the fusion candidates of every answerable question in `gold`."""
+Labeller = Callable[[GoldQuestion, int], bool]
+"""Whether a passage row answers a question (gold: it holds a gold answer; a benchmark: its
+document is judged relevant)."""
+
+
+def holds_answer(index) -> Labeller:
+    return lambda question, row: is_hit(index.passages[row].text, question.answers)
+
+
+def collect(assistant: Assistant, gold: list[GoldQuestion], label: Labeller | None = None) -> Dataset:
+    """Feature rows of the fusion candidates of every answerable question in `gold`, labelled by
+    `label` (default: the passage holds a gold answer; then the answering sentences are kept too)."""
     fusion = Assistant(assistant.index, assistant.embedders, assistant.settings.model_copy(update={"ranker": "fusion"}))
     index, depth = assistant.index, assistant.settings.rerank_depth
     matrices: list[np.ndarray] = []
@@ -63,9 +74,11 @@ def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
             continue
         features = compute(index, fusion.calibration, found, rows, fusion.settings.lexical_saturation)
         matrices.append(features.matrix)
-        hits = np.array([is_hit(index.passages[row].text, question.answers) for row in rows], dtype=np.int8)
+        hits = np.array([(label or holds_answer(index))(question, row) for row in rows], dtype=np.int8)
         labels.append(hits)
         for row, per_sentence, hit in zip(rows, features.sentence_matrices, hits, strict=True):
+            if label is not None:
+                break
             passage = index.passages[row]
             labels_here = [is_hit(passage.text[s:e], question.answers) for s, e in passage.sentences]
             if hit and len(passage.sentences) > 1 and any(labels_here):
@@ -75,6 +88,14 @@ def collect(assistant: Assistant, gold: list[GoldQuestion]) -> Dataset:
         questions.append(question)
     return Dataset(np.vstack(matrices), np.concatenate(labels), np.concatenate(groups), questions, sentences,
                    sentence_labels)
+
+
+def joined(first: Dataset, second: Dataset) -> Dataset:
+    """Both datasets' rows as one, the second's questions numbered after the first's."""
+    return Dataset(np.vstack([first.matrix, second.matrix]), np.concatenate([first.labels, second.labels]),
+                   np.concatenate([first.groups, second.groups + len(first.questions)]),
+                   first.questions + second.questions, first.sentences + second.sentences,
+                   first.sentence_labels + second.sentence_labels)
 
 
 SENTENCE_PENALTY = 0.01
@@ -133,20 +154,24 @@ def _model(c: float, weight: str | None):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight=weight, max_iter=5000))
 
 
-def cross_validate(data: Dataset, c: float, weight: str | None) -> np.ndarray:
-    """Out-of-fold scores of every row."""
+def cross_validate(data: Dataset, c: float, weight: str | None, extra: Dataset | None = None) -> np.ndarray:
+    """Out-of-fold scores of every row of `data`; `extra` rows (other questions: a benchmark's
+    training half) join every fold's training rows and are never scored."""
     from sklearn.model_selection import GroupKFold
 
     scores = np.zeros(len(data.labels))
     for train, test in GroupKFold(n_splits=FOLDS).split(data.matrix, data.labels, data.groups):
-        model = _model(c, weight).fit(data.matrix[train], data.labels[train])
+        matrix, labels = data.matrix[train], data.labels[train]
+        if extra is not None:
+            matrix, labels = np.vstack([matrix, extra.matrix]), np.concatenate([labels, extra.labels])
+        model = _model(c, weight).fit(matrix, labels)
         scores[test] = model.decision_function(data.matrix[test])
     return scores
 
 
-def train(assistant: Assistant, gold: list[GoldQuestion]) -> tuple[LinearRanker, dict]:
-    """The ranker fitted on `gold` (the dev questions) with the cross-validated choice of
-    regularisation, and the cross-validation report."""
+def train(assistant: Assistant, gold: list[GoldQuestion], extra: Dataset | None = None) -> tuple[LinearRanker, dict]:
+    """The ranker fitted on `gold` (the dev questions; with `extra`, other training questions too)
+    with the regularisation cross-validated on `gold`, and the cross-validation report."""
     data = collect(assistant, gold)
     fused = data.matrix[:, FEATURES.index("fused")]
     grid: dict[str, dict[str, float]] = {}
@@ -154,23 +179,24 @@ def train(assistant: Assistant, gold: list[GoldQuestion]) -> tuple[LinearRanker,
     best: tuple[tuple[float, float], float, str | None, dict[str, float]] | None = None
     for c in GRID_C:
         for weight in GRID_WEIGHT:
-            figures = ranking_figures(cross_validate(data, c, weight), data)
+            figures = ranking_figures(cross_validate(data, c, weight, extra), data)
             grid[f"C={c}, class_weight={weight}"] = figures
             key = (figures["mrr@10"], figures["hit@1"])
             if best is None or key > best[0]:
                 best = (key, c, weight, figures)
     assert best is not None  # GRID_C and GRID_WEIGHT are not empty
     _, c, weight, figures = best
-    model = _model(c, weight).fit(data.matrix, data.labels)
+    everything = data if extra is None else joined(data, extra)
+    model = _model(c, weight).fit(everything.matrix, everything.labels)
     scaler, regression = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     trained = {
         "command": "python -m assistant.evaluate.train_ranker --write",
         "split": "dev",
         "date": date.today().isoformat(),
-        "questions": len(data.questions),
-        "rows": len(data.labels),
-        "positives": int(data.labels.sum()),
+        "questions": len(everything.questions),
+        "rows": len(everything.labels),
+        "positives": int(everything.labels.sum()),
         "rerank_depth": assistant.settings.rerank_depth,
         "C": c,
         "class_weight": weight,

@@ -32,7 +32,7 @@ class Abstain:
         if query.allowed is not None and not query.allowed:
             query.abstain_reason = abstain_reason_no_documents()
             return query
-        unknown = resources.coverage.unknown_terms(query.question, query.language)
+        unknown = resources.coverage.unknown_terms(query.text, query.language)
         query.abstain_reason = self.judge(query, resources, unknown)
         return query
 
@@ -56,7 +56,7 @@ class AbstainByModel(Abstain):
             return super().judge(query, resources, unknown)
         values, query.missing = answerability_features(query, resources.calibration,
                                                        resources.settings.part_search_depth,
-                                                       resources.coverage.places_named(query.question, query.language))
+                                                       resources.coverage.places_named(query.text, query.language))
         query.answerability = model.chance(values)
         return judged_reason(query.answerability, model.threshold, unknown, query.missing)
 
@@ -84,6 +84,7 @@ class Compose:
         query.answer = Answer(
             question=query.question,
             language=query.language,
+            read_as=query.text if query.text != query.question else None,
             abstained=reason is not None,
             abstain_reason=reason,
             # A refusal never says the sources disagree in time: there is no answer to date.

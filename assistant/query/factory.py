@@ -12,7 +12,7 @@ from __future__ import annotations
 from assistant.query.compose import Abstain, AbstainByModel, Compose
 from assistant.query.fusion import DENSE_ORDER, FUSED_ORDER, LEXICAL_ORDER, RANK_FUSION_ORDER, ScoreFusion
 from assistant.query.rerank import Rerank
-from assistant.query.retrieve import DenseRetrieval, LexicalRetrieval
+from assistant.query.retrieve import DenseRetrieval, LatentRetrieval, LexicalRetrieval
 from assistant.query.state import Stage
 from assistant.query.time_order import AnsweringSources, RecencyOrder
 from assistant.query.understand import Encode, GlossaryExpansion, Understand
@@ -33,7 +33,10 @@ def retrieval_stages(settings: Settings) -> list[Stage]:
     stages: list[Stage] = [Understand()]
     if settings.use_glossary:
         stages.append(GlossaryExpansion())
-    stages += [Encode(), DenseRetrieval(), LexicalRetrieval(), ScoreFusion(), order_stage(settings), AnsweringSources()]
+    stages += [Encode(), DenseRetrieval()]
+    if settings.latent_terms:
+        stages.append(LatentRetrieval())
+    stages += [LexicalRetrieval(), ScoreFusion(), order_stage(settings), AnsweringSources()]
     if settings.ranker == "learned" and settings.retrieval == "hybrid":
         stages.append(Rerank())
     if RecencyOrder.applies(settings):

@@ -7,7 +7,7 @@ sets the ranking: fused scores (the product), reciprocal-rank fusion, dense or l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from assistant.query.scores import saturate
@@ -26,8 +26,9 @@ def reciprocal_rank_fusion(rankings: list[list[Hit]], k: int = 60) -> list[Hit]:
 
 
 def score_fusion(dense: list[Hit], lexical: list[Hit], dense_weight: float = 0.5, saturation: float = 5.0,
-                 foreign: Collection[int] = frozenset()) -> list[Hit]:
-    """Weighted sum of the cosine similarity and the saturated BM25 score (`scores.saturate`).
+                 foreign: Collection[int] = frozenset(), latent: Sequence[Hit] = (), latent_weight: float = 0.0) -> list[Hit]:
+    """Weighted sum of the cosine similarity and the saturated BM25 score (`scores.saturate`), plus
+    `latent_weight` times the latent-terms cosine (a passage found by that alone joins the list).
 
     A `foreign` passage (written in another language than the question) cannot share the
     question's words, so a missing lexical score says nothing of it: its lexical part is its dense
@@ -42,6 +43,8 @@ def score_fusion(dense: list[Hit], lexical: list[Hit], dense_weight: float = 0.5
     for passage, part in lexical_part.items():
         if passage not in scores:
             scores[passage] = (1 - dense_weight) * part
+    for hit in latent:
+        scores[hit.passage] = scores.get(hit.passage, 0.0) + latent_weight * hit.score
     return sorted((Hit(p, s) for p, s in scores.items()), key=lambda h: (-h.score, h.passage))
 
 
@@ -69,11 +72,11 @@ class ScoreFusion:
         settings = resources.settings
         foreign = foreign_passages(query) if settings.cross_language_lexical == "impute" else frozenset()
         query.fused = score_fusion(query.dense, query.lexical, settings.fusion_dense_weight, settings.lexical_saturation,
-                                   foreign)
+                                   foreign, query.latent, settings.fusion_latent_weight)
         evidence = query.fused
         if query.expansions and query.language not in settings.glossary_is_evidence:
             evidence = score_fusion(query.dense, query.asked_lexical, settings.fusion_dense_weight,
-                                    settings.lexical_saturation, foreign)
+                                    settings.lexical_saturation, foreign, query.latent, settings.fusion_latent_weight)
         query.evidence = evidence[0].score if evidence else 0.0
         return query
 

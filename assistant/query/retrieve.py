@@ -7,9 +7,10 @@ from collections.abc import Collection
 
 import numpy as np
 
+from assistant.query.ranking.features import latent_scores
 from assistant.query.scores import best_sentence, passage_or_best_sentence
 from assistant.query.state import Query, Resources
-from assistant.store.backends.base import Hit
+from assistant.store.backends.base import Hit, in_rank_order
 from assistant.store.index import Index
 
 
@@ -49,6 +50,31 @@ class DenseRetrieval:
                 score = float(resources.calibration.cosine(space, hit.score))
                 best[hit.passage] = max(best.get(hit.passage, -np.inf), score)
         query.dense = sorted((Hit(p, s) for p, s in best.items()), key=lambda h: (-h.score, h.passage))
+        return query
+
+
+class LatentRetrieval:
+    """Passages by the cosine of their latent terms with the question's (`embedding/sparse.py`),
+    over the spaces that have them; a passage found in several keeps its best score. The terms
+    match words and names across languages, which the cosine of whole texts blurs."""
+
+    name = "latent terms"
+
+    def __call__(self, query: Query, resources: Resources) -> Query:
+        if not query.terms:
+            return query
+        index, count = query.index, candidates(query, resources)
+        rows = None if query.allowed is None else np.array(
+            [row for row, doc_id in enumerate(index.passage_doc_ids) if doc_id in query.allowed], dtype=np.int64)
+        best: dict[int, float] = {}
+        for space, terms in query.terms.items():
+            found = latent_scores(index, space, terms, rows)
+            numbers = np.arange(len(found)) if rows is None else rows
+            for position in np.argsort(-found, kind="stable")[:count]:
+                if found[position] > 0:
+                    row = int(numbers[position])
+                    best[row] = max(best.get(row, 0.0), float(found[position]))
+        query.latent = in_rank_order([Hit(row, score) for row, score in best.items()], count)
         return query
 
 

@@ -20,6 +20,7 @@ from assistant.answer.model import AbstainReason, Answer
 from assistant.embedding.base import Embedder
 from assistant.embedding.batching import QuestionEncoder
 from assistant.embedding.calibration import Calibration
+from assistant.embedding.sparse import SparseVector
 from assistant.languages import Language
 from assistant.query.answerability.model import AnswerabilityModel
 from assistant.query.ranking.features import CandidateFeatures
@@ -68,6 +69,9 @@ class Query:
     """The build answering it, fixed for the whole answer even if `Assistant.refresh` swaps it."""
     filters: Filters = field(default_factory=Filters)
     language: Language = "en"
+    text: str = ""
+    """The question as read: as asked, or in its language's own letters when it was typed in Latin
+    letters (`Understand`); what every later stage searches with."""
     allowed: frozenset[str] | None = None
     """The documents the filters allow (None: all)."""
     spaces: list[str] = field(default_factory=list)
@@ -80,8 +84,12 @@ class Query:
     untranslated_tokens: list[str] = field(default_factory=list)
     """The question's tokens outside the words the glossary translated."""
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    terms: dict[str, SparseVector] = field(default_factory=dict)
+    """The question's latent terms, in each space whose model gives them and whose passages keep them."""
     dense: list[Hit] = field(default_factory=list)
     """Dense hits over every space, on the calibrated scale, best first."""
+    latent: list[Hit] = field(default_factory=list)
+    """Hits by the cosine of latent terms (passage or best sentence), best first."""
     lexical: list[Hit] = field(default_factory=list)
     """BM25 hits of the question with its expansions."""
     asked_lexical: list[Hit] = field(default_factory=list)

@@ -17,7 +17,7 @@ class AnsweringSources:
 
     def __call__(self, query: Query, resources: Resources) -> Query:
         index = query.index
-        focus = time_focus(query.question, query.language, index.newest_year)
+        focus = time_focus(query.text, query.language, index.newest_year)
         query.time = view_time(query.ranking, index.passage_doc_ids, index.years, focus=focus,
                                floor=resources.calibration.threshold(query.language),
                                margin=resources.settings.answering_margin,

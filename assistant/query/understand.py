@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from assistant.embedding import ENGLISH, MULTILINGUAL, Embedder
-from assistant.languages import Language, detect_language
+from assistant.languages import Language, detect_language, in_own_letters
 from assistant.query.state import Query, Resources
 from assistant.settings import Settings
 from assistant.store.index import Index
@@ -26,16 +26,19 @@ def spaces_for(settings: Settings, embedders: dict[str, Embedder], language: Lan
 
 
 class Understand:
-    """The question's language, the spaces to encode it in, the documents the filters allow, and
-    its lexical tokens as asked."""
+    """The question's language, its text in that language's letters (Russian or Kazakh typed in
+    Latin letters is read in Cyrillic: `languages.in_own_letters`), the spaces to encode it in, the
+    documents the filters allow, and its lexical tokens as asked."""
 
     name = "understand"
 
     def __call__(self, query: Query, resources: Resources) -> Query:
-        query.language = detect_language(query.question)
+        latin_typing = resources.settings.read_latin_typing
+        query.language = detect_language(query.question, latin_typing=latin_typing)
+        query.text = in_own_letters(query.question, query.language) if latin_typing else query.question
         query.spaces = spaces_for(resources.settings, resources.embedders, query.language, query.index)
         query.allowed = query.filters.allowed_documents(query.index)
-        query.asked_tokens = query.untranslated_tokens = tokenize(query.question, query.language)
+        query.asked_tokens = query.untranslated_tokens = tokenize(query.text, query.language)
         return query
 
 
@@ -46,15 +49,16 @@ class GlossaryExpansion:
     name = "glossary"
 
     def __call__(self, query: Query, resources: Resources) -> Query:
-        query.expansions = resources.glossary.expansions(query.question)
+        query.expansions = resources.glossary.expansions(query.text)
         query.expansion_tokens = tokenize(" ".join(query.expansions), query.language) if query.expansions else []
         if query.expansions:
-            query.untranslated_tokens = tokenize(resources.glossary.unmatched(query.question), query.language)
+            query.untranslated_tokens = tokenize(resources.glossary.unmatched(query.text), query.language)
         return query
 
 
 class Encode:
-    """The question's vector in each of its spaces (through the cached, micro-batching encoder).
+    """The question's vector in each of its spaces (through the cached, micro-batching encoder),
+    and its latent terms where the model gives them from the same pass and the index keeps them.
     With two spaces (an English question: MiniLM and e5) the models run at once, one on each core:
     a question costs the slower model's time, not the sum (`make bench`)."""
 
@@ -63,8 +67,11 @@ class Encode:
 
     def __call__(self, query: Query, resources: Resources) -> Query:
         first, *others = query.spaces
-        pending = {space: self._others.submit(resources.question_encoder(space).encode, query.question)
+        pending = {space: self._others.submit(resources.question_encoder(space).encode_with_terms, query.text)
                    for space in others}
-        vectors = {first: resources.question_encoder(first).encode(query.question)}
-        query.vectors = {space: vectors[space] if space == first else pending[space].result() for space in query.spaces}
+        found = {first: resources.question_encoder(first).encode_with_terms(query.text)}
+        found.update((space, pending[space].result()) for space in others)
+        query.vectors = {space: found[space][0] for space in query.spaces}
+        query.terms = {space: terms for space, (_, terms) in found.items()
+                       if terms is not None and space in query.index.latent_terms}
         return query

@@ -20,19 +20,23 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scipy import sparse as scipy_sparse
+
 from assistant.embedding import Embedder
 from assistant.embedding.calibration import Calibration
+from assistant.embedding.sparse import SparseEmbedder, as_matrix
 from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError
 from assistant.files import fsync_dir, fsync_file, write_durably
 from assistant.ingest.chunking import Passage, chunk_document
 from assistant.ingest.corpus import Document, corpus_fingerprint, load_corpus
 from assistant.settings import Settings
 from assistant.store.backends import BackendStore, Change, IndexData, PendingWrite, create_store
-from assistant.store.backends.base import RecoverableStore
-from assistant.store.index import Index, expected_manifest, load_index, model_fingerprints
+from assistant.store.backends.base import RecoverableStore, Unit
+from assistant.store.index import Index, expected_manifest, latent_spaces, load_index, model_fingerprints
 from assistant.store.layout import (
     CURRENT_FILE,
     DOCUMENTS,
+    LATENT_TERMS,
     MANIFEST,
     PASSAGES,
     current_build,
@@ -118,6 +122,14 @@ def build_in(settings: Settings, embedders: dict[str, Embedder], journal: Journa
         data = IndexData(passages=passages, tokens=[passage_tokens(by_id[p.doc_id], p) for p in passages])
         for space, embedder in embedders.items():
             label = "" if len(embedders) == 1 else f"{space} "
+            if space in latent_spaces(settings, embedders) and isinstance(embedder, SparseEmbedder):
+                units: tuple[tuple[Unit, list[str]], ...] = (("passage", passage_texts), ("sentence", sentence_texts))
+                found = {unit: embedder.encode_passages_with_sparse(texts, progress=progress, description=f"{label}{unit}s")
+                         for unit, texts in units}
+                data.vectors[space] = {unit: encoded.dense for unit, encoded in found.items()}
+                data.latent_terms[space] = {unit: as_matrix(encoded.sparse, embedder.sparse_dimension)
+                                            for unit, encoded in found.items()}
+                continue
             data.vectors[space] = {
                 "passage": embedder.encode_passages(passage_texts, progress=progress, description=f"{label}passages"),
                 "sentence": embedder.encode_passages(sentence_texts, progress=progress, description=f"{label}sentences"),
@@ -302,6 +314,9 @@ def _write_build(index_dir: Path, name: str, manifest: dict, documents: list[Doc
                                          encoding="utf-8")
         (partial / PASSAGES).write_text("".join(json.dumps(_passage_to_json(p), ensure_ascii=False) + "\n"
                                                 for p in passages), encoding="utf-8")
+        for space, units in data.latent_terms.items():
+            for unit, matrix in units.items():
+                scipy_sparse.save_npz(partial / LATENT_TERMS.format(space=space, unit=unit), matrix.tocsc(), compressed=False)
         pending = store.write(data, partial, current=current, change=change)
         manifest = {**manifest, "backend": pending.description, "files": file_checksums(partial)}
         manifest["checksum"] = manifest_checksum(manifest)

@@ -14,17 +14,21 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from scipy import sparse as scipy_sparse
 
 from assistant.embedding import Embedder
+from assistant.embedding.sparse import gives_sparse
 from assistant.errors import AssistantError, IndexCorruptError
 from assistant.ingest.chunking import Passage
 from assistant.ingest.cleaning import Block, CleanText
 from assistant.ingest.corpus import Document, DocumentMetadata, Overlay, corpus_fingerprint, safe_url
 from assistant.settings import Settings
 from assistant.store.backends import RetrievalBackend, create_store
+from assistant.store.backends.base import Unit
 from assistant.store.layout import (
     DOCUMENTS,
     FORMAT_VERSION,
+    LATENT_TERMS,
     PASSAGES,
     REBUILD_HINT,
     current_build,
@@ -52,6 +56,8 @@ class Index:
     """The sentence rows (in the backend's sentence vectors) of each passage."""
     sentence_passage: np.ndarray
     """The passage each sentence row belongs to."""
+    latent_terms: dict[str, dict[Unit, scipy_sparse.csc_matrix]] = dataclasses.field(default_factory=dict)
+    """Per space whose model gives them, the passages' and sentences' latent terms (rows as above)."""
 
     @cached_property
     def passage_doc_ids(self) -> list[str]:
@@ -125,6 +131,12 @@ def model_fingerprints(embedders: dict[str, Embedder]) -> dict[str, dict]:
     return {space: {"name": embedder.name, "fingerprint": embedder.fingerprint[:16]} for space, embedder in embedders.items()}
 
 
+def latent_spaces(settings: Settings, embedders: dict[str, Embedder]) -> list[str]:
+    """The spaces whose passages keep their latent terms: those whose model gives them, when
+    `latent_terms` is on."""
+    return [space for space, embedder in embedders.items() if settings.latent_terms and gives_sparse(embedder)]
+
+
 def expected_manifest(settings: Settings, embedders: dict[str, Embedder], overlay: Overlay | None = None) -> dict:
     """The manifest fields that must match for an index to be up to date."""
     return {
@@ -132,6 +144,7 @@ def expected_manifest(settings: Settings, embedders: dict[str, Embedder], overla
         "models": model_fingerprints(embedders),
         "corpus_fingerprint": corpus_fingerprint(settings.corpus_dir, overlay),
         "chunking": settings.chunking_fingerprint(),
+        "latent_terms": latent_spaces(settings, embedders),
     }
 
 
@@ -149,6 +162,8 @@ def stale_reasons(manifest: dict, expected: dict) -> list[str]:
         reasons.append("the corpus changed since it was built")
     if manifest.get("chunking") != expected["chunking"]:
         reasons.append("the chunking settings changed")
+    if manifest.get("latent_terms", []) != expected["latent_terms"]:
+        reasons.append("it was built with other latent-terms settings (`latent_terms`)")
     return reasons
 
 
@@ -172,6 +187,10 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
             passages = [_passage_from_json(json.loads(line)) for line in lines if line.strip()]
         description = manifest["backend"]
         backend = create_store(settings or Settings(), description["name"]).open(build, description, passages)
+        latent: dict[str, dict[Unit, scipy_sparse.csc_matrix]] = {
+            space: {unit: scipy_sparse.load_npz(build / LATENT_TERMS.format(space=space, unit=unit)).tocsc()
+                    for unit in ("passage", "sentence")}
+            for space in manifest.get("latent_terms", [])}
     except AssistantError:  # said by the backend, with what to do (e.g. an unreachable Milvus)
         raise
     except Exception as error:  # every way a damaged file can fail to parse
@@ -185,11 +204,13 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
     problems = [] if len(passages) == manifest.get("passages") else [
         f"{len(passages)} passages, manifest says {manifest.get('passages')}"]
     problems += backend.verify(len(passages), first)
+    problems += [f"the {space} {unit} latent terms have {matrix.shape[0]} rows" for space, units in latent.items()
+                 for unit, matrix in units.items() if matrix.shape[0] != (len(passages) if unit == "passage" else first)]
     if any(p.doc_id not in documents or p.text != documents[p.doc_id].text[p.start : p.end] for p in passages):
         problems.append("passage text does not match its document")
     if problems:
         raise IndexCorruptError(f"the index in {build} is inconsistent ({'; '.join(problems)}): {REBUILD_HINT}")
-    return Index(build, manifest, documents, passages, backend, rows, sentence_passage)
+    return Index(build, manifest, documents, passages, backend, rows, sentence_passage, latent)
 
 
 def _document_from_json(data: dict) -> Document:

@@ -25,6 +25,8 @@ _CHUNK = 1 << 22
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.json"
 PASSAGES = "passages.jsonl"
+LATENT_TERMS = "latent-terms-{space}-{unit}s.npz"
+"""The latent terms of a space's passages or sentences (`embedding/sparse.py`), one row each."""
 REBUILD_HINT = "run `assistant index` to rebuild it"
 
 

@@ -3,10 +3,9 @@
 Each word is read in a language chosen by its script (`languages.script_language`): the text's own
 language when the word is in its script, else that script's default (Latin words are English,
 Cyrillic words Russian unless the text is Kazakh). Then the language's letter folding (Russian
-ё read as е), its stop words and its Snowball stemmer, or none: Kazakh words are kept whole,
-lower-cased; with only English documents in the collection a Kazakh word can match only through the
-glossary (whose Kazakh keys match word beginnings, `glossary.py`), so a suffix rule would change no
-score; a Kazakh document added later is matched word for word.
+ё read as е; Kazakh ә ғ қ ң ө ұ ү һ і read as the Russian letters people type for them), its stop
+words, and its Snowball stemmer or, where it has none, its words cut to `prefix_letters` (Kazakh:
+five), the same on the question's side and the passages'.
 """
 
 from __future__ import annotations
@@ -27,13 +26,22 @@ def _stemmer(name: str):
     return Stemmer.Stemmer(name)
 
 
+@lru_cache(maxsize=8)
+def _stopwords(code: str) -> frozenset[str]:
+    """A language's stop words, folded as its words are."""
+    spec = REGISTRY[code]  # type: ignore[index]
+    return frozenset(word.translate(spec.folding) for word in spec.stopwords()) if spec.folding else spec.stopwords()
+
+
 def _token(spec: LanguageSpec, stopwords: frozenset[str], word: str) -> str | None:
     """A lower-cased word's token in `spec`'s language, None for a stop word."""
     if spec.folding:
         word = word.translate(spec.folding)
     if word in stopwords:
         return None
-    return _stemmer(spec.stemmer).stemWord(word) if spec.stemmer else word
+    if spec.stemmer:
+        return _stemmer(spec.stemmer).stemWord(word)
+    return word[: spec.prefix_letters] if spec.prefix_letters else word
 
 
 def tokenize(text: str, language: str | None = None) -> list[str]:
@@ -44,7 +52,7 @@ def tokenize(text: str, language: str | None = None) -> list[str]:
     specs: dict[Script, tuple[LanguageSpec, frozenset[str]]] = {}
     for script in SCRIPTS:
         spec = script_language(script, language)
-        specs[script] = (spec, spec.stopwords())
+        specs[script] = (spec, _stopwords(spec.code) if spec.code in REGISTRY else spec.stopwords())
     tokens: list[str] = []
     for word in words:
         spec, stopwords = specs[script_of(word)]
@@ -57,8 +65,7 @@ def tokenize(text: str, language: str | None = None) -> list[str]:
 def stem(word: str, language: str) -> str:
     """One word's stem in `language` (lower-cased, folded; kept whole where it has no stemmer)."""
     spec = REGISTRY[language]  # type: ignore[index]
-    word = word.lower().translate(spec.folding) if spec.folding else word.lower()
-    return _stemmer(spec.stemmer).stemWord(word) if spec.stemmer else word
+    return _token(spec, frozenset(), word.lower()) or ""
 
 
 def russian_stem(word: str) -> str:

@@ -117,7 +117,7 @@ def test_questions_the_documents_answer_are_not_refused(assistant, question):
 @pytest.mark.parametrize("question", [
     "how do i reverse a linked list in python?",
     "Бешбармақты қалай дайындайды?",
-    "скока стоит тест на вич в частной клинике в алматы",
+    "скока стоит час в сауне в алматы",
 ])
 def test_questions_the_documents_do_not_answer_are_refused(assistant, question):
     answer = assistant.ask(question, 5)

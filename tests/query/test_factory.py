@@ -8,7 +8,7 @@ from assistant.evaluate.gold import MODES
 from assistant.query.factory import build_stages
 from assistant.settings import Settings
 
-PRODUCT = ["understand", "glossary", "encode", "dense", "lexical", "fuse", "order by fused score", "answering sources",
+PRODUCT = ["understand", "glossary", "encode", "dense", "latent terms", "lexical", "fuse", "order by fused score", "answering sources",
            "rerank", "order by time", "abstain (answerability model)", "compose"]
 
 
@@ -30,6 +30,7 @@ def product_with(replaced: dict[str, str | None]) -> list[str]:
     # The answerability model reads the ranker's scores: without the ranker the evidence floor decides.
     ({"ranker": "fusion"}, {"rerank": None, "abstain (answerability model)": "abstain"}),
     ({"use_glossary": False}, {"glossary": None}),
+    ({"latent_terms": False}, {"latent terms": None}),
     ({"retrieval": "lexical"}, {"order by fused score": "order by BM25", "rerank": None,
                                 "abstain (answerability model)": "abstain"}),
     ({"retrieval": "dense"}, {"order by fused score": "order by dense score", "rerank": None,

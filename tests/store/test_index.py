@@ -125,6 +125,8 @@ def test_missing_index_says_how_to_build_one(tmp_path):
         lambda build: (build / "manifest.json").write_text("{"),
         lambda build: [p.unlink() for p in (build / "lexical").iterdir()],
         lambda build: (build.parent / CURRENT_FILE).write_text("build-that-does-not-exist"),
+        lambda build: (build / "latent-terms-multilingual-passages.npz").unlink(),
+        lambda build: (build / "latent-terms-multilingual-sentences.npz").write_bytes(b"PK\x03\x04 garbage"),
     ],
 )
 def test_damaged_index_files_give_a_clear_message(small, damage):
@@ -146,6 +148,24 @@ def test_an_index_of_another_format_version_is_refused(small):
     _rewrite_manifest(small.index_dir, lambda manifest: manifest.update(format_version=999))
     with pytest.raises(IndexCorruptError, match="format version 999"):
         load_index(small.index_dir)
+
+
+def test_latent_terms_are_kept_for_every_passage_and_sentence(index):
+    """The multilingual space's latent terms: one unit row for every passage and sentence, in
+    the build beside the backend's files, named in the manifest."""
+    assert index.manifest["latent_terms"] == ["multilingual"]
+    passages, sentences = index.latent_terms["multilingual"]["passage"], index.latent_terms["multilingual"]["sentence"]
+    assert passages.shape[0] == len(index.passages) and sentences.shape[0] == len(index.sentence_passage)
+    norms = np.sqrt(np.asarray(passages.multiply(passages).sum(axis=1)).ravel())
+    assert np.allclose(norms, 1.0, atol=1e-4)
+    assert (passages.getnnz(axis=1) <= 256).all() and (passages.getnnz(axis=1) > 0).all()
+
+
+def test_an_index_without_latent_terms_is_stale_when_they_are_wanted(small, embedders):
+    _rewrite_manifest(small.index_dir, lambda m: m.update(latent_terms=[]))
+    with pytest.raises(IndexStaleError, match="latent"):
+        Assistant.open(small, embedders=embedders)
+    assert Assistant.open(small.model_copy(update={"latent_terms": False}), embedders=embedders).index.latent_terms == {}
 
 
 def test_an_index_built_by_another_model_is_stale(small, embedders):

@@ -10,19 +10,37 @@ import pytest
 from conftest import REPO
 
 from assistant import languages
-from assistant.languages import LANGUAGE_NAMES, LANGUAGES, REGISTRY, SCRIPTS, LanguageSpec, detect_language
+from assistant.languages import LANGUAGE_NAMES, LANGUAGES, REGISTRY, SCRIPTS, LanguageSpec, detect_language, in_own_letters
 from assistant.text.tokens import stem, tokenize
 
 
 def test_every_gold_question_is_detected_in_its_language():
+    """Russian and Kazakh typed in Latin letters ("skolko stoit test", "qylmystyq kodeks 270 bap")
+    included: each is read in its language, and no English question is taken for another."""
     gold = [json.loads(line) for line in (REPO / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    # Russian typed in Latin letters ("skolko stoit test") is read as English, and one Kazakh question
-    # typed with Russian letters only as Russian: their detection is issue 24's.
-    typed_plainly = {q["id"] for q in gold if q["lang"] == "ru" and not re.search("[а-яё]", q["question"], re.I)}
-    typed_plainly.add("m_kk24")
-    wrong = [(q["id"], q["lang"], detect_language(q["question"])) for q in gold
-             if q["id"] not in typed_plainly and detect_language(q["question"]) != q["lang"]]
-    assert len(gold) > 400 and not wrong and len(typed_plainly) < 30
+    wrong = [(q["id"], q["lang"], detect_language(q["question"])) for q in gold if detect_language(q["question"]) != q["lang"]]
+    latin = [q for q in gold if q["lang"] != "en" and not re.search("[\u0400-\u04ff]", q["question"])]
+    assert len(gold) > 1000 and len(latin) >= 36 and not wrong
+
+
+@pytest.mark.parametrize(("typed", "language", "read_as"), [
+    ("legalna li prostitutsiya v kazakhstane", "ru", "легална ли проституция в казахстане"),
+    ("4to delat esli policiya zabrala pasport", "ru", "что делат если полиция забрала паспорт"),
+    ("mozhno li sdelat test na HIV besplatno", "ru", "можно ли сделат тест на HIV бесплатно"),
+    ("kakoi shtraf? moi sutener zabiraet dengi", "ru", "какой штраф? мой сутенер забирает денги"),
+    ("qazaqstanda zhezokshelik qylmys pa", "kk", "қазақстанда жезокшелик қылмыс па"),
+    ("Qazaqstanda jezókshelik zańsyz ba", "kk", "қазақстанда жезөкшелик заңсыз ба"),
+    ("kalai tegin test tapsyruga bolady", "kk", "калай тегин тест тапсыруга болады"),
+    ("what if the cops take my condoms", "en", "what if the cops take my condoms"),
+    ("Is sex work legal in Kazakhstan?", "en", "Is sex work legal in Kazakhstan?"),
+    # English with names and symbols that have a "q" not before "u" (public benchmark questions).
+    ("Is the law in Qatar or Iraq like Kazakhstan's?", "en", "Is the law in Qatar or Iraq like Kazakhstan's?"),
+    ("Active Ly49Q induces neutrophil polarization.", "en", "Active Ly49Q induces neutrophil polarization."),
+    ("qSOFA scores and chromosome 6q21", "en", "qSOFA scores and chromosome 6q21"),
+])
+def test_latin_typed_russian_and_kazakh_are_read_in_their_letters(typed, language, read_as):
+    assert detect_language(typed) == language
+    assert in_own_letters(typed, language) == read_as
 
 
 def test_each_script_has_one_default_language_and_every_language_a_name():

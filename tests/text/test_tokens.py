@@ -16,9 +16,14 @@ def test_russian_words_are_stemmed_and_russian_stop_words_dropped():
     assert tokenize("ещё") == tokenize("еще")
 
 
-def test_kazakh_words_are_kept_whole_without_function_words():
-    assert tokenize("Қазақстанда жезөкшелік заңсыз ба?", "kk") == ["қазақстанда", "жезөкшелік", "заңсыз"]
-    assert tokenize("АИТВ тест қайда тапсыруға болады", "kk") == ["аитв", "тест", "тапсыруға"]
+def test_kazakh_words_are_folded_and_cut_to_five_letters_without_function_words():
+    """Kazakh has no stemmer: its words are matched by their first five letters, its own letters read
+    as the Russian ones people type instead, on both sides (so a question typed on a Russian keyboard
+    matches a passage in Kazakh letters)."""
+    assert tokenize("Қазақстанда жезөкшелік заңсыз ба?", "kk") == ["казак", "жезок", "зансы"]
+    assert tokenize("казакстанда жезокшелик зансыз ба", "kk") == tokenize("Қазақстанда жезөкшелік заңсыз ба?", "kk")
+    assert tokenize("АИТВ тест қайда тапсыруға болады", "kk") == ["аитв", "тест", "тапсы"]
+    assert tokenize("АИТВ тест кайда тапсыруга болады", "kk") == ["аитв", "тест", "тапсы"]
 
 
 def test_each_word_is_handled_by_its_script():

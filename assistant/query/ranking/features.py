@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 
 from assistant.embedding.calibration import Calibration
+from assistant.embedding.sparse import SparseVector
+from assistant.embedding.sparse import scores as sparse_scores
 from assistant.languages import REGISTRY, Language
 from assistant.query.scores import best_sentence, passage_or_best_sentence, saturate
 from assistant.query.temporal import TimeView
@@ -47,6 +49,9 @@ FEATURES: tuple[str, ...] = (
     "cyrillic_dense",  # cyrillic x max(dense_passage, dense_sentence)
     "cyrillic_bm25",  # cyrillic x bm25_expanded
     "foreign",  # the passage is in another language than the question
+    "latent",  # the latent-terms cosine of the passage or its best sentence (best over spaces; 0 if none)
+    "latent_gap",  # latent minus the best candidate's
+    "cyrillic_latent",  # cyrillic x latent
 )
 SENTENCE_FEATURES = ("dense_sentence", "coverage_sentence", "type_number", "type_when", "type_who", "cyrillic_coverage")
 """The features that differ between the sentences of one passage: the highlight weighs them (the
@@ -69,12 +74,30 @@ _DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(january|february|march|april|may|
 _NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+|\b[A-Z]{2,}\b|[«“\"][A-Z]")
 
 
+def latent_scores(index: Index, space: str, terms: SparseVector, rows: np.ndarray | None = None) -> np.ndarray:
+    """Each passage's (of `rows`, or every one's) latent-terms cosine with the question: its own or
+    its best sentence's, whichever is higher (`scores.passage_or_best_sentence`, as for dense)."""
+    matrices = index.latent_terms[space]
+    if rows is None:  # every passage: every sentence, owned as the index says
+        own = sparse_scores(matrices["passage"], terms)
+        in_sentences, owner = sparse_scores(matrices["sentence"], terms), index.sentence_passage
+    else:
+        rows = np.asarray(rows, dtype=np.int64)
+        own = sparse_scores(matrices["passage"], terms, rows)
+        sentence_rows = np.fromiter((i for row in rows for i in index.sentence_rows[row]), dtype=np.int64)
+        owner = np.repeat(np.arange(len(rows)), [len(index.sentence_rows[row]) for row in rows])
+        in_sentences = sparse_scores(matrices["sentence"], terms, sentence_rows) if len(sentence_rows) \
+            else np.zeros(0, dtype=np.float32)
+    return passage_or_best_sentence(own, best_sentence(in_sentences, owner, own))
+
+
 class Retrieved(Protocol):
     """What the features read of a question's retrieval (a `query.state.Query` has it all)."""
 
-    question: str
+    text: str
     language: Language
     vectors: dict[str, np.ndarray]
+    terms: dict[str, SparseVector]
     lexical: list[Hit]
     asked_lexical: list[Hit]
     expansion_tokens: list[str]
@@ -168,7 +191,7 @@ def compute(index: Index, calibration: Calibration, retrieval: Retrieved, rows: 
     asked = {hit.passage: saturate(hit.score, saturation) for hit in retrieval.asked_lexical}
     question_tokens = set(retrieval.tokens)
     expansion_tokens = set(retrieval.expansion_tokens)
-    wants = question_types(retrieval.question)
+    wants = question_types(retrieval.text)
     wanted = np.array([wants["number"], wants["when"], wants["who"]], dtype=np.float32)
     cyrillic = float(REGISTRY[retrieval.language].script == "cyrillic")
     present = retrieval.time.focus == "present"
@@ -214,5 +237,10 @@ def compute(index: Index, calibration: Calibration, retrieval: Retrieved, rows: 
     matrix[:, _COLUMN["cyrillic"]] = cyrillic
     matrix[:, _COLUMN["cyrillic_dense"]] = cyrillic * dense
     matrix[:, _COLUMN["cyrillic_bm25"]] = cyrillic * matrix[:, _COLUMN["bm25_expanded"]]
+    if retrieval.terms and n:
+        latent = np.max([latent_scores(index, space, terms, row_array) for space, terms in retrieval.terms.items()], axis=0)
+        matrix[:, _COLUMN["latent"]] = latent
+        matrix[:, _COLUMN["latent_gap"]] = latent - latent.max()
+        matrix[:, _COLUMN["cyrillic_latent"]] = cyrillic * latent
     return CandidateFeatures(row_array, matrix, sentence_matrices)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+from scipy import sparse as scipy_sparse
 
 from assistant.ingest.chunking import Passage
 
@@ -52,6 +53,9 @@ class IndexData:
     """The lexical tokens of each passage."""
     vectors: dict[str, dict[Unit, np.ndarray]] = field(default_factory=dict)
     """Per vector space: the passage vectors and the sentence vectors (sentences in passage order)."""
+    latent_terms: dict[str, dict[Unit, scipy_sparse.csc_matrix]] = field(default_factory=dict)
+    """Per vector space whose model gives them: the passages' and sentences' latent terms, one row
+    each, kept beside the backend's files (every backend's build reads the same)."""
 
     @property
     def sentence_passage(self) -> np.ndarray:
