@@ -32,7 +32,6 @@ from assistant.settings import Settings  # noqa: E402
 LANGUAGES = ("en", "ru", "kk")
 MINILM_FOR_ENGLISH = {"en": ["english"], "ru": ["multilingual"], "kk": ["multilingual"]}
 BOTH_FOR_ENGLISH = {"en": ["english", "multilingual"], "ru": ["multilingual"], "kk": ["multilingual"]}
-E5_FOR_ENGLISH = {"en": ["multilingual"], "ru": ["multilingual"], "kk": ["multilingual"]}
 BEFORE = {"latent_terms": False, "spaces_by_language": MINILM_FOR_ENGLISH, "read_latin_typing": False,
           "fusion_latent_weight": 0.0}
 LEVERS: list[tuple[str, dict]] = [
@@ -42,9 +41,11 @@ LEVERS: list[tuple[str, dict]] = [
     ("+ e5 for English questions too (with MiniLM)", {**BEFORE, "spaces_by_language": BOTH_FOR_ENGLISH}),
     ("+ e5 for English, latent terms for the ranker", {**BEFORE, "spaces_by_language": BOTH_FOR_ENGLISH,
                                                         "latent_terms": True}),
-    ("all levers but the latent terms in the fused score", {"fusion_latent_weight": 0.0}),
-    ("all levers, e5 and MiniLM for English, latent terms also in the fused score (the product)", {}),
-    ("the product, e5 alone for English (no MiniLM)", {"spaces_by_language": E5_FOR_ENGLISH}),
+    ("all levers but the latent terms in the fused score (e5 and MiniLM for English)",
+     {"spaces_by_language": BOTH_FOR_ENGLISH, "fusion_latent_weight": 0.0}),
+    ("all levers, e5 and MiniLM for English, latent terms also in the fused score",
+     {"spaces_by_language": BOTH_FOR_ENGLISH}),
+    ("all levers, e5 alone for English (the product)", {}),
     ("the product, latent terms in the fused score at weight 0.5 (not 0.25)", {"fusion_latent_weight": 0.5}),
     ("the product, no glossary", {"use_glossary": False}),
 ]

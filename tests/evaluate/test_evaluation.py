@@ -6,18 +6,16 @@ from assistant.evaluate.gold import MODES, _rank_metrics, evaluate, fold, is_hit
 
 GOLD = REPO / "eval" / "gold.jsonl"
 PRODUCT_MODE = "product"
-FLOORS = {"en": ("hit@3", 0.73), "ru": ("hit@3", 0.79), "kk": ("hit@5", 0.82)}
+FLOORS = {"en": ("hit@3", 0.71), "ru": ("hit@3", 0.81), "kk": ("hit@5", 0.76)}
 """Per language, a metric of the product mode on the test split that must not fall below its floor:
-measured 0.759 (en Hit@3, 158 questions), 0.840 (ru Hit@3, 81), 0.875 (kk Hit@5, 72) on 2026-12-07
+measured 0.741 (en Hit@3, 158 questions), 0.864 (ru Hit@3, 81), 0.806 (kk Hit@5, 72) on 2026-12-07
 (issue 24, eval/report.md, on the gold set that issue grew by 192 questions), minus about four
 questions' worth."""
-REFUSALS = {"en": (0.43, 0.02), "ru": (0.49, 0.03), "kk": (0.58, 0.02)}
+REFUSALS = {"en": (0.49, 0.03), "ru": (0.55, 0.05), "kk": (0.68, 0.06)}
 """Per language, the least share of out-of-scope test questions refused and the most of answerable
-ones refused: measured 0.491 and 0.006 (en: 53 out of scope, 158 answerable), 0.553 and 0.012 (ru:
-47, 81), 0.646 and 0.000 (kk: 48, 72) on 2026-12-07 (issue 24; issue 22's floors were 0.45, 0.60
-and 0.68 on its smaller set, where this model refuses 0.490, 0.571 and 0.690: eval/signals.md and the
-closing note), less about three questions' worth of recall and one or two questions more of false
-refusals."""
+ones refused: measured 0.547 and 0.019 (en: 53 out of scope, 158 answerable), 0.617 and 0.037 (ru:
+47, 81), 0.750 and 0.042 (kk: 48, 72) on 2026-12-07 (issue 24, on the gold set it grew), less about
+three questions' worth of recall and one question more of false refusals."""
 
 
 def test_hit_rule_folds_case_and_white_space():
