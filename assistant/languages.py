@@ -303,10 +303,11 @@ def in_own_letters(text: str, language: Language) -> str:
     """`text` with its Latin-letter words written in `language`'s own script when people type
     that language in Latin letters ("legalna li prostitutsiya" -> "легална ли проституция": close
     enough for the model and the stemmer, though a soft sign left out stays out);
-    unchanged otherwise. Acronyms in capitals ("HIV", "UNAIDS") stay as written."""
+    unchanged otherwise, and in a text mostly in its own letters. Acronyms in capitals ("HIV",
+    "UNAIDS") stay as written."""
     typing = REGISTRY[language].latin_typing
-    if typing is None:
-        return text
+    if typing is None or len(SCRIPTS["latin"].findall(text)) <= len(SCRIPTS["cyrillic"].findall(text)):
+        return text  # written in its own letters: a Latin word in it is a name ("PrEP", "Health and Human Rights")
 
     def read(match: re.Match[str]) -> str:
         word = match.group(0)

@@ -26,6 +26,7 @@ from assistant.query.assistant import Assistant
 from assistant.query.ranking.features import FEATURES, SENTENCE_FEATURES, compute
 from assistant.query.ranking.model import LinearRanker
 from assistant.settings import Settings
+from assistant.store.index import Index
 
 GRID_C = (0.03, 0.1, 0.3, 1.0, 3.0)
 GRID_WEIGHT = (None, "balanced")
@@ -50,7 +51,7 @@ Labeller = Callable[[GoldQuestion, int], bool]
 document is judged relevant)."""
 
 
-def holds_answer(index) -> Labeller:
+def holds_answer(index: Index) -> Labeller:
     return lambda question, row: is_hit(index.passages[row].text, question.answers)
 
 

@@ -37,6 +37,9 @@ def test_every_gold_question_is_detected_in_its_language():
     ("Is the law in Qatar or Iraq like Kazakhstan's?", "en", "Is the law in Qatar or Iraq like Kazakhstan's?"),
     ("Active Ly49Q induces neutrophil polarization.", "en", "Active Ly49Q induces neutrophil polarization."),
     ("qSOFA scores and chromosome 6q21", "en", "qSOFA scores and chromosome 6q21"),
+    # Latin words in a question written in Cyrillic are names, kept as written.
+    ("PrEP дәрісін тегін қайдан алуға болады?", "kk", "PrEP дәрісін тегін қайдан алуға болады?"),
+    ("Кто выиграл Super Bowl 50?", "ru", "Кто выиграл Super Bowl 50?"),
 ])
 def test_latin_typed_russian_and_kazakh_are_read_in_their_letters(typed, language, read_as):
     assert detect_language(typed) == language
