@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from assistant.embedding import ENGLISH
+from assistant.embedding import ENGLISH, MULTILINGUAL
 from assistant.embedding.batching import QuestionEncoder
 from assistant.query.assistant import Assistant
 from assistant.settings import Settings
@@ -174,18 +174,21 @@ def _gold_questions(settings, n):
     return [json.loads(line)["question"] for line in lines if line.strip()][:n]
 
 
-def test_ask_answers_the_same_with_and_without_cache_and_batching(index, embedder, embedders, settings):
+def test_ask_answers_the_same_with_and_without_cache_and_batching(index, embedders, settings):
+    """Every question is encoded in the multilingual space (with its latent terms, from the same pass)."""
     questions = _gold_questions(settings, 24)
+    e5 = embedders[MULTILINGUAL]
     plain = Assistant(index, embedders, settings)
-    plain._encoders[ENGLISH] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=0, window_ms=0)
+    plain._encoders[MULTILINGUAL] = QuestionEncoder.from_settings(e5, SETTINGS, cache_size=0, window_ms=0)
     expected = [plain.ask(question, 5).model_dump() for question in questions]
 
     levers = Assistant(index, embedders, settings)
-    levers._encoders[ENGLISH] = QuestionEncoder.from_settings(embedder, SETTINGS, cache_size=64, window_ms=20, max_batch=8)
+    levers._encoders[MULTILINGUAL] = QuestionEncoder.from_settings(e5, SETTINGS, cache_size=64, window_ms=20, max_batch=8)
     with ThreadPoolExecutor(8) as pool:  # concurrent: batched
         batched = list(pool.map(lambda q: levers.ask(q, 5).model_dump(), questions))
     cached = [levers.ask(question, 5).model_dump() for question in questions]  # all from the cache now
-    assert levers.question_encoder(ENGLISH).stats()["hits"] >= len(questions)
+    assert levers.question_encoder(MULTILINGUAL).stats()["hits"] >= len(questions)
+    assert levers.question_encoder(MULTILINGUAL).latent_terms
 
     def ranking(answer):
         return [(r["citation"]["doc_id"], r["citation"]["start"], r["highlight"]) for r in answer["results"]]
