@@ -64,6 +64,10 @@ def main() -> None:
         lines += ["## Public benchmark: BEIR SciFact", "",
                   "As last measured by `make eval-beir` (too slow for every `make eval`); details in `eval/beir_report.md`.",
                   "", *_first_table(beir.read_text(encoding="utf-8")), ""]
+        text = beir.read_text(encoding="utf-8")
+        if "\n## Issue 24" in text:
+            lines += ["## Public benchmarks: XQuAD (English, Russian questions) and KazQAD, before and after issue 24", "",
+                      "Details in `eval/beir_report.md`.", "", *_first_table(text.split("\n## Issue 24", 1)[1]), ""]
     for name, title, command in ABLATIONS:
         ablation = Path(__file__).with_name(name)
         if ablation.is_file():
