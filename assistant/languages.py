@@ -64,10 +64,9 @@ class LatinTyping:
     ("legalna li prostitutsiya", "qazaqstanda zhezokshelik qylmys pa"): its letters as typed, read
     longest spelling first, and the short words that tell such a text from English.
 
-    Written here rather than taken from a library: the transliteration libraries on PyPI
-    (transliterate, cyrtranslit, iuliia) read one standard romanisation each, Russian only, and
-    misread what people type ("prostitutsiya" -> "проститутсия", "kazakhstan" -> "казакхстан",
-    "4to", "policiya" -> "поликия"); none reads Kazakh."""
+    Written here rather than taken from a library: transliterate and cyrtranslit (PyPI) each read
+    one standard romanisation, and misread what people type ("prostitutsiya" -> "проститутсия",
+    "kazakhstan" -> "казакхстан", "policiya" -> "поликия", "4to"); neither reads Kazakh."""
 
     spellings: dict[str, str]
     """Latin spelling -> its Cyrillic letters ("zh" -> "ж"); the longest spelling that fits is read."""
