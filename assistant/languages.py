@@ -298,6 +298,14 @@ def typed_in_latin(text: str) -> Language | None:
 _LATIN_TYPED_WORD = re.compile(r"[a-z\u00c0-\u024f4'’]*[a-z\u00c0-\u024f][a-z\u00c0-\u024f4'’-]*", re.IGNORECASE)
 
 
+def read_question(text: str, *, latin_typing: bool = True) -> tuple[Language, str]:
+    """A question's language and its text as it is searched: in its language's own letters when it
+    was typed in Latin ones (`latin_typing`: else as asked). What `Understand` and the coverage
+    check both read."""
+    language = detect_language(text, latin_typing=latin_typing)
+    return language, in_own_letters(text, language) if latin_typing else text
+
+
 def in_own_letters(text: str, language: Language) -> str:
     """`text` with its Latin-letter words written in `language`'s own script when people type
     that language in Latin letters ("legalna li prostitutsiya" -> "легална ли проституция": close

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from assistant.languages import REGISTRY, Language, detect_language, in_own_letters, script_language, script_of
+from assistant.languages import REGISTRY, Language, read_question, script_language, script_of
 
 _WORDS = re.compile(r"[^\W_]+")
 _YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
@@ -317,8 +317,8 @@ def _as_read(question: str, language: Language | None) -> tuple[str, Language]:
     in "posle togo" are not places)."""
     if language is not None:
         return question, language
-    detected = detect_language(question)
-    return in_own_letters(question, detected), detected
+    detected, text = read_question(question)
+    return text, detected
 
 
 def _name_index(found_places: list[dict[Language, set[str]]]) -> dict[Language, dict[str, list[_Name]]]:

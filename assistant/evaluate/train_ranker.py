@@ -60,6 +60,7 @@ def collect(assistant: Assistant, gold: list[GoldQuestion], label: Labeller | No
     `label` (default: the passage holds a gold answer; then the answering sentences are kept too)."""
     fusion = Assistant(assistant.index, assistant.embedders, assistant.settings.model_copy(update={"ranker": "fusion"}))
     index, depth = assistant.index, assistant.settings.rerank_depth
+    answers = label or holds_answer(index)
     matrices: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     groups: list[np.ndarray] = []
@@ -75,11 +76,10 @@ def collect(assistant: Assistant, gold: list[GoldQuestion], label: Labeller | No
             continue
         features = compute(index, fusion.calibration, found, rows, fusion.settings.lexical_saturation)
         matrices.append(features.matrix)
-        hits = np.array([(label or holds_answer(index))(question, row) for row in rows], dtype=np.int8)
+        hits = np.array([answers(question, row) for row in rows], dtype=np.int8)
         labels.append(hits)
-        for row, per_sentence, hit in zip(rows, features.sentence_matrices, hits, strict=True):
-            if label is not None:
-                break
+        # Sentence labels need gold answers: a benchmark judges whole documents.
+        for row, per_sentence, hit in zip(rows, features.sentence_matrices, hits, strict=True) if label is None else ():
             passage = index.passages[row]
             labels_here = [is_hit(passage.text[s:e], question.answers) for s, e in passage.sentences]
             if hit and len(passage.sentences) > 1 and any(labels_here):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from assistant.embedding import ENGLISH, MULTILINGUAL, Embedder
-from assistant.languages import Language, detect_language, in_own_letters
+from assistant.languages import Language, read_question
 from assistant.query.state import Query, Resources
 from assistant.settings import Settings
 from assistant.store.index import Index
@@ -33,9 +33,7 @@ class Understand:
     name = "understand"
 
     def __call__(self, query: Query, resources: Resources) -> Query:
-        latin_typing = resources.settings.read_latin_typing
-        query.language = detect_language(query.question, latin_typing=latin_typing)
-        query.text = in_own_letters(query.question, query.language) if latin_typing else query.question
+        query.language, query.text = read_question(query.question, latin_typing=resources.settings.read_latin_typing)
         query.spaces = spaces_for(resources.settings, resources.embedders, query.language, query.index)
         query.allowed = query.filters.allowed_documents(query.index)
         query.asked_tokens = query.untranslated_tokens = tokenize(query.text, query.language)

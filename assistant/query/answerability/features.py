@@ -26,7 +26,6 @@ FEATURES: tuple[str, ...] = (
     "below_floor",  # how far below that floor it is (0 above it): far below, nothing is close
     "dense_best",  # the best candidate's calibrated cosine (max of passage and best sentence)
     "latent_best",  # the best latent-terms cosine among the candidates (0 without latent terms)
-    "english_dense_best",  # the best candidate's cosine in the English model's space alone (0 if not encoded)
     "bm25_asked_best",  # its saturated BM25 for the question as asked
     "coverage_sentence_best",  # share of the question's words (with glossary) in its best sentence
     "coverage_passage_best",  # the same in the whole passage
@@ -50,7 +49,7 @@ BEST_SENTENCES_OF = 1
 """How many of the ranker's best passages lend their closest sentence to `figure_not_in_best_sentence`
 (three lost 0.08 of dev recall: eval/answerability_levers.md)."""
 SIGNS: tuple[int, ...] = tuple({
-    "evidence_margin": 1, "below_floor": -1, "dense_best": 1, "latent_best": 1, "english_dense_best": 1, "bm25_asked_best": 1,
+    "evidence_margin": 1, "below_floor": -1, "dense_best": 1, "latent_best": 1, "bm25_asked_best": 1,
     "coverage_sentence_best": 1, "coverage_passage_best": 1, "glossary_best": 1, "unknown_words": -1,
     "unknown_words_english": -1, "idf_coverage_best": 1, "rarest_missing": -1, "place_missing": -1,
     "figure_missing": -1, "glossary_words": 1, "nothing_translated": -1, "part_missing": -1,
@@ -63,7 +62,7 @@ _FIGURE = re.compile(r"(?<![\d.,])\d{2,4}(?![\d.,]?\d)")
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 _RANKER_COLUMN = {name: RANKER_FEATURES.index(name) for name in
                   ("dense_passage", "dense_sentence", "bm25_asked", "coverage_sentence", "coverage_passage", "glossary",
-                   "latent", "english_dense")}
+                   "latent")}
 
 
 class Ranked(Protocol):
@@ -118,7 +117,6 @@ def compute(query: Ranked, calibration: Calibration, depth: int,
                 best_sentences.append(index.passages[row].text[start:end])
         values[column["dense_best"]] = max(best[_RANKER_COLUMN["dense_passage"]], best[_RANKER_COLUMN["dense_sentence"]])
         values[column["latent_best"]] = float(query.features.matrix[:, _RANKER_COLUMN["latent"]].max())
-        values[column["english_dense_best"]] = best[_RANKER_COLUMN["english_dense"]]
         for name in ("bm25_asked", "coverage_sentence", "coverage_passage", "glossary"):
             values[column[f"{name}_best"]] = best[_RANKER_COLUMN[name]]
     if best_row is None and query.ranking:
