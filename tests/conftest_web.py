@@ -71,6 +71,13 @@ def live_server(web_assistant) -> str:
 
 
 @pytest.fixture(scope="session")
+def public_server(web_assistant) -> str:
+    """The app with the private mode turned off: each answer has its own address."""
+    settings = web_assistant.settings.model_copy(update={"private_mode": False})
+    yield from _serve(Assistant(web_assistant.index, web_assistant.embedders, settings))
+
+
+@pytest.fixture(scope="session")
 def feedback_server(web_assistant, tmp_path_factory) -> tuple[str, Path]:
     """The same index served with ASSISTANT_FEEDBACK on, judgements going to a fresh SQLite file."""
     path = tmp_path_factory.mktemp("feedback") / "feedback.db"
@@ -93,7 +100,17 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1100, "height": 800})
+    yield from _page(browser, live_server)
+
+
+@pytest.fixture
+def public_page(browser, public_server):
+    """A page of the app with the private mode off."""
+    yield from _page(browser, public_server)
+
+
+def _page(browser, address: str):
+    context = browser.new_context(base_url=address, viewport={"width": 1100, "height": 800})
     page = context.new_page()
     page.set_default_timeout(30_000)
     problems = []

@@ -182,7 +182,7 @@ def interface_text(page: str) -> str:
     return " ".join(parser.text)
 
 
-ALLOWED_LATIN = {"Markdown", "BibTeX", "CSL-JSON", "Enter", "Shift"}
+ALLOWED_LATIN = {"Markdown", "BibTeX", "CSL-JSON", "Enter", "Shift", "Escape"}  # formats and key names
 
 
 @pytest.mark.parametrize(("lang", "question"), [("ru", RU_QUESTION), ("kk", KK_QUESTION)])

@@ -75,7 +75,8 @@ def test_bad_filters_are_a_readable_422_page(client, params, says):
 
 def test_answer_page_has_an_h1_keeps_the_question_and_hints_right(client):
     page = client.get("/", params={"q": QUESTION}).text
-    assert page.count("<h1") == 1 and '<h1 id="page-heading">Ask the documents</h1>' in page
+    # The answer takes the screen: the page's heading is there for screen readers only.
+    assert page.count("<h1") == 1 and '<h1 id="page-heading" class="visually-hidden">Ask the documents</h1>' in page
     assert re.search(r'<textarea id="question" name="q"[^>]*>Is sex work legal in Kazakhstan\?</textarea>', page)
     hint = re.search(r'<p id="ask-hint" class="hint">(.*?)</p>', page).group(1)
     assert hint == "Press Ask to send; Enter starts a new line." and "Enter sends" not in hint
@@ -115,6 +116,7 @@ def test_feedback_on_keeps_verdicts_in_sqlite_and_exports_gold_lines(feedback_cl
     client, path = feedback_client
     page = client.get("/", params={"q": QUESTION}).text
     assert page.count('data-verdict="answers"') == len(cards(page)) and '"feedback": true' in page
+    assert "The feedback buttons save the question and passage on the server of this service." in page
     good = judgement(web_assistant)
     assert client.post("/api/feedback", json={**good, "verdict": "wrong"}).json() == {"saved": True}
     assert client.post("/api/feedback", json=good).json() == {"saved": True}  # changed their mind: one row
@@ -210,3 +212,60 @@ def test_feedback_file_default_is_outside_git(tmp_path):
     assert Settings().feedback_file.name == "feedback.db"
     gitignore = (REPO / ".gitignore").read_text()
     assert "/feedback.db" in gitignore
+
+
+# Private mode (on by default) -------------------------------------------------------------------
+
+
+def title(page: str) -> str:
+    return re.search(r"<title>(.*?)</title>", page, flags=re.S).group(1)
+
+
+def test_private_mode_posts_the_question_and_keeps_it_out_of_the_title(client, web_assistant):
+    assert Settings().private_mode is True
+    page = client.get("/").text
+    form = re.search(r'<form id="ask-form"[^>]*>', page).group(0)
+    assert 'method="post"' in form and 'autocomplete="off"' in form
+    # Without JS the form posts: the answer comes back with the question nowhere in the title.
+    assert 'action="/"' in form and 'action="/?lang=ru"' in client.get("/", params={"lang": "ru"}).text
+    posted = client.post("/?lang=ru", content=f"q={QUESTION}", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert posted.status_code == 200 and QUESTION not in title(posted.text)
+    assert cards(posted.text) and html.escape(QUESTION) in posted.text.split('id="page-data"')[0]
+    assert '<html lang="ru">' in posted.text
+    expected = web_assistant.ask(QUESTION).results[0].citation
+    assert f"start={expected.start}&amp;end={expected.end}" in cards(posted.text)[0]
+    # A shared link (GET) is answered too, still without the question in the title.
+    assert QUESTION not in title(client.get("/", params={"q": QUESTION}).text)
+    # An empty posted question is the chat page, and broken form encoding is not an error.
+    assert client.post("/", content=b"q=%ff%fe", headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 200
+
+
+def test_public_mode_has_the_question_in_the_address_and_title(web_assistant):
+    settings = web_assistant.settings.model_copy(update={"private_mode": False})
+    with TestClient(create_app(Assistant(web_assistant.index, web_assistant.embedders, settings))) as public:
+        page = public.get("/", params={"q": QUESTION}).text
+    assert title(page).startswith(QUESTION)
+    assert 'method="get"' in re.search(r'<form id="ask-form"[^>]*>', page).group(0)
+    assert "each one is in this page&#39;s address" in page
+
+
+@pytest.mark.parametrize("lang, leave, privacy", [
+    ("en", "Leave quickly", "your questions are not kept on the server or in this browser"),
+    ("ru", "Быстро уйти", "ваши вопросы не хранятся ни на сервере, ни в этом браузере"),
+    ("kk", "Тез кету", "сұрақтарыңыз серверде де, осы браузерде де сақталмайды"),
+])
+def test_every_page_can_be_left_quickly_and_says_what_is_kept(client, lang, leave, privacy):
+    for path in ["/", "/documents/nope"]:
+        page = client.get(path, params={"lang": lang}).text
+        link = re.search(r'<a id="leave"[^>]*>(.*?)</a>', page, flags=re.S)
+        assert link and link.group(1) == leave and 'href="about:blank"' in link.group(0)
+    page = client.get("/", params={"lang": lang}).text
+    assert privacy in re.search(r'<p id="privacy" class="privacy">(.*?)</p>', page).group(1)
+
+
+def test_the_leave_page_is_the_operators_choice_and_only_a_web_address(web_assistant):
+    with pytest.raises(ValueError):
+        Settings(leave_url="javascript:alert(1)")
+    settings = web_assistant.settings.model_copy(update={"leave_url": "https://example.org/weather"})
+    with TestClient(create_app(Assistant(web_assistant.index, web_assistant.embedders, settings))) as other:
+        assert 'data-href="https://example.org/weather"' in other.get("/").text

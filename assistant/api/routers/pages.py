@@ -18,11 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import QueryParams
 
 from assistant.answer.model import Answer, Citation
 from assistant.api.dependencies import current_assistant
 from assistant.errors import QuestionError
-from assistant.i18n import UI_LANGUAGES, from_accept_language, ngettext
+from assistant.i18n import N_, UI_LANGUAGES, from_accept_language, ngettext
 from assistant.ingest.corpus import Document, page_at
 from assistant.languages import LANGUAGE_NAMES, LANGUAGES
 from assistant.query.assistant import Assistant
@@ -160,8 +161,9 @@ class PageRequest:
     language: str | None = None
 
     @classmethod
-    def of(cls, request: Request) -> PageRequest:
-        params = request.query_params
+    def of(cls, request: Request, form: QueryParams | None = None) -> PageRequest:
+        """From the query string, or from a posted form (the private mode's form)."""
+        params = request.query_params if form is None else form
         blank = lambda name: (params.get(name) or "").strip() or None  # noqa: E731
         return cls(q=(params.get("q") or "").strip(), k=blank("k"),
                    doc_ids=[d for d in params.getlist("doc_ids") if d.strip()],
@@ -187,7 +189,20 @@ class PageRequest:
 async def chat(request: Request, assistant: Assistant = Depends(current_assistant)):
     """The chat page; with `q`, the answer rendered server-side so it works without JS (filters
     `doc_ids`, `year_from`, `year_to`, `language` as in POST /api/ask; `lang` for the interface)."""
-    ui, asked = ui_for(request), PageRequest.of(request)
+    return await _chat_page(request, assistant, PageRequest.of(request))
+
+
+@router.post("/", response_class=HTMLResponse)
+async def chat_posted(request: Request, assistant: Assistant = Depends(current_assistant)):
+    """The chat page's form in private mode, without JS: the same fields as `GET /`, in an
+    `application/x-www-form-urlencoded` body, so the question stays out of the address and the
+    history. The body is already bounded (`max_request_bytes`)."""
+    form = QueryParams((await request.body()).decode("utf-8", errors="replace"))
+    return await _chat_page(request, assistant, PageRequest.of(request, form))
+
+
+async def _chat_page(request: Request, assistant: Assistant, asked: PageRequest) -> HTMLResponse:
+    ui = ui_for(request)
     answer, error, status = None, None, 200
     if asked.q:
         try:
@@ -196,10 +211,13 @@ async def chat(request: Request, assistant: Assistant = Depends(current_assistan
                 year_to=_int(asked.year_to), language=asked.language)
         except QuestionError as problem:
             error, status = problem.render(ui.lang), 422
-    feedback = bool(getattr(assistant.settings, "feedback", False))
-    context = {"ui": ui, "q": asked.q, "asked": asked, "answer": answer, "error": error, "feedback": feedback,
-               "sources": _sources(assistant), "examples": _examples(ui, assistant.settings.example_questions),
-               "switch": _language_links(request), "page_data": _page_data(ui, asked, answer, feedback)}
+    settings = assistant.settings
+    feedback = settings.feedback
+    context = {**_common(request, assistant, ui), "q": asked.q, "asked": asked, "answer": answer, "error": error,
+               "feedback": feedback, "sources": _sources(assistant), "private": settings.private_mode,
+               "examples": _examples(ui, settings.example_questions),
+               "privacy_note": privacy_note(ui, private=settings.private_mode, feedback=feedback),
+               "page_data": _page_data(ui, asked, answer, settings)}
     response = templates.TemplateResponse(request, "index.html", context, status_code=status)
     response.headers["vary"] = "Accept-Language"
     return response
@@ -212,15 +230,32 @@ def source(request: Request, doc_id: str, start: str | None = None, end: str | N
     and for a PDF the start of each page."""
     ui = ui_for(request)
     document = assistant.index.documents.get(doc_id)
-    switch = _language_links(request)
+    common = _common(request, assistant, ui)
     if document is None:
-        return templates.TemplateResponse(request, "not_found.html", {"ui": ui, "doc_id": doc_id, "switch": switch},
-                                          status_code=404)
+        return templates.TemplateResponse(request, "not_found.html", {**common, "doc_id": doc_id}, status_code=404)
     first, last = _span(document, start, end)
-    context = {"ui": ui, "doc": document, "meta": document.metadata, "items": document_items(document, first, last),
+    context = {**common, "doc": document, "meta": document.metadata, "items": document_items(document, first, last),
                "span": (first, last) if first is not None else None, "asked_span": start is not None,
-               "span_page": page_at(document.pages, first) if first is not None else None, "switch": switch}
+               "span_page": page_at(document.pages, first) if first is not None else None}
     return templates.TemplateResponse(request, "document.html", context)
+
+
+def _common(request: Request, assistant: Assistant, ui: Ui) -> dict:
+    """What every page's frame needs: the interface, the language switch, "Leave quickly"."""
+    return {"ui": ui, "switch": _language_links(request), "leave_url": assistant.settings.leave_url}
+
+
+PRIVATE_NOTE = N_("About privacy: your questions are not kept on the server or in this browser. The conversation "
+                  "stays in this tab until you clear it, leave or close the tab.")
+PUBLIC_NOTE = N_("About privacy: your questions are not kept on the server, but each one is in this page's address "
+                 "and the browser's history.")
+FEEDBACK_NOTE = N_("The feedback buttons save the question and passage on the server of this service.")
+
+
+def privacy_note(ui: Ui, *, private: bool, feedback: bool) -> str:
+    """The one line on the chat page that says what is kept and where."""
+    note = ui._(PRIVATE_NOTE if private else PUBLIC_NOTE)
+    return f"{note} {ui._(FEEDBACK_NOTE)}" if feedback else note
 
 
 def _examples(ui: Ui, questions: list[str]) -> list[tuple[str, str]]:
@@ -240,14 +275,15 @@ def _language_links(request: Request) -> list[dict]:
             for code, name in LANGUAGE_NAMES.items()]
 
 
-def _page_data(ui: Ui, asked: PageRequest, answer: Answer | None, feedback: bool) -> dict:
-    """What app.js needs from the server: the interface's messages, whether feedback is on, and the
-    answer shown (so Back and Forward can show it again without asking)."""
+def _page_data(ui: Ui, asked: PageRequest, answer: Answer | None, settings) -> dict:
+    """What app.js needs from the server: the interface's messages, whether feedback and the private
+    mode are on, and the answer shown (so the conversation can start from it without asking)."""
     shown = None
     if answer is not None:
         shown = answer.said_in(ui.lang).model_dump(mode="json")
-    return {"lang": ui.lang, "carry": ui.carry, "messages": ui.script_messages(), "feedback": feedback,
-            "request": asked.as_json() if answer is not None else None, "answer": shown}
+    return {"lang": ui.lang, "carry": ui.carry, "messages": ui.script_messages(), "feedback": settings.feedback,
+            "private": settings.private_mode, "request": asked.as_json() if answer is not None else None,
+            "answer": shown}
 
 
 def _int(value: str | None) -> int | str | None:
