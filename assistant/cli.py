@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
 from assistant.i18n import N_, UI_LANGUAGES, from_environment, supported
@@ -19,12 +21,36 @@ from assistant.languages import LANGUAGES
 from assistant.settings import Settings
 from assistant.ui import Ui
 
+if TYPE_CHECKING:
+    from assistant.query.assistant import Assistant, Rebuild
+
 log = logging.getLogger("assistant")
 
 BOLD, RESET = "\033[1m", "\033[0m"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status. When stdout is a pipe its reader closed (`assistant docs |
+    head -1`), stop quietly, as Python's documentation advises (library/signal.html, "Note on
+    SIGPIPE"): stdout pointed at /dev/null, so the flush at exit cannot fail again, and the status
+    a process ended by SIGPIPE has in a shell, 141."""
+    try:
+        try:
+            status = _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not at exit, where it could only print a traceback
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return CLOSED_PIPE
+    return status
+
+
+CLOSED_PIPE = 128 + 13
+"""The exit status when stdout's reader is gone: 128 + SIGPIPE, as a shell reports a command SIGPIPE ended."""
+
+
+def _run(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     ui = Ui(interface_language(argv))
     parser = _parser(ui)
@@ -95,7 +121,7 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
     docs = command("docs", _docs, _("List the documents in the index: id, title, publisher, year, passages."))
     docs.add_argument("--json", action="store_true", help=_("print the list as JSON"))
 
-    ask = command("ask", _ask, _("Ask a question; print ranked, cited passages."))
+    ask = command("ask", _ask, _("Ask a question; print ranked, cited passages (a missing index is built first)."))
     ask.add_argument("question")
     ask.add_argument("--k", type=int, default=None, help=_("how many passages (default 5)"))
     ask.add_argument("--json", action="store_true", help=_("print the answer object as JSON"))
@@ -170,7 +196,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         print(ui._("added {doc_id}: {title} ({size})").format(doc_id=item.document.doc_id, title=repr(meta.title),
                                                               size=size))
         for warning in item.warnings:
-            print(ui._("warning: {message}").format(message=warning), file=sys.stderr)
+            print(ui._("warning: {message}").format(message=f"{item.document.doc_id}: {warning}"), file=sys.stderr)
     print(ui._("index: {documents}, {passages}, updated in {seconds} s").format(
         documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
         passages=ui.n_("{n} passage", "{n} passages", index.manifest["passages"]),
@@ -218,10 +244,9 @@ def _docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.query.assistant import Assistant
-
-    answer = Assistant.open(settings).ask(args.question, args.k, doc_ids=args.doc_ids, year_from=args.year_from,
-                                          year_to=args.year_to, language=args.language)
+    assistant = _open_assistant(args, settings, "missing")
+    answer = assistant.ask(args.question, args.k, doc_ids=args.doc_ids, year_from=args.year_from,
+                           year_to=args.year_to, language=args.language)
     if args.json:
         print(answer.model_dump_json(indent=2))
     else:
@@ -284,13 +309,27 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _open_assistant(args: argparse.Namespace, settings: Settings, rebuild: Rebuild) -> Assistant:
+    """The index loaded, or built first as `rebuild` says (`ask`: a missing one; `serve`: a missing
+    or stale one), saying so on stderr before the build's progress."""
+    from assistant.query.assistant import Assistant
+
+    ui: Ui = args.ui
+
+    def building(reasons: list[str]) -> None:
+        print(ui._("building the index in {folder} ({reasons})").format(
+            folder=settings.index_dir, reasons="; ".join(ui._(reason) for reason in reasons)), file=sys.stderr)
+
+    return Assistant.open(settings, rebuild=rebuild, building=building)
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from assistant.api import create_app
-    from assistant.query.assistant import Assistant, use_query_threads
+    from assistant.query.assistant import use_query_threads
 
-    assistant = Assistant.open(settings, rebuild="stale")
+    assistant = _open_assistant(args, settings, "stale")
     use_query_threads(settings, assistant.embedders)
     assistant.warm_up()
     print(args.ui._("serving on {address}").format(address=f"http://{settings.host}:{settings.port}"), file=sys.stderr)

@@ -4,12 +4,13 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, REPO
 
 from assistant.answer.abstain import partly_answered
 from assistant.answer.asked import PARTS_BY_NAME
@@ -56,7 +57,7 @@ def test_ask_prints_readable_cited_passages(index_env):
 def test_bad_input_is_one_line_on_stderr_with_exit_code_2(tmp_path, index_env):
     cases = [
         (("ask", "   "), index_env, "question is empty"),
-        (("ask", "HIV testing", "--index", str(tmp_path / "none")), index_env, "no index"),
+        (("docs", "--index", str(tmp_path / "none")), index_env, "no index"),  # `ask` builds a missing one
         (("index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i")), {}, "does not exist"),
     ]
     for args, env, message in cases:
@@ -148,16 +149,21 @@ class Terminal(io.StringIO):
         return True
 
 
-@pytest.fixture
-def small_library(tmp_path, monkeypatch):
-    for name, value in ENGLISH.items():
-        monkeypatch.setenv(name, value)
-    corpus = tmp_path / "corpus"
+def small_corpus(corpus):
+    """Two one-line reports, titled and dated (no publisher), in a new folder `corpus`."""
     corpus.mkdir()
     for name, text in [("alpha", "Outreach workers in Almaty hand out condoms and rapid HIV test kits."),
                        ("beta", "The shelter in Karaganda takes in survivors of trafficking for ninety days.")]:
         (corpus / f"{name}.txt").write_text(f"{name.title()} report\n\n{text}\n", encoding="utf-8")
         (corpus / f"{name}.toml").write_text(f'title = "{name.title()} report"\ndate = "2020"\n', encoding="utf-8")
+    return corpus
+
+
+@pytest.fixture
+def small_library(tmp_path, monkeypatch):
+    for name, value in ENGLISH.items():
+        monkeypatch.setenv(name, value)
+    corpus = small_corpus(tmp_path / "corpus")
     paths = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
     assert main(["index", *paths]) == 0
     return paths, corpus
@@ -218,3 +224,73 @@ def test_a_refusal_names_the_missing_part_and_a_partial_answer_says_so_first(ind
     lines = format_answer(partial, bold=False, ui=Ui("kk")).splitlines()
     assert lines[0] == "Жауап толық емес: құжаттарда бұл туралы айтылады, бірақ жаза да, мерзім де көрсетілмеген."
     assert lines[1] == "" and "Жауап толық емес" not in "\n".join(lines[1:])
+
+
+# A missing index, a closed pipe, warnings ---------------------------------------------------------
+
+
+@pytest.mark.models  # the command builds an index with the real models
+def test_ask_builds_a_missing_index_says_so_on_stderr_and_answers(tmp_path):
+    corpus = small_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    index.mkdir()  # an empty folder: no index in it yet
+    paths = ["--corpus", str(corpus), "--index", str(index)]
+    first = run("ask", "Who hands out rapid HIV test kits?", "--k", "1", *paths, env=ENGLISH)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.startswith(f"building the index in {index} (there is no index yet)\n"), first.stderr
+    assert "passages: 100%" in first.stderr  # the build's progress follows the line, on stderr
+    assert first.stderr.count("building the index") == 1 and "Traceback" not in first.stderr
+    assert first.stdout.startswith("These sources run to 2020."), first.stdout
+    assert "[1] Alpha report, 2020" in first.stdout and "rapid HIV test kits" in first.stdout
+    assert "building" not in first.stdout and "%" not in first.stdout  # results only
+
+    again = run("ask", "Where is the shelter?", "--k", "1", *paths, env=ENGLISH)  # built once: used as it is
+    assert again.returncode == 0 and "building" not in again.stderr and "[1] Beta report, 2020" in again.stdout
+
+    # In the reader's language; and a build that cannot be done is one error line after it.
+    nothing = run("--lang", "ru", "ask", "HIV", "--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "empty"),
+                  env=ENGLISH)
+    assert nothing.returncode == 2 and "Traceback" not in nothing.stderr
+    said = [line for line in nothing.stderr.splitlines() if line.strip()]
+    assert said[0] == f"строится индекс в {tmp_path / 'empty'} (индекса ещё нет)", said
+    assert len(said) == 2 and said[1].startswith("ошибка: ") and "does not exist" in said[1], said
+    assert nothing.stdout == ""
+
+
+def run_into_closed_pipe(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The command with its stdout a pipe whose reader is gone before the first line (as `| head -1`
+    is gone after its line, so every later write fails: here the first one does, every time)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "assistant.cli", *args], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=300, env={**os.environ, **(env or {})})
+    finally:
+        os.close(write_end)
+
+
+def test_docs_ask_and_eval_end_quietly_when_the_reader_of_stdout_is_gone(index_env, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text((REPO / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    for args in (("docs",), ("docs", "--json"), ("ask", "HIV testing"), ("eval", "--gold", str(gold))):
+        result = run_into_closed_pipe(*args, env={**index_env, **ENGLISH})
+        assert result.returncode == 141, (args, result.returncode, result.stderr)  # 128 + SIGPIPE, as a shell says
+        for trace in ("Traceback", "BrokenPipeError", "Exception ignored", "error"):
+            assert trace not in result.stderr, (args, result.stderr)
+    shell = subprocess.run(f"{shlex.quote(sys.executable)} -m assistant.cli docs | head -1", shell=True, capture_output=True,
+                           text=True, timeout=300, env={**os.environ, **index_env, **ENGLISH})  # as people run it
+    assert shell.stdout.startswith("ID ") and len(shell.stdout.splitlines()) == 1 and "Traceback" not in shell.stderr
+
+
+@pytest.mark.models  # small_library builds an index with the real models
+def test_add_prints_each_warning_once_on_stderr_and_only_results_on_stdout(small_library, tmp_path):
+    paths, _ = small_library
+    new = tmp_path / "gamma.txt"
+    new.write_text("Gamma report\n\nA lawyer answers questions about the 2024 law by telephone.\n", encoding="utf-8")
+    result = run("add", str(new), "--title", "Gamma report", "--date", "2024", *paths, env=ENGLISH)  # no publisher
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "publisher" in line]
+    assert warnings == ["warning: gamma: no publisher in the file or the flags: citations will lack it (re-add with "
+                        "--publisher ..., or edit corpus/gamma.toml and run `assistant index`)"], result.stderr
+    assert result.stdout.splitlines()[0] == "added gamma: 'Gamma report' (1 passage)"
+    assert len(result.stdout.splitlines()) == 2 and result.stdout.splitlines()[1].startswith("index: 3 documents, ")

@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
+from typing import Literal
 
 from assistant.answer.coverage import CorpusCoverage
 from assistant.answer.model import Answer
@@ -31,7 +34,7 @@ from assistant.query.validation import Filters, validate_filters, validate_k, va
 from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import Index, expected_manifest, load_index, stale_reasons
-from assistant.store.layout import CURRENT_FILE, load_manifest
+from assistant.store.layout import CURRENT_FILE, current_build, load_manifest
 from assistant.text.glossary import Glossary
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,27 @@ def use_query_threads(settings: Settings, embedders: dict[str, Embedder] | None 
         import torch
 
         torch.set_num_threads(settings.query_torch_threads)
+
+
+Rebuild = Literal["never", "missing", "stale", "ignore"]
+"""What `Assistant.open` does about a missing or stale index (see there)."""
+NO_INDEX_YET = N_("there is no index yet")
+"""The reason `Assistant.open` gives for building a missing index (a message id: shown translated)."""
+
+
+def index_exists(index_dir: Path) -> bool:
+    """Whether `index_dir` has an index in use (a damaged one counts: it is not simply missing)."""
+    try:
+        current_build(index_dir)
+    except IndexMissingError:
+        return False
+    except IndexCorruptError:
+        pass
+    return True
+
+
+def _log_rebuild(reasons: list[str]) -> None:
+    log.warning("rebuilding the index: %s", "; ".join(reasons))
 
 
 WARM_UP_QUESTIONS = ("Is sex work legal?", "Где сдать тест на ВИЧ?", "Заң не дейді?")
@@ -109,17 +133,27 @@ class Assistant:
             return True
 
     @classmethod
-    def open(cls, settings: Settings, *, rebuild: str = "never", embedders: dict[str, Embedder] | None = None) -> Assistant:
-        """Load the index. `rebuild`: "never" refuses a stale index, "stale" rebuilds a missing or
-        stale one (make serve), "ignore" loads whatever is there."""
+    def open(cls, settings: Settings, *, rebuild: Rebuild = "never", embedders: dict[str, Embedder] | None = None,
+             building: Callable[[list[str]], None] | None = None) -> Assistant:
+        """Load the index. `rebuild`: "never" refuses a missing or stale index, "missing" builds a
+        missing one and refuses a stale one (`assistant ask`), "stale" rebuilds a missing or stale
+        one (`assistant serve`, make serve), "ignore" loads whatever is there. Before a build,
+        `building` is given the reasons (NO_INDEX_YET for a missing index, which comes first,
+        before the models load: a first start may spend a while exporting one); by default they
+        are logged as a warning."""
+        announce = building or _log_rebuild
+        if rebuild in ("missing", "stale") and not index_exists(settings.index_dir):
+            announce([NO_INDEX_YET])
+            embedders = embedders or create_embedders(settings, cached=True)
+            return cls(build_index(settings, embedders), embedders, settings)
         embedders = embedders or create_embedders(settings, cached=True)
         if rebuild == "stale":
             reasons = cls.stale(settings, embedders)
             if reasons:
-                log.warning("rebuilding the index: %s", "; ".join(reasons))
+                announce(reasons)
                 return cls(build_index(settings, embedders), embedders, settings)
         index = load_index(settings.index_dir, settings)
-        if rebuild == "never":
+        if rebuild in ("never", "missing"):
             reasons = stale_reasons(index.manifest, expected_manifest(settings, embedders))
             if reasons:
                 raise IndexStaleError(N_("the index is out of date ({reasons}): run `assistant index` to rebuild it"),
@@ -132,7 +166,7 @@ class Assistant:
         try:
             manifest = load_manifest(settings.index_dir)
         except IndexMissingError:
-            return ["there is no index yet"]
+            return [NO_INDEX_YET]
         except IndexCorruptError as error:
             return [str(error)]
         return stale_reasons(manifest, expected_manifest(settings, embedders))

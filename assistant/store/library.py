@@ -20,7 +20,6 @@ holds document text only: questions are encoded without it, so they are never wr
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +44,6 @@ from assistant.store.backends import Change
 from assistant.store.build import build_in, changing
 from assistant.store.index import Index, load_index
 from assistant.store.transaction import Journal, begin, checkpoint, undo
-
-log = logging.getLogger(__name__)
 
 _SIDECAR_ORDER = ("title", "publisher", "date", "date_note", "year", "url", "language", "source_file")
 _SIDECAR_HEADER = "# Written by `assistant add`; edit it and run `assistant index` to change the citation.\n"
@@ -80,7 +77,9 @@ def add_documents(
 ) -> tuple[list[Added], Index]:
     """Add `paths` to the corpus and update the index; all of them or, on any error (or a kill at
     any moment: see transaction.py), none. Bad files are refused before the lock is taken; the
-    checks against the collection run under it."""
+    checks against the collection run under it. Each `Added` carries its warnings (metadata its
+    citations will lack, a refused --url) for the caller to show: they are not logged here as
+    well, so `assistant add` prints each once."""
     if not paths:
         raise CorpusError("no file given: assistant add FILE [FILE...]")
     if len(paths) > 1 and (title or url):
@@ -131,8 +130,6 @@ def add_documents(
         index = build_in(settings, embedders, journal, progress=progress, change=Change(added=added_ids))
     for item in incoming:
         item.added.passages = index.passage_counts[item.added.document.doc_id]
-        for warning in item.added.warnings:
-            log.warning("%s: %s", item.added.document.doc_id, warning)
     return [item.added for item in incoming], index
 
 
