@@ -345,6 +345,18 @@ def test_axe_finds_no_violations(browser, live_server, size, scheme):
             results = axe.run(page)
             if results.violations_count:
                 problems[name] = results.generate_report()
+        # What the script draws: a Kazakh conversation (the answer card, a card's menu open), and a
+        # source opened inside the page.
+        page.goto("/?lang=kk")
+        ask(page, "Қазақстанда секс-жұмыс заңды ма?")
+        page.locator("li.card details.copy-as").first.evaluate("d => d.open = true")
+        for name in ["conversation-kk", "source-in-page"]:
+            results = axe.run(page)
+            if results.violations_count:
+                problems[name] = results.generate_report()
+            if name == "conversation-kk":
+                page.locator("li.card a.cite-link").first.click()
+                page.locator("#source-view mark#passage").wait_for()
         assert not problems, "\n".join(f"{name}: {report}" for name, report in problems.items())
     finally:
         context.close()
@@ -357,10 +369,11 @@ CURRENT_LAW_EXAMPLES = (0, 2)
 2024 anti-trafficking law take effect?"); the others ask about 2012 services."""
 
 
-@pytest.mark.parametrize("viewport", PHONES, ids=lambda v: f"{v['width']}x{v['height']}")
+@pytest.mark.parametrize(("viewport", "scheme"), [(PHONES[0], "light"), (PHONES[0], "dark"), (PHONES[1], "light")],
+                         ids=lambda v: f"{v['width']}x{v['height']}" if isinstance(v, dict) else v)
 @pytest.mark.parametrize("lang", ["en", "ru", "kk"])
 def test_on_a_phone_each_example_opens_on_its_first_quotation_and_how_recent_it_is(
-        browser, live_server, tmp_path, viewport, lang):
+        browser, live_server, tmp_path, viewport, scheme, lang):
     """Each of the page's examples, in each interface language, opened from its link on a phone:
     the first screen holds the question, the answer card (rank 1's highlighted sentence, its source
     and year, how recent the sources are) and the start of the ranked list; for a question about
@@ -368,7 +381,8 @@ def test_on_a_phone_each_example_opens_on_its_first_quotation_and_how_recent_it_
     the first screen says that it may have changed. Screenshots go to $SCREENSHOT_DIR when set."""
     shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(base_url=live_server, viewport=viewport, locale=lang, is_mobile=True)
+    context = browser.new_context(base_url=live_server, viewport=viewport, locale=lang, is_mobile=True,
+                                  color_scheme=scheme)
     page = context.new_page()
     try:
         page.goto(f"/?lang={lang}")
@@ -380,7 +394,7 @@ def test_on_a_phone_each_example_opens_on_its_first_quotation_and_how_recent_it_
             exchange = page.locator("#thread .exchange").last
             first = exchange.locator("li.card").first
             expect(first).to_be_attached()
-            page.screenshot(path=str(shots / f"example{number + 1}-{lang}-{viewport['width']}x{viewport['height']}.png"))
+            page.screenshot(path=str(shots / f"example{number + 1}-{lang}-{viewport['width']}x{viewport['height']}-{scheme}.png"))
             # The page scrolls the new exchange to the top (below the "Leave quickly" corner).
             assert 0 <= exchange.locator("h2.question").bounding_box()["y"] < 70
             # The first screen ends where the sticky question form begins (bounding boxes are

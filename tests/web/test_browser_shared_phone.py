@@ -57,7 +57,7 @@ def test_focus_never_lands_under_the_ask_form_or_the_corner(browser, live_server
         covered, stops = [], 0
         for _ in range(60):
             page.keyboard.press("Tab")
-            page.wait_for_timeout(30)  # the scroll that follows focus
+            page.wait_for_timeout(100)  # the scroll that follows focus
             stops += 1
             if not uncovered(page):
                 covered.append(page.evaluate("document.activeElement.outerHTML.slice(0, 80)"))

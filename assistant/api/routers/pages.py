@@ -1,8 +1,10 @@
 """The HTML pages: the chat page and the source page, rendered server-side with Jinja2.
 
-Every page works without JavaScript (`GET /?q=...` renders the answer, filters included);
-`web/static/app.js` makes asking faster, keeps the conversation in the browser's history and adds
-the copy, share and feedback buttons. Templates autoescape everything; the interface speaks the
+Every page works without JavaScript: `GET /?q=...` renders the answer, filters included, and in
+the private mode (the default) the form posts the same fields to `POST /`, keeping the question out
+of the address. `web/static/app.js` makes asking faster, keeps the conversation (in the tab's memory,
+or in its history with the private mode off), opens sources inside the page and adds the copy,
+share and feedback buttons and "Leave quickly". Templates autoescape everything; the interface speaks the
 language of `?lang=` or of the browser (`assistant/i18n.py`), quotations keep their own.
 """
 
@@ -27,7 +29,7 @@ from assistant.i18n import N_, UI_LANGUAGES, from_accept_language, ngettext
 from assistant.ingest.corpus import Document, page_at
 from assistant.languages import LANGUAGE_NAMES, LANGUAGES
 from assistant.query.assistant import Assistant
-from assistant.settings import PROJECT_ROOT
+from assistant.settings import PROJECT_ROOT, Settings
 from assistant.ui import Ui
 
 WEB_DIR = PROJECT_ROOT / "web"
@@ -246,7 +248,7 @@ def _common(request: Request, assistant: Assistant, ui: Ui) -> dict:
 
 
 PRIVATE_NOTE = N_("About privacy: your questions are not kept on the server or in this browser. The conversation "
-                  "stays in this tab until you clear it, leave or close the tab.")
+                  "is only in this tab until you clear it, leave, reload or close the tab.")
 PUBLIC_NOTE = N_("About privacy: your questions are not kept on the server, but each one is in this page's address "
                  "and the browser's history.")
 FEEDBACK_NOTE = N_("The feedback buttons save the question and passage on the server of this service.")
@@ -275,7 +277,7 @@ def _language_links(request: Request) -> list[dict]:
             for code, name in LANGUAGE_NAMES.items()]
 
 
-def _page_data(ui: Ui, asked: PageRequest, answer: Answer | None, settings) -> dict:
+def _page_data(ui: Ui, asked: PageRequest, answer: Answer | None, settings: Settings) -> dict:
     """What app.js needs from the server: the interface's messages, whether feedback and the private
     mode are on, and the answer shown (so the conversation can start from it without asking)."""
     shown = None
