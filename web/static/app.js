@@ -220,7 +220,9 @@ function updateLanguageLinks() {
 }
 
 function clearConversation() {
+  if (chat.source) showChat(); // "Clear conversation" is in the form, which stays beside a source
   chat.conversation = [];
+  chat.returnTo = null;
   renderConversation();
   byId("question").value = "";
   history.replaceState(chatState(), "", chatAddress());
