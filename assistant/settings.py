@@ -249,8 +249,9 @@ class Settings(BaseSettings):
     feedback_file: Path = PROJECT_ROOT / "feedback.db"
     # The chat page on a shared phone. Private (the default): a question goes in the request's body,
     # never in the address, the tab's title or its history, and the conversation lives only in the
-    # tab's memory (a "Share link" button makes an address on demand). Off: each answer has its own
-    # address (`/?q=...`), so Back and Forward walk the conversation and a reload keeps it.
+    # tab's memory ("Share" makes an address on demand and says that it holds the question). Off:
+    # each answer has its own address (`/?q=...`), so Back and Forward walk the conversation and a
+    # reload keeps it.
     private_mode: bool = Field(default=True, description="Keep questions out of the page's address, title and history.")
     # Where "Leave quickly" (or Escape pressed twice) takes the tab, replacing the page in its
     # history: a blank page by default, or a neutral site of the operator's choosing.

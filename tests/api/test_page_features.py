@@ -236,6 +236,11 @@ def test_private_mode_posts_the_question_and_keeps_it_out_of_the_title(client, w
     assert f"start={expected.start}&amp;end={expected.end}" in cards(posted.text)[0]
     # A shared link (GET) is answered too, still without the question in the title.
     assert QUESTION not in title(client.get("/", params={"q": QUESTION}).text)
+    # An oversized body is refused before it is read; a question over the limit gets the page's error.
+    huge = client.post("/", content=b"q=" + b"a" * 70_000, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 413
+    long = client.post("/", content=b"q=" + b"a " * 2_000, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert long.status_code == 422 and 'class="error"' in long.text
     # An empty posted question is the chat page, and broken form encoding is not an error.
     assert client.post("/", content=b"q=%ff%fe", headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 200
 
