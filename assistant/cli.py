@@ -1,4 +1,4 @@
-"""The `assistant` command: index, ask, serve, eval, add, remove, docs, feedback. Errors are one line on
+"""The `assistant` command: index, ask, serve, eval, add, remove, docs, feedback, operator. Errors are one line on
 stderr, exit code 2. What it says to people is in the language of `--lang` (before the command:
 `assistant --lang ru ask ...`), else of the environment (LANGUAGE, LC_ALL, LC_MESSAGES, LANG); what it
 prints for programs (`--json`, `feedback export`) never changes with the language.
@@ -7,6 +7,7 @@ prints for programs (`--json`, `feedback export`) never changes with the languag
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -148,6 +149,13 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
     feedback.add_argument("action", choices=["export"], help=_("export: print the judgements as gold-file lines"))
     feedback.add_argument("--out", type=Path, default=None, help=_("write the lines to this file instead of stdout"))
     feedback.add_argument("--split", choices=["dev", "test"], default="dev", help=_("the split the lines get (default dev)"))
+
+    operator = command("operator", _operator, _("The operator's sign-in, kept in the operator file (ASSISTANT_OPERATOR_FILE, "
+                                                 "default ./operator.toml)."))
+    operator.add_argument("action", choices=["set-password", "token"],
+                          help=_("set-password: store the password (typed twice on a terminal, else read once from "
+                                 "standard input); token: print a new bearer token for the API, shown only once"))
+    operator.add_argument("--name", default="token", help=_("the token's name, to tell tokens apart (default: token)"))
     return parser
 
 
@@ -306,6 +314,32 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> int:
         args.out.write_text(text, encoding="utf-8")
     print(ui.n_("{n} gold line from the judgements in", "{n} gold lines from the judgements in", count)
           + f" {path}" + (f" -> {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def _operator(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.operator.credentials import MAX_PASSWORD_CHARS, create_token, set_password
+
+    ui: Ui = args.ui
+    path = settings.operator_file
+    if args.action == "token":
+        token = create_token(path, args.name)
+        print(token)
+        print(ui._("the token above is shown only this once: keep it now ({path} holds only its hash)").format(
+            path=path), file=sys.stderr)
+        return 0
+    if sys.stdin.isatty():
+        password = getpass.getpass(ui._("Operator password: "))
+        if getpass.getpass(ui._("The same password again: ")) != password:
+            raise AssistantError(N_("the two passwords differ: nothing changed"))
+    else:
+        try:
+            password = sys.stdin.read(MAX_PASSWORD_CHARS + 3)  # one more than any password and its line ending
+        except UnicodeDecodeError:
+            raise AssistantError(N_("the password is not valid UTF-8 text")) from None
+        password = password[:-2] if password.endswith("\r\n") else password.removesuffix("\n")
+    set_password(path, password)
+    print(ui._("the operator's password is stored (as a hash) in {path}").format(path=path), file=sys.stderr)
     return 0
 
 

@@ -52,6 +52,10 @@ class UnknownDocumentError(QuestionError):
     """A request names a document the collection does not have (HTTP 404)."""
 
 
+class OperatorError(AssistantError):
+    """The operator file (sign-in credentials) is unreadable or damaged, or a credential is refused."""
+
+
 @contextmanager
 def quieted(logger: str | None, level: int) -> Iterator[None]:
     """A library's logger (None: the root logger) raised to `level` for a while: it would print a

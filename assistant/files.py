@@ -33,11 +33,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes | str) -> None:
-    """Replace `path` with `data` (text is written as UTF-8) atomically and durably."""
+def write_durably(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+    """Replace `path` with `data` (text is written as UTF-8) atomically and durably. With `mode`
+    (e.g. 0o600 for a file of secrets) the temporary file is created with that mode, so the content
+    is never readable by others even for a moment, and the rename keeps it; without, the umask's."""
     scratch = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        with open(scratch, "wb") as handle:
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+        if mode is not None:
+            os.fchmod(fd, mode)  # exactly `mode`, whatever the umask took away
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())

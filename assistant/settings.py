@@ -247,6 +247,10 @@ class Settings(BaseSettings):
     # (ASSISTANT_FEEDBACK_FILE; kept out of git).
     feedback: bool = Field(default=False, description="Keep readers' judgements of passages (off by default).")
     feedback_file: Path = PROJECT_ROOT / "feedback.db"
+    # The operator's sign-in (issue 26): a TOML file, mode 0600 and kept out of git, holding the
+    # password's argon2id hash and the sha256 of each bearer token, written only by `assistant
+    # operator set-password` and `assistant operator token`. Absent, sign-in is off.
+    operator_file: Path = PROJECT_ROOT / "operator.toml"
     # The chat page on a shared phone. Private (the default): a question goes in the request's body,
     # never in the address, the tab's title or its history, and the conversation lives only in the
     # tab's memory ("Share" makes an address on demand and says that it holds the question). Off:

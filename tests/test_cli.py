@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -294,3 +295,98 @@ def test_add_prints_each_warning_once_on_stderr_and_only_results_on_stdout(small
                         "--publisher ..., or edit corpus/gamma.toml and run `assistant index`)"], result.stderr
     assert result.stdout.splitlines()[0] == "added gamma: 'Gamma report' (1 passage)"
     assert len(result.stdout.splitlines()) == 2 and result.stdout.splitlines()[1].startswith("index: 3 documents, ")
+
+
+OPERATOR_PASSWORD = "correct horse battery staple"
+
+
+def operator_env(path) -> dict:
+    return {**ENGLISH, "ASSISTANT_OPERATOR_FILE": str(path)}
+
+
+def run_operator(*args: str, path, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant.cli", "operator", *args], capture_output=True, text=True,
+                          timeout=120, input=stdin, env={**os.environ, **operator_env(path)})
+
+
+def test_operator_set_password_reads_standard_input_once_and_stores_only_a_hash(tmp_path):
+    from assistant.operator.credentials import OperatorCredentials, verify_password
+
+    path = tmp_path / "operator.toml"
+    result = run_operator("set-password", path=path, stdin=OPERATOR_PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and str(path) in result.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert OPERATOR_PASSWORD not in path.read_text(encoding="utf-8")
+    credentials = OperatorCredentials.load(path)
+    assert credentials is not None and credentials.password_hash.startswith("$argon2id$")
+    assert verify_password(credentials, OPERATOR_PASSWORD)  # one trailing newline stripped, nothing else
+    assert not verify_password(credentials, OPERATOR_PASSWORD + "\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".operator.toml.lock", "operator.toml"]
+
+
+def test_operator_set_password_refuses_a_short_one_in_one_line_with_exit_2(tmp_path):
+    path = tmp_path / "operator.toml"
+    result = run_operator("set-password", path=path, stdin="too short\n")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "12" in result.stderr and result.stdout == ""
+    assert not path.exists()
+    russian = subprocess.run([sys.executable, "-m", "assistant.cli", "--lang", "ru", "operator", "set-password"],
+                             capture_output=True, text=True, timeout=120, input="",
+                             env={**os.environ, **operator_env(path)})
+    assert russian.returncode == 2 and "пароль" in russian.stderr and russian.stderr.count("\n") == 1
+
+
+def test_operator_set_password_on_a_terminal_asks_twice_and_refuses_two_different(tmp_path, monkeypatch, capsys):
+    from assistant.operator.credentials import OperatorCredentials, verify_password
+
+    path = tmp_path / "operator.toml"
+    for name, value in operator_env(path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+    typed = iter([OPERATOR_PASSWORD, OPERATOR_PASSWORD + "x"])
+    prompts = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or next(typed))
+    assert main(["operator", "set-password"]) == 2
+    assert len(prompts) == 2
+    err = capsys.readouterr().err
+    assert "differ" in err and err.count("\n") == 1
+    assert not path.exists()
+    typed = iter([OPERATOR_PASSWORD, OPERATOR_PASSWORD])
+    assert main(["operator", "set-password"]) == 0
+    credentials = OperatorCredentials.load(path)
+    assert credentials is not None and verify_password(credentials, OPERATOR_PASSWORD)
+
+
+def test_operator_token_is_printed_once_and_only_its_hash_is_kept(tmp_path):
+    from assistant.operator.credentials import OperatorCredentials, verify_token
+
+    path = tmp_path / "operator.toml"
+    result = run_operator("token", "--name", "office laptop", path=path)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n" and len(token) >= 40
+    assert "only" in result.stderr and token not in result.stderr
+    assert token not in path.read_text(encoding="utf-8")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    credentials = OperatorCredentials.load(path)
+    assert credentials is not None and verify_token(credentials, token)
+    assert [t.name for t in credentials.tokens] == ["office laptop"]
+    assert not verify_token(credentials, token.upper())
+
+
+@pytest.mark.parametrize("content", [
+    b'password_hash = "unterminated\n',
+    b"tokens = " + b"[" * 10_000 + b"]" * 10_000 + b"\n",
+    b"# " + b"x" * 70_000 + b"\n",
+    b"password_hash = 42\n",
+], ids=["syntax", "deep", "oversized", "wrong type"])
+def test_operator_commands_on_a_damaged_file_say_one_line_naming_it(tmp_path, content):
+    path = tmp_path / "operator.toml"
+    path.write_bytes(content)
+    for args, stdin in [(("token",), ""), (("set-password",), OPERATOR_PASSWORD)]:
+        result = run_operator(*args, path=path, stdin=stdin)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and str(path) in result.stderr and "Traceback" not in result.stderr
+        assert result.stdout == ""
+    assert path.read_bytes() == content
