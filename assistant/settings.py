@@ -251,6 +251,8 @@ class Settings(BaseSettings):
     # password's argon2id hash and the sha256 of each bearer token, written only by `assistant
     # operator set-password` and `assistant operator token`. Absent, sign-in is off.
     operator_file: Path = PROJECT_ROOT / "operator.toml"
+    # How long a sign-in lasts (the session cookie's age; sessions live in the server's memory only).
+    operator_session_minutes: int = Field(default=120, ge=1, le=24 * 60)
     # The chat page on a shared phone. Private (the default): a question goes in the request's body,
     # never in the address, the tab's title or its history, and the conversation lives only in the
     # tab's memory ("Share" makes an address on demand and says that it holds the question). Off:

@@ -24,6 +24,7 @@ from assistant.api.models import document_limits
 from assistant.api.routers import ask, docs, documents, feedback, health
 from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
 from assistant.i18n import N_, Message
+from assistant.operator.sessions import Sessions, SignInThrottle
 from assistant.query.assistant import Assistant
 
 access_log = logging.getLogger("assistant.access")
@@ -42,7 +43,7 @@ SECURITY_HEADERS = {
 
 def create_app(assistant: Assistant) -> FastAPI:
     """The app serving `assistant`: JSON API, chat and source pages, OpenAPI docs."""
-    from assistant.api.routers import pages
+    from assistant.api.routers import operator, pages
 
     app = FastAPI(
         title="Cited-passage assistant",
@@ -52,6 +53,8 @@ def create_app(assistant: Assistant) -> FastAPI:
         redoc_url=None,
     )
     app.state.assistant = assistant
+    app.state.operator_sessions = Sessions(assistant.settings.operator_session_minutes * 60)
+    app.state.sign_in_throttle = SignInThrottle()
     app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes)
     app.add_middleware(HeadersAndAccessLog)
     app.middleware("http")(reload_changed_index)
@@ -63,7 +66,8 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.add_exception_handler(QuestionError, bad_question)  # type: ignore[arg-type]
     app.add_exception_handler(AssistantError, unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, internal_error)
-    for router in (health.router, ask.router, documents.router, feedback.router, docs.router, pages.router):
+    for router in (health.router, ask.router, documents.router, feedback.router, docs.router, operator.router,
+                   pages.router):
         app.include_router(router)
     app.mount("/static", pages.static_files(), name="static")
     app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")

@@ -215,7 +215,7 @@ async def _chat_page(request: Request, assistant: Assistant, asked: PageRequest)
             error, status = problem.render(ui.lang), 422
     settings = assistant.settings
     feedback = settings.feedback
-    context = {**_common(request, assistant, ui), "q": asked.q, "asked": asked, "answer": answer, "error": error,
+    context = {**page_frame(request, assistant, ui), "q": asked.q, "asked": asked, "answer": answer, "error": error,
                "feedback": feedback, "sources": _sources(assistant), "private": settings.private_mode,
                "examples": _examples(ui, settings.example_questions),
                "privacy_note": privacy_note(ui, private=settings.private_mode, feedback=feedback),
@@ -232,7 +232,7 @@ def source(request: Request, doc_id: str, start: str | None = None, end: str | N
     and for a PDF the start of each page."""
     ui = ui_for(request)
     document = assistant.index.documents.get(doc_id)
-    common = _common(request, assistant, ui)
+    common = page_frame(request, assistant, ui)
     if document is None:
         return templates.TemplateResponse(request, "not_found.html", {**common, "doc_id": doc_id}, status_code=404)
     first, last = _span(document, start, end)
@@ -242,7 +242,7 @@ def source(request: Request, doc_id: str, start: str | None = None, end: str | N
     return templates.TemplateResponse(request, "document.html", context)
 
 
-def _common(request: Request, assistant: Assistant, ui: Ui) -> dict:
+def page_frame(request: Request, assistant: Assistant, ui: Ui) -> dict:
     """What every page's frame needs: the interface, the language switch, "Leave quickly"."""
     return {"ui": ui, "switch": _language_links(request), "leave_url": assistant.settings.leave_url}
 

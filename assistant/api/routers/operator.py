@@ -1,0 +1,192 @@
+"""The operator area: sign-in, sign-out, and the collection as a table (`/operator`), with the same
+list as JSON (`/api/operator/documents`). Upload, correction and removal (issue 26) build on it.
+
+Sign-in is off unless the operator file exists (`assistant operator set-password`): then every route
+here answers 404, as if it did not exist. A browser signs in with the password and gets a session
+cookie (HttpOnly, SameSite=Strict, Secure over HTTPS, expiring); every change it asks for carries
+the session's CSRF token. A program sends `Authorization: Bearer TOKEN` (`assistant operator
+token`), which no other site can make a browser send, so it needs no CSRF token. Failed sign-ins are
+slowed per client (`SignInThrottle`). The asking page stays open to everyone.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from assistant.api.dependencies import current_assistant
+from assistant.api.models import DocumentSummary, ErrorResponse
+from assistant.api.routers.documents import summary
+from assistant.api.routers.pages import page_frame, templates, ui_for
+from assistant.i18n import N_
+from assistant.operator.credentials import OperatorCredentials, verify_password, verify_token
+from assistant.operator.sessions import Session, Sessions, SignInThrottle
+from assistant.query.assistant import Assistant
+
+router = APIRouter()
+
+SESSION_COOKIE = "operator_session"
+SIGN_IN_COOKIE = "operator_sign_in"
+"""A random value set with the sign-in form and posted back with it: a page on another site cannot
+read it, so it cannot sign a browser in to an account of its choosing (login CSRF)."""
+NOT_SIGNED_IN = N_("sign in first: this needs the operator's session or a bearer token")
+BAD_CSRF = N_("the form is out of date or came from elsewhere: reload the page and try again")
+
+
+class OperatorDocument(DocumentSummary):
+    """A document as the operator page lists it."""
+
+    year_estimate: int | None = None
+    pages: int | None = None
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who is asking: a browser's session (with its CSRF token), or a program's bearer token."""
+
+    session_id: str | None = None
+    session: Session | None = None
+
+
+def credentials(request: Request, assistant: Assistant = Depends(current_assistant)) -> OperatorCredentials:
+    """The operator file's credentials; 404 when there is none (sign-in is off)."""
+    found = OperatorCredentials.load(assistant.settings.operator_file)
+    if found is None:
+        raise HTTPException(404, "Not Found")
+    return found
+
+
+def _sessions(request: Request) -> Sessions:
+    return request.app.state.operator_sessions
+
+
+def _throttle(request: Request) -> SignInThrottle:
+    return request.app.state.sign_in_throttle
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def signed_in(request: Request, found: OperatorCredentials = Depends(credentials)) -> Operator | None:
+    """The operator behind this request, or None."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return Operator() if verify_token(found, token.strip()) else None
+    session_id = request.cookies.get(SESSION_COOKIE)
+    session = _sessions(request).get(session_id)
+    return Operator(session_id, session) if session else None
+
+
+def operator_required(operator: Operator | None = Depends(signed_in)) -> Operator:
+    """For the JSON routes: 401 without a session or token."""
+    if operator is None:
+        raise HTTPException(401, NOT_SIGNED_IN, headers={"www-authenticate": "Bearer"})
+    return operator
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A posted urlencoded form (bounded by the app's body limit); the last value of each field."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _documents(assistant: Assistant) -> list[OperatorDocument]:
+    """The collection as the operator sees it, newest first: the API's summary, plus the year's
+    estimate and the page count."""
+    rows = []
+    for doc_id, document in assistant.index.documents.items():
+        rows.append(OperatorDocument(**summary(assistant, doc_id).model_dump(),
+                                     year_estimate=document.metadata.year_estimate,
+                                     pages=len(document.pages) if document.pages else None))
+    return sorted(rows, key=lambda row: (row.year or row.year_estimate or 0, row.title), reverse=True)
+
+
+@router.get("/operator/sign-in", response_class=HTMLResponse, include_in_schema=False)
+def sign_in_page(request: Request, found: OperatorCredentials = Depends(credentials),
+                 assistant: Assistant = Depends(current_assistant)):
+    return _sign_in_form(request, assistant)
+
+
+def _sign_in_form(request: Request, assistant: Assistant, error: str | None = None, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    ui = ui_for(request)
+    nonce = secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request, "operator_sign_in.html", {**page_frame(request, assistant, ui), "nonce": nonce, "error": error},
+        status_code=status, headers=headers)
+    response.set_cookie(SIGN_IN_COOKIE, nonce, max_age=600, path="/operator", httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
+
+
+@router.post("/operator/sign-in", response_class=HTMLResponse, include_in_schema=False)
+async def sign_in(request: Request, found: OperatorCredentials = Depends(credentials),
+                  assistant: Assistant = Depends(current_assistant)):
+    """The password checked (argon2, in a worker thread); a session cookie on success."""
+    ui = ui_for(request)
+    form = await _form(request)
+    nonce = request.cookies.get(SIGN_IN_COOKIE) or ""
+    if not nonce or not hmac.compare_digest(nonce.encode(), form.get("nonce", "").encode("utf-8", "replace")):
+        return _sign_in_form(request, assistant, ui._(BAD_CSRF), status=403)
+    client, throttle = _client(request), _throttle(request)
+    wait = throttle.wait(client)
+    if wait > 0:
+        seconds = int(wait) + 1
+        return _sign_in_form(request, assistant, ui.say(N_("too many failed sign-ins: wait {seconds} s and try again"),
+                                                        seconds=seconds),
+                             status=429, headers={"retry-after": str(seconds)})
+    if not await run_in_threadpool(verify_password, found, form.get("password", "")):
+        throttle.failed(client)
+        return _sign_in_form(request, assistant, ui._(N_("wrong password")), status=401)
+    throttle.succeeded(client)
+    session_id, _ = _sessions(request).open()
+    response = RedirectResponse(ui.url("/operator"), status_code=303)
+    response.set_cookie(SESSION_COOKIE, session_id, max_age=int(_sessions(request).lifetime), path="/",
+                        httponly=True, samesite="strict", secure=_secure(request))
+    response.delete_cookie(SIGN_IN_COOKIE, path="/operator")
+    return response
+
+
+@router.post("/operator/sign-out", include_in_schema=False)
+async def sign_out(request: Request, operator: Operator | None = Depends(signed_in)):
+    ui = ui_for(request)
+    if operator is not None and operator.session is not None:
+        if not operator.session.csrf_matches((await _form(request)).get("csrf")):
+            raise HTTPException(403, BAD_CSRF)
+        _sessions(request).close(operator.session_id)
+    response = RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/operator", response_class=HTMLResponse, include_in_schema=False)
+def operator_page(request: Request, operator: Operator | None = Depends(signed_in),
+                  assistant: Assistant = Depends(current_assistant)):
+    """The collection as a table; the sign-in page for anyone not signed in."""
+    ui = ui_for(request)
+    if operator is None or operator.session is None:
+        return RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
+    context = {**page_frame(request, assistant, ui), "documents": _documents(assistant), "csrf": operator.session.csrf}
+    return templates.TemplateResponse(request, "operator.html", context)
+
+
+@router.get("/api/operator/documents", tags=["operator"], responses={
+    401: {"model": ErrorResponse, "description": "Not signed in: no session cookie or bearer token."},
+    404: {"model": ErrorResponse, "description": "Sign-in is off: there is no operator file."},
+    503: {"model": ErrorResponse, "description": "The operator file is damaged."}})
+def operator_documents(operator: Operator = Depends(operator_required),
+                       assistant: Assistant = Depends(current_assistant)) -> list[OperatorDocument]:
+    """The collection as the operator page lists it (a session cookie or `Authorization: Bearer`)."""
+    return _documents(assistant)

@@ -1,0 +1,126 @@
+"""The operator area's sign-in (issue 26, first part), through TestClient on the real index: absent
+without an operator file; the password form with its anti-forgery value; the session cookie's
+flags; CSRF on sign-out; bearer tokens for the JSON route; failed sign-ins slowed."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import create_app
+from assistant.operator.credentials import create_token, set_password
+from assistant.query.assistant import Assistant
+
+PASSWORD = "correct horse battery staple"
+ROUTES = [("get", "/operator"), ("get", "/operator/sign-in"), ("post", "/operator/sign-in"),
+          ("post", "/operator/sign-out"), ("get", "/api/operator/documents")]
+
+
+def app_with(web_assistant, operator_file, base_url: str = "http://testserver") -> TestClient:
+    settings = web_assistant.settings.model_copy(update={"operator_file": operator_file})
+    return TestClient(create_app(Assistant(web_assistant.index, web_assistant.embedders, settings)),
+                      base_url=base_url, follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def operator_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("operator") / "operator.toml"
+    set_password(path, PASSWORD)
+    return path
+
+
+def sign_in(client: TestClient, password: str = PASSWORD):
+    form = client.get("/operator/sign-in")
+    nonce = re.search(r'name="nonce" value="([^"]+)"', form.text).group(1)
+    return client.post("/operator/sign-in", data={"nonce": nonce, "password": password})
+
+
+def test_without_an_operator_file_the_routes_do_not_exist(web_assistant, tmp_path):
+    with app_with(web_assistant, tmp_path / "absent.toml") as client:
+        for method, path in ROUTES:
+            assert getattr(client, method)(path).status_code == 404, path
+
+
+def test_not_signed_in_is_sent_to_sign_in_or_refused(web_assistant, operator_file):
+    with app_with(web_assistant, operator_file) as client:
+        page = client.get("/operator")
+        assert page.status_code == 303 and page.headers["location"] == "/operator/sign-in"
+        refused = client.get("/api/operator/documents")
+        assert refused.status_code == 401 and "sign in" in refused.json()["error"]
+        assert client.get("/api/operator/documents", headers={"authorization": "Bearer forged"}).status_code == 401
+        # The asking page stays open to everyone.
+        assert client.get("/").status_code == 200
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_lists_the_collection(web_assistant, operator_file):
+    with app_with(web_assistant, operator_file) as client:
+        signed = sign_in(client)
+        assert signed.status_code == 303 and signed.headers["location"] == "/operator"
+        cookie = next(v for k, v in signed.headers.multi_items() if k == "set-cookie" and v.startswith("operator_session="))
+        flags = cookie.lower()
+        assert "httponly" in flags and "samesite=strict" in flags and "max-age=7200" in flags and "secure" not in flags
+        page = client.get("/operator")
+        assert page.status_code == 200
+        for document in web_assistant.index.documents.values():
+            assert document.metadata.title in html.unescape(page.text)
+        listed = client.get("/api/operator/documents").json()
+        assert {row["doc_id"] for row in listed} == set(web_assistant.index.documents)
+        assert all(row["passages"] > 0 for row in listed)
+
+
+def test_the_cookie_is_secure_over_https(web_assistant, operator_file):
+    with app_with(web_assistant, operator_file, base_url="https://testserver") as client:
+        cookie = next(v for k, v in sign_in(client).headers.multi_items()
+                      if k == "set-cookie" and v.startswith("operator_session="))
+        assert "secure" in cookie.lower()
+
+
+def test_sign_in_needs_the_forms_own_value(web_assistant, operator_file):
+    with app_with(web_assistant, operator_file) as client:
+        forged = client.post("/operator/sign-in", data={"nonce": "guess", "password": PASSWORD})
+        assert forged.status_code == 403 and "operator_session" not in forged.headers.get("set-cookie", "")
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(web_assistant, operator_file):
+    with app_with(web_assistant, operator_file) as client:
+        sign_in(client)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/operator").text).group(1)
+        assert client.post("/operator/sign-out", data={"csrf": "forged"}).status_code == 403
+        assert client.get("/operator").status_code == 200  # still signed in
+        out = client.post("/operator/sign-out", data={"csrf": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/operator/sign-in"
+        assert client.get("/operator").status_code == 303
+        assert client.get("/api/operator/documents").status_code == 401
+
+
+def test_a_bearer_token_opens_the_json_route(web_assistant, tmp_path):
+    path = tmp_path / "operator.toml"
+    set_password(path, PASSWORD)
+    token = create_token(path, "office uploads")
+    with app_with(web_assistant, path) as client:
+        listed = client.get("/api/operator/documents", headers={"authorization": f"Bearer {token}"})
+        assert listed.status_code == 200 and len(listed.json()) == len(web_assistant.index.documents)
+        # A token is not a browser session: the HTML page still asks for sign-in.
+        assert client.get("/operator", headers={"authorization": f"Bearer {token}"}).status_code == 303
+
+
+def test_failed_sign_ins_are_slowed_per_client(web_assistant, tmp_path):
+    path = tmp_path / "operator.toml"
+    set_password(path, PASSWORD)
+    with app_with(web_assistant, path) as client:
+        statuses = [sign_in(client, "wrong password!").status_code for _ in range(6)]
+        assert statuses[:5] == [401] * 5
+        slowed = sign_in(client, PASSWORD)  # even the right password waits its turn
+        assert slowed.status_code == 429 and int(slowed.headers["retry-after"]) >= 1
+        assert "operator_session" not in slowed.headers.get("set-cookie", "")
+
+
+def test_a_damaged_operator_file_is_one_clear_error(web_assistant, tmp_path):
+    path = tmp_path / "operator.toml"
+    path.write_text("password_hash = " + "[" * 5_000)  # deep, but under the size limit
+    with app_with(web_assistant, path) as client:
+        response = client.get("/api/operator/documents")
+        assert response.status_code == 503 and "not valid TOML" in response.json()["error"]
