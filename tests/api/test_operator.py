@@ -124,3 +124,62 @@ def test_a_damaged_operator_file_is_one_clear_error(web_assistant, tmp_path):
     with app_with(web_assistant, path) as client:
         response = client.get("/api/operator/documents")
         assert response.status_code == 503 and "not valid TOML" in response.json()["error"]
+
+
+# Removing a document ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_collection(tmp_path, embedders):
+    """Three one-line reports, indexed with the real models, served with an operator file."""
+    from assistant.settings import Settings
+    from assistant.store.build import build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in [("alpha", "Outreach workers in Almaty hand out condoms and rapid HIV test kits."),
+                       ("beta", "The shelter in Karaganda takes in survivors of trafficking for ninety days."),
+                       ("gamma", "A lawyer answers questions about the 2024 law by telephone.")]:
+        (corpus / f"{name}.txt").write_text(f"{name.title()} report\n\n{text}\n", encoding="utf-8")
+        (corpus / f"{name}.toml").write_text(f'title = "{name.title()} report"\ndate = "2020"\n', encoding="utf-8")
+    operator_file = tmp_path / "operator.toml"
+    set_password(operator_file, PASSWORD)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", operator_file=operator_file)
+    assistant = Assistant(build_index(settings, embedders, progress=False), embedders, settings)
+    with TestClient(create_app(assistant), follow_redirects=False) as client:
+        yield client, corpus, operator_file
+
+
+def test_removing_from_the_page_asks_first_and_takes_the_document_out(small_collection):
+    client, corpus, _ = small_collection
+    assert client.get("/operator/documents/beta/remove").status_code == 303  # not signed in
+    sign_in(client)
+    confirm = client.get("/operator/documents/beta/remove")
+    assert confirm.status_code == 200 and "Beta report" in confirm.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', confirm.text).group(1)
+    assert client.post("/operator/documents/beta/remove", data={"csrf": "forged"}).status_code == 403
+    assert {d["doc_id"] for d in client.get("/api/documents").json()} == {"alpha", "beta", "gamma"}
+    done = client.post("/operator/documents/beta/remove", data={"csrf": csrf})
+    assert done.status_code == 303 and done.headers["location"] == "/operator"
+    # The running service answers from the new collection at once, without a restart.
+    assert {d["doc_id"] for d in client.get("/api/documents").json()} == {"alpha", "gamma"}
+    assert not (corpus / "beta.txt").exists() and not (corpus / "beta.toml").exists()
+    cited = {r["citation"]["doc_id"] for r in client.post("/api/ask", json={"question": "shelter in Karaganda"}).json()["results"]}
+    assert "beta" not in cited
+    assert "Beta report" not in client.get("/operator").text
+
+
+def test_the_json_route_removes_with_a_token_or_a_session_and_its_csrf_token(small_collection):
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "script")
+    assert client.delete("/api/operator/documents/alpha").status_code == 401
+    assert client.delete("/api/operator/documents/nope", headers={"authorization": f"Bearer {token}"}).status_code == 404
+    assert client.delete("/api/operator/documents/alpha", headers={"authorization": f"Bearer {token}"}).status_code == 204
+    sign_in(client)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/operator").text).group(1)
+    assert client.delete("/api/operator/documents/beta").status_code == 403  # a session without its token
+    assert client.delete("/api/operator/documents/beta", headers={"x-csrf-token": csrf}).status_code == 204
+    last = client.delete("/api/operator/documents/gamma", headers={"x-csrf-token": csrf})
+    assert last.status_code == 409 and "last document" in last.json()["error"]
+    assert [d["doc_id"] for d in client.get("/api/documents").json()] == ["gamma"]
+    assert sorted(p.name for p in corpus.iterdir()) == ["gamma.toml", "gamma.txt"]

@@ -24,10 +24,13 @@ from assistant.api.dependencies import current_assistant
 from assistant.api.models import DocumentSummary, ErrorResponse
 from assistant.api.routers.documents import summary
 from assistant.api.routers.pages import page_frame, templates, ui_for
+from assistant.errors import CorpusError
 from assistant.i18n import N_
 from assistant.operator.credentials import OperatorCredentials, verify_password, verify_token
 from assistant.operator.sessions import Session, Sessions, SignInThrottle
 from assistant.query.assistant import Assistant
+from assistant.store.library import remove_document
+from assistant.store.transaction import CollectionBusyError
 
 router = APIRouter()
 
@@ -190,3 +193,72 @@ def operator_documents(operator: Operator = Depends(operator_required),
                        assistant: Assistant = Depends(current_assistant)) -> list[OperatorDocument]:
     """The collection as the operator page lists it (a session cookie or `Authorization: Bearer`)."""
     return _documents(assistant)
+
+
+# Removing a document ------------------------------------------------------------------------------
+
+
+def _check_csrf(request: Request, operator: Operator, given: str | None) -> None:
+    """A browser session's change must carry its CSRF token (a form field or `X-CSRF-Token`); a
+    bearer token is not sent by browsers on their own, so it needs none."""
+    if operator.session is not None and not operator.session.csrf_matches(
+            given or request.headers.get("x-csrf-token")):
+        raise HTTPException(403, BAD_CSRF)
+
+
+async def _remove(assistant: Assistant, doc_id: str) -> None:
+    """Take `doc_id` out through the collection's one transactional path (lock, journal, rebuild,
+    switch), the loaded models reused; the server answers from the new index on its next request.
+    An unknown id is 404, the last document or a change already running is 409."""
+    if doc_id not in assistant.index.documents:
+        raise HTTPException(404, UNKNOWN_DOCUMENT)
+    try:
+        await run_in_threadpool(remove_document, assistant.settings, doc_id, embedders=assistant.embedders,
+                                wait=False)
+    except CollectionBusyError as error:
+        raise HTTPException(409, error.render()) from None
+    except CorpusError as error:
+        raise HTTPException(409, error.render()) from None
+    await run_in_threadpool(assistant.refresh)
+
+
+UNKNOWN_DOCUMENT = N_("no such document in the collection: the operator page lists them")
+
+
+@router.delete("/api/operator/documents/{doc_id}", status_code=204, tags=["operator"], responses={
+    401: {"model": ErrorResponse, "description": "Not signed in."},
+    403: {"model": ErrorResponse, "description": "A browser session without its CSRF token (X-CSRF-Token)."},
+    404: {"model": ErrorResponse, "description": "No such document, or sign-in is off."},
+    409: {"model": ErrorResponse, "description": "The last document, or another change is running."},
+    503: {"model": ErrorResponse, "description": "The operator file is damaged."}})
+async def delete_document(doc_id: str, request: Request, operator: Operator = Depends(operator_required),
+                          assistant: Assistant = Depends(current_assistant)) -> Response:
+    """Remove a document from the collection (its file and sidecar, the index rebuilt)."""
+    _check_csrf(request, operator, None)
+    await _remove(assistant, doc_id)
+    return Response(status_code=204)
+
+
+@router.get("/operator/documents/{doc_id}/remove", response_class=HTMLResponse, include_in_schema=False)
+def confirm_removal(doc_id: str, request: Request, operator: Operator | None = Depends(signed_in),
+                    assistant: Assistant = Depends(current_assistant)):
+    """The confirmation step (works without JS): what will go, and the button that does it."""
+    ui = ui_for(request)
+    if operator is None or operator.session is None:
+        return RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
+    document = assistant.index.documents.get(doc_id)
+    if document is None:
+        raise HTTPException(404, UNKNOWN_DOCUMENT)
+    context = {**page_frame(request, assistant, ui), "document": document, "csrf": operator.session.csrf}
+    return templates.TemplateResponse(request, "operator_remove.html", context)
+
+
+@router.post("/operator/documents/{doc_id}/remove", include_in_schema=False)
+async def remove_from_page(doc_id: str, request: Request, operator: Operator | None = Depends(signed_in),
+                           assistant: Assistant = Depends(current_assistant)):
+    ui = ui_for(request)
+    if operator is None or operator.session is None:
+        return RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
+    _check_csrf(request, operator, (await _form(request)).get("csrf"))
+    await _remove(assistant, doc_id)
+    return RedirectResponse(ui.url("/operator"), status_code=303)
