@@ -211,6 +211,10 @@ class Settings(BaseSettings):
     # The largest request body the server reads (413 beyond it, before anything parses it): a
     # question of max_question_chars in the longest JSON escapes is 6 KB, with filters a few more.
     max_request_bytes: int = 65_536
+    # An operator's upload (`POST /api/operator/documents`): the whole request, all files together.
+    # Each file must also be within its format's limit (max_file_bytes, max_text_bytes, ...).
+    max_upload_bytes: int = 20_000_000
+    max_upload_files: int = 10
 
     # Shown to a first-time visitor of the chat page; set them to suit your corpus. The page shows
     # these in the reader's language when the catalogues translate them (assistant/locale), as

@@ -25,6 +25,7 @@ from assistant.api.routers import ask, docs, documents, feedback, health
 from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
 from assistant.i18n import N_, Message
 from assistant.operator.sessions import Sessions, SignInThrottle
+from assistant.operator.uploads import UPLOAD_PATH
 from assistant.query.assistant import Assistant
 
 access_log = logging.getLogger("assistant.access")
@@ -55,7 +56,8 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.state.assistant = assistant
     app.state.operator_sessions = Sessions(assistant.settings.operator_session_minutes * 60)
     app.state.sign_in_throttle = SignInThrottle()
-    app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes)
+    app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes,
+                       larger={("POST", UPLOAD_PATH): assistant.settings.max_upload_bytes})
     app.add_middleware(HeadersAndAccessLog)
     app.middleware("http")(reload_changed_index)
     # Starlette types a handler as taking any Exception, so one typed for its own exception class
@@ -126,16 +128,19 @@ class BodyLimit:
     it: at once when Content-Length says so, else (a chunked body) as soon as the bytes received pass
     the limit. A body within it is held (at most `limit` bytes) and handed on unchanged."""
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[tuple[str, str], int] | None = None):
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
+        """Routes (method, path) allowed a larger body: an operator's upload."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.larger.get((scope["method"], scope["path"]), self.limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._refuse(scope, send, limit)
         held: list[ASGIMessage] = []
         size = 0
         while True:
@@ -144,8 +149,8 @@ class BodyLimit:
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
-            if size > self.limit:
-                return await self._refuse(scope, send)
+            if size > limit:
+                return await self._refuse(scope, send, limit)
             if not message.get("more_body", False):
                 break
 
@@ -154,9 +159,13 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        message = Message(N_("the request body is over {limit} bytes: send a shorter question (the limit is the "
-                             "max_request_bytes setting)"), {"limit": f"{self.limit:,}"})
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        if limit == self.limit:
+            message = Message(N_("the request body is over {limit} bytes: send a shorter question (the limit is the "
+                                 "max_request_bytes setting)"), {"limit": f"{limit:,}"})
+        else:
+            message = Message(N_("the upload is over {limit} bytes: send fewer or smaller files (the limit is the "
+                                 "max_upload_bytes setting)"), {"limit": f"{limit:,}"})
         response = JSONResponse(
             {"error": message.render(request_language(StarletteRequest(scope)))},
             status_code=413, headers={"connection": "close"})

@@ -183,3 +183,75 @@ def test_the_json_route_removes_with_a_token_or_a_session_and_its_csrf_token(sma
     assert last.status_code == 409 and "last document" in last.json()["error"]
     assert [d["doc_id"] for d in client.get("/api/documents").json()] == ["gamma"]
     assert sorted(p.name for p in corpus.iterdir()) == ["gamma.toml", "gamma.txt"]
+
+
+# Uploading ----------------------------------------------------------------------------------------
+
+
+def test_uploading_a_russian_pdf_and_a_docx_adds_both_and_the_service_answers_from_them(small_collection, tmp_path):
+    from doc_fixtures import RUSSIAN_TITLE, make_docx, make_russian
+
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "uploads")
+    pdf = make_russian(tmp_path / "отчёт.pdf")  # a Cyrillic file name
+    docx = make_docx(tmp_path / "report.docx")
+    files = [("files", ("отчёт.pdf", pdf.read_bytes(), "application/pdf")),
+             ("files", ("../../etc/report.docx", docx.read_bytes(), "application/octet-stream"))]
+    assert client.post("/api/operator/documents", files=files).status_code == 401
+    added = client.post("/api/operator/documents", files=files, data={"publisher": "NGO"},
+                        headers={"authorization": f"Bearer {token}"})
+    assert added.status_code == 201, added.text
+    rows = added.json()
+    assert len(rows) == 2 and all(row["passages"] > 0 for row in rows)
+    assert rows[0]["doc_id"].startswith("upload-") and rows[1]["doc_id"] == "report"
+    assert rows[0]["title"] == RUSSIAN_TITLE
+    # The name's folders were ignored: the file is in the corpus under its own id.
+    assert (corpus / "report.docx").is_file() and not (tmp_path / "etc").exists()
+    listed = {d["doc_id"] for d in client.get("/api/documents").json()}
+    assert {"alpha", "beta", "gamma", rows[0]["doc_id"], "report"} == listed
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("renamed.docx", b"%PDF-1.4\n%...", "is a PDF, not .docx"),
+    ("page.pdf", b"<!doctype html><html><body>hi</body></html>", "is a web page (HTML), not .pdf"),
+    ("archive.docx", None, "zip archive that is not a Word document"),
+    ("binary.txt", b"\x00\x01\x02" * 100, "is binary data"),
+    ("notes.exe", b"MZ", "unsupported format .exe"),
+])
+def test_a_file_that_is_not_what_its_name_says_is_refused_and_nothing_changes(small_collection, name, content, says):
+    import io
+    import zipfile
+
+    client, corpus, operator_file = small_collection
+    if content is None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("hello.txt", "hello")
+        content = buffer.getvalue()
+    token = create_token(operator_file, "uploads")
+    before = sorted(p.name for p in corpus.iterdir())
+    refused = client.post("/api/operator/documents", files=[("files", (name, content, "application/octet-stream"))],
+                          headers={"authorization": f"Bearer {token}"})
+    assert refused.status_code == 422 and says in refused.json()["error"], refused.text
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(small_collection):
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "uploads")
+    before = sorted(p.name for p in corpus.iterdir())
+    big = b"a" * 50_000_000
+    refused = client.post("/api/operator/documents", files=[("files", ("big.txt", big, "text/plain"))],
+                          headers={"authorization": f"Bearer {token}"})
+    assert refused.status_code == 413 and "max_upload_bytes" in refused.json()["error"]
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+def test_a_session_upload_needs_its_csrf_token(small_collection):
+    client, corpus, _ = small_collection
+    sign_in(client)
+    files = [("files", ("delta.txt", b"Delta report\n\nA clinic in Shymkent tests for HIV for free.\n", "text/plain"))]
+    assert client.post("/api/operator/documents", files=files).status_code == 403
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/operator").text).group(1)
+    added = client.post("/api/operator/documents", files=files, headers={"x-csrf-token": csrf})
+    assert added.status_code == 201 and added.json()[0]["doc_id"] == "delta"

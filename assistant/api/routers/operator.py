@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from assistant.api.dependencies import current_assistant
 from assistant.api.models import DocumentSummary, ErrorResponse
@@ -28,8 +31,9 @@ from assistant.errors import CorpusError
 from assistant.i18n import N_
 from assistant.operator.credentials import OperatorCredentials, verify_password, verify_token
 from assistant.operator.sessions import Session, Sessions, SignInThrottle
+from assistant.operator.uploads import UPLOAD_PATH, Upload, stage
 from assistant.query.assistant import Assistant
-from assistant.store.library import remove_document
+from assistant.store.library import add_documents, remove_document
 from assistant.store.transaction import CollectionBusyError
 
 router = APIRouter()
@@ -262,3 +266,57 @@ async def remove_from_page(doc_id: str, request: Request, operator: Operator | N
     _check_csrf(request, operator, (await _form(request)).get("csrf"))
     await _remove(assistant, doc_id)
     return RedirectResponse(ui.url("/operator"), status_code=303)
+
+
+# Uploading documents -------------------------------------------------------------------------------
+
+
+class UploadedDocument(BaseModel):
+    """A document the upload added: its id, title, passages, and what its citations will lack."""
+
+    doc_id: str
+    title: str
+    passages: int
+    warnings: list[str]
+
+
+@router.post(UPLOAD_PATH, status_code=201, tags=["operator"], responses={
+    400: {"model": ErrorResponse, "description": "The body is not valid multipart/form-data."},
+    401: {"model": ErrorResponse, "description": "Not signed in."},
+    403: {"model": ErrorResponse, "description": "A browser session without its CSRF token (X-CSRF-Token)."},
+    404: {"model": ErrorResponse, "description": "Sign-in is off."},
+    409: {"model": ErrorResponse, "description": "Another change is running."},
+    413: {"model": ErrorResponse, "description": "Over max_upload_bytes."},
+    422: {"model": ErrorResponse, "description": "A file refused (its format, size, content or id), nothing added."},
+    503: {"model": ErrorResponse, "description": "The operator file is damaged."}})
+async def upload_documents(
+    request: Request,
+    files: list[UploadFile] = File(description="One or more .pdf, .docx, .html, .txt or .md files."),
+    title: str | None = Form(None, max_length=500, description="The title (one file only)."),
+    publisher: str | None = Form(None, max_length=500),
+    date: str | None = Form(None, max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD."),
+    url: str | None = Form(None, max_length=2000, description="The source's own http(s) address (one file only)."),
+    operator: Operator = Depends(operator_required),
+    assistant: Assistant = Depends(current_assistant),
+) -> list[UploadedDocument]:
+    """Add documents to the collection: each file's format is checked from its content, then all of
+    them are added through the collection's transactional add (all or none), and the service answers
+    from the new index at once."""
+    _check_csrf(request, operator, None)
+    settings = assistant.settings
+    if len(files) > settings.max_upload_files:
+        raise HTTPException(422, ui_for(request).say(N_("at most {n} files at a time"), n=settings.max_upload_files))
+    uploads = [Upload(file.filename or "", await file.read()) for file in files]
+    with tempfile.TemporaryDirectory(prefix="upload-") as folder:
+        try:
+            paths = stage(uploads, Path(folder))
+            added, _ = await run_in_threadpool(
+                add_documents, settings, paths, title=title or None, publisher=publisher or None, date=date or None,
+                url=url or None, embedders=assistant.embedders, wait=False)
+        except CollectionBusyError as error:
+            raise HTTPException(409, error.render(ui_for(request).lang)) from None
+        except CorpusError as error:
+            raise HTTPException(422, error.render(ui_for(request).lang)) from None
+    await run_in_threadpool(assistant.refresh)
+    return [UploadedDocument(doc_id=item.document.doc_id, title=item.document.metadata.title, passages=item.passages,
+                             warnings=item.warnings) for item in added]
