@@ -255,3 +255,75 @@ def test_a_session_upload_needs_its_csrf_token(small_collection):
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/operator").text).group(1)
     added = client.post("/api/operator/documents", files=files, headers={"x-csrf-token": csrf})
     assert added.status_code == 201 and added.json()[0]["doc_id"] == "delta"
+
+
+def test_questions_asked_every_100_ms_during_an_upload_and_a_removal_never_fail(web_assistant, tmp_path):
+    """A live server (uvicorn, real threads) on a copy of the real corpus: one client asks every
+    100 ms while another uploads a document and then removes one; every question is answered (200),
+    and some were asked while each change was running."""
+    import shutil
+    import threading
+    import time
+
+    import httpx
+    from conftest_web import _serve
+
+    from assistant.settings import PROJECT_ROOT
+    from assistant.store.build import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    operator_file = tmp_path / "operator.toml"
+    set_password(operator_file, PASSWORD)
+    token = create_token(operator_file, "load")
+    settings = web_assistant.settings.model_copy(update={
+        "corpus_dir": corpus, "index_dir": tmp_path / "index", "operator_file": operator_file,
+        "embedding_cache_dir": web_assistant.settings.embedding_cache_path})  # nothing embedded twice
+    assistant = Assistant(build_index(settings, web_assistant.embedders, progress=False), web_assistant.embedders,
+                          settings)
+    asks: list[tuple[float, float, int]] = []
+    changes: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def ask_once(asker: httpx.Client) -> None:
+        started = time.monotonic()
+        try:
+            status = asker.post("/api/ask", json={"question": "Where can a migrant get an HIV test?"}).status_code
+        except httpx.HTTPError:
+            status = 0
+        asks.append((started, time.monotonic(), status))
+
+    def ask_every_100_ms(address: str) -> None:
+        """A new question every 100 ms, whether or not the last one was answered yet."""
+        with httpx.Client(base_url=address, timeout=120, limits=httpx.Limits(max_connections=200)) as asker:
+            pending = []
+            while not stop.is_set():
+                pending.append(threading.Thread(target=ask_once, args=(asker,)))
+                pending[-1].start()
+                time.sleep(0.1)
+            for thread in pending:
+                thread.join()
+
+    victim = next(iter(assistant.index.documents))
+    for address in _serve(assistant):
+        asker = threading.Thread(target=ask_every_100_ms, args=(address,))
+        asker.start()
+        try:
+            with httpx.Client(base_url=address, timeout=600, headers={"authorization": f"Bearer {token}"}) as operator:
+                time.sleep(0.5)
+                text = b"Delta report\n\nA clinic in Shymkent tests for HIV for free every Monday.\n"
+                started = time.monotonic()
+                assert operator.post("/api/operator/documents", files=[("files", ("delta.txt", text, "text/plain"))]
+                                     ).status_code == 201
+                changes.append((started, time.monotonic()))
+                started = time.monotonic()
+                assert operator.delete(f"/api/operator/documents/{victim}").status_code == 204
+                changes.append((started, time.monotonic()))
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            asker.join()
+    assert asks and {status for _, _, status in asks} == {200}, asks
+    during = [sum(1 for a, b, _ in asks if a < end and b > start) for start, end in changes]
+    assert all(count > 0 for count in during), (during, changes)
+    print(f"questions: {len(asks)} asked, all answered; during the upload {during[0]}, during the removal {during[1]}")
