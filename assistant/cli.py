@@ -152,9 +152,10 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
 
     operator = command("operator", _operator, _("The operator's sign-in, kept in the operator file (ASSISTANT_OPERATOR_FILE, "
                                                  "default ./operator.toml)."))
-    operator.add_argument("action", choices=["set-password", "token"],
+    operator.add_argument("action", choices=["set-password", "token", "log"],
                           help=_("set-password: store the password (typed twice on a terminal, else read once from "
-                                 "standard input); token: print a new bearer token for the API, shown only once"))
+                                 "standard input); token: print a new bearer token for the API, shown only once; "
+                                 "log: print the audit trail of the operator's changes as JSON lines"))
     operator.add_argument("--name", default="token", help=_("the token's name, to tell tokens apart (default: token)"))
     return parser
 
@@ -322,6 +323,14 @@ def _operator(args: argparse.Namespace, settings: Settings) -> int:
 
     ui: Ui = args.ui
     path = settings.operator_file
+    if args.action == "log":
+        from dataclasses import asdict
+
+        from assistant.operator import audit
+
+        for entry in audit.read(settings.operator_audit_file):
+            print(json.dumps(asdict(entry), ensure_ascii=False))
+        return 0
     if args.action == "token":
         token = create_token(path, args.name)
         print(token)

@@ -52,6 +52,18 @@ def write_durably(path: Path, data: bytes | str, *, mode: int | None = None) -> 
     fsync_dir(path.parent)
 
 
+def append_durably(path: Path, line: str, *, mode: int = 0o600) -> None:
+    """Add one line to the end of `path` (made with `mode` if missing) and make it durable: a log
+    that only grows (the operator's audit trail), where a crash may lose at most the line being
+    written, never an earlier one."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    try:
+        os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def lock_file(path: Path, *, wait: bool = True) -> int | None:
     """An open descriptor of `path` (created if missing) holding its exclusive lock; closing it lets
     go. None when another process holds the lock and `wait` is False."""

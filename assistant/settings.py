@@ -255,6 +255,9 @@ class Settings(BaseSettings):
     # password's argon2id hash and the sha256 of each bearer token, written only by `assistant
     # operator set-password` and `assistant operator token`. Absent, sign-in is off.
     operator_file: Path = PROJECT_ROOT / "operator.toml"
+    # The operator's audit trail: one JSON line per change (what, when, which session or token;
+    # never a question or an IP address), shown on /operator and by `assistant operator log`.
+    operator_audit_file: Path = PROJECT_ROOT / "operator-audit.jsonl"
     # How long a sign-in lasts (the session cookie's age; sessions live in the server's memory only).
     operator_session_minutes: int = Field(default=120, ge=1, le=24 * 60)
     # The chat page on a shared phone. Private (the default): a question goes in the request's body,

@@ -217,6 +217,17 @@ def create_token(path: Path, name: str) -> str:
     return token
 
 
+def token_name(credentials: OperatorCredentials, token: str) -> str | None:
+    """The name of the operator's bearer token `token`, or None: every stored sha256 compared
+    (hmac.compare_digest, no early stop), as in verify_token."""
+    digest = _token_digest(token)
+    found = None
+    for entry in credentials.tokens:
+        if hmac.compare_digest(digest, entry.sha256):
+            found = entry.name
+    return found
+
+
 def verify_token(credentials: OperatorCredentials, token: str) -> bool:
     """Whether `token` is one of the operator's bearer tokens: its sha256 compared with every stored
     one (hmac.compare_digest, and no early stop, so the time says nothing of which or how close)."""

@@ -20,7 +20,8 @@ ROUTES = [("get", "/operator"), ("get", "/operator/sign-in"), ("post", "/operato
 
 
 def app_with(web_assistant, operator_file, base_url: str = "http://testserver") -> TestClient:
-    settings = web_assistant.settings.model_copy(update={"operator_file": operator_file})
+    settings = web_assistant.settings.model_copy(update={
+        "operator_file": operator_file, "operator_audit_file": operator_file.with_name("audit.jsonl")})
     return TestClient(create_app(Assistant(web_assistant.index, web_assistant.embedders, settings)),
                       base_url=base_url, follow_redirects=False)
 
@@ -144,7 +145,8 @@ def small_collection(tmp_path, embedders):
         (corpus / f"{name}.toml").write_text(f'title = "{name.title()} report"\ndate = "2020"\n', encoding="utf-8")
     operator_file = tmp_path / "operator.toml"
     set_password(operator_file, PASSWORD)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", operator_file=operator_file)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", operator_file=operator_file,
+                        operator_audit_file=tmp_path / "audit.jsonl")
     assistant = Assistant(build_index(settings, embedders, progress=False), embedders, settings)
     with TestClient(create_app(assistant), follow_redirects=False) as client:
         yield client, corpus, operator_file
@@ -278,6 +280,7 @@ def test_questions_asked_every_100_ms_during_an_upload_and_a_removal_never_fail(
     token = create_token(operator_file, "load")
     settings = web_assistant.settings.model_copy(update={
         "corpus_dir": corpus, "index_dir": tmp_path / "index", "operator_file": operator_file,
+        "operator_audit_file": tmp_path / "audit.jsonl",
         "embedding_cache_dir": web_assistant.settings.embedding_cache_path})  # nothing embedded twice
     assistant = Assistant(build_index(settings, web_assistant.embedders, progress=False), web_assistant.embedders,
                           settings)
@@ -327,3 +330,38 @@ def test_questions_asked_every_100_ms_during_an_upload_and_a_removal_never_fail(
     during = [sum(1 for a, b, _ in asks if a < end and b > start) for start, end in changes]
     assert all(count > 0 for count in during), (during, changes)
     print(f"questions: {len(asks)} asked, all answered; during the upload {during[0]}, during the removal {during[1]}")
+
+
+def test_the_audit_trail_says_which_change_when_and_by_whom_and_nothing_else(small_collection, tmp_path, monkeypatch,
+                                                                            capsys):
+    import json
+    import stat
+
+    from assistant.cli import main
+    from assistant.operator import audit
+
+    client, corpus, operator_file = small_collection
+    trail = tmp_path / "audit.jsonl"
+    token = create_token(operator_file, "office script")
+    files = [("files", ("delta.txt", b"Delta report\n\nA clinic in Shymkent tests for HIV.\n", "text/plain"))]
+    assert client.post("/api/operator/documents", files=files, headers={"authorization": f"Bearer {token}"}
+                       ).status_code == 201
+    sign_in(client)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/operator").text).group(1)
+    assert client.post("/operator/documents/beta/remove", data={"csrf": csrf}).status_code == 303
+    entries = audit.read(trail)
+    assert [(e.action, e.documents) for e in entries] == [("upload", ["delta"]), ("sign-in", []), ("remove", ["beta"])]
+    assert entries[0].by == "token office script"
+    assert re.fullmatch(r"session [0-9a-f]{8}", entries[1].by) and entries[1].by == entries[2].by
+    session_id = client.cookies.get("operator_session")
+    raw = trail.read_text()
+    assert session_id not in raw and token not in raw and "testclient" not in raw and "127.0.0.1" not in raw
+    assert stat.S_IMODE(trail.stat().st_mode) == 0o600
+    page = client.get("/operator").text
+    assert "Recent changes" in page and "remove (session " in page
+    # The same lines from the command line, as JSON.
+    monkeypatch.setenv("ASSISTANT_OPERATOR_AUDIT_FILE", str(trail))
+    capsys.readouterr()
+    assert main(["operator", "log"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["action"] for line in lines] == ["upload", "sign-in", "remove"]

@@ -11,6 +11,7 @@ slowed per client (`SignInThrottle`). The asking page stays open to everyone.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import tempfile
@@ -29,7 +30,8 @@ from assistant.api.routers.documents import summary
 from assistant.api.routers.pages import page_frame, templates, ui_for
 from assistant.errors import CorpusError
 from assistant.i18n import N_
-from assistant.operator.credentials import OperatorCredentials, verify_password, verify_token
+from assistant.operator import audit
+from assistant.operator.credentials import OperatorCredentials, token_name, verify_password
 from assistant.operator.sessions import Session, Sessions, SignInThrottle
 from assistant.operator.uploads import UPLOAD_PATH, Upload, stage
 from assistant.query.assistant import Assistant
@@ -59,6 +61,15 @@ class Operator:
 
     session_id: str | None = None
     session: Session | None = None
+    token_name: str | None = None
+
+    @property
+    def by(self) -> str:
+        """How the audit trail names this operator: the token's name, or the start of a hash of the
+        session id (the cookie itself is never written down)."""
+        if self.token_name is not None:
+            return f"token {self.token_name}"
+        return "session " + hashlib.sha256((self.session_id or "").encode()).hexdigest()[:8]
 
 
 def credentials(request: Request, assistant: Assistant = Depends(current_assistant)) -> OperatorCredentials:
@@ -86,7 +97,8 @@ def signed_in(request: Request, found: OperatorCredentials = Depends(credentials
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return Operator() if verify_token(found, token.strip()) else None
+        name = token_name(found, token.strip())
+        return Operator(token_name=name) if name is not None else None
     session_id = request.cookies.get(SESSION_COOKIE)
     session = _sessions(request).get(session_id)
     return Operator(session_id, session) if session else None
@@ -159,6 +171,7 @@ async def sign_in(request: Request, found: OperatorCredentials = Depends(credent
         return _sign_in_form(request, assistant, ui._(N_("wrong password")), status=401)
     throttle.succeeded(client)
     session_id, _ = _sessions(request).open()
+    audit.record(assistant.settings.operator_audit_file, "sign-in", Operator(session_id).by)
     response = RedirectResponse(ui.url("/operator"), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(_sessions(request).lifetime), path="/",
                         httponly=True, samesite="strict", secure=_secure(request))
@@ -167,12 +180,14 @@ async def sign_in(request: Request, found: OperatorCredentials = Depends(credent
 
 
 @router.post("/operator/sign-out", include_in_schema=False)
-async def sign_out(request: Request, operator: Operator | None = Depends(signed_in)):
+async def sign_out(request: Request, operator: Operator | None = Depends(signed_in),
+                   assistant: Assistant = Depends(current_assistant)):
     ui = ui_for(request)
     if operator is not None and operator.session is not None:
         if not operator.session.csrf_matches((await _form(request)).get("csrf")):
             raise HTTPException(403, BAD_CSRF)
         _sessions(request).close(operator.session_id)
+        audit.record(assistant.settings.operator_audit_file, "sign-out", operator.by)
     response = RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -185,7 +200,8 @@ def operator_page(request: Request, operator: Operator | None = Depends(signed_i
     ui = ui_for(request)
     if operator is None or operator.session is None:
         return RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
-    context = {**page_frame(request, assistant, ui), "documents": _documents(assistant), "csrf": operator.session.csrf}
+    context = {**page_frame(request, assistant, ui), "documents": _documents(assistant), "csrf": operator.session.csrf,
+               "trail": list(reversed(audit.read(assistant.settings.operator_audit_file, last=20)))}
     return templates.TemplateResponse(request, "operator.html", context)
 
 
@@ -210,7 +226,7 @@ def _check_csrf(request: Request, operator: Operator, given: str | None) -> None
         raise HTTPException(403, BAD_CSRF)
 
 
-async def _remove(assistant: Assistant, doc_id: str) -> None:
+async def _remove(assistant: Assistant, doc_id: str, operator: Operator) -> None:
     """Take `doc_id` out through the collection's one transactional path (lock, journal, rebuild,
     switch), the loaded models reused; the server answers from the new index on its next request.
     An unknown id is 404, the last document or a change already running is 409."""
@@ -223,6 +239,7 @@ async def _remove(assistant: Assistant, doc_id: str) -> None:
         raise HTTPException(409, error.render()) from None
     except CorpusError as error:
         raise HTTPException(409, error.render()) from None
+    audit.record(assistant.settings.operator_audit_file, "remove", operator.by, [doc_id])
     await run_in_threadpool(assistant.refresh)
 
 
@@ -239,7 +256,7 @@ async def delete_document(doc_id: str, request: Request, operator: Operator = De
                           assistant: Assistant = Depends(current_assistant)) -> Response:
     """Remove a document from the collection (its file and sidecar, the index rebuilt)."""
     _check_csrf(request, operator, None)
-    await _remove(assistant, doc_id)
+    await _remove(assistant, doc_id, operator)
     return Response(status_code=204)
 
 
@@ -264,7 +281,7 @@ async def remove_from_page(doc_id: str, request: Request, operator: Operator | N
     if operator is None or operator.session is None:
         return RedirectResponse(ui.url("/operator/sign-in"), status_code=303)
     _check_csrf(request, operator, (await _form(request)).get("csrf"))
-    await _remove(assistant, doc_id)
+    await _remove(assistant, doc_id, operator)
     return RedirectResponse(ui.url("/operator"), status_code=303)
 
 
@@ -317,6 +334,7 @@ async def upload_documents(
             raise HTTPException(409, error.render(ui_for(request).lang)) from None
         except CorpusError as error:
             raise HTTPException(422, error.render(ui_for(request).lang)) from None
+    audit.record(settings.operator_audit_file, "upload", operator.by, [item.document.doc_id for item in added])
     await run_in_threadpool(assistant.refresh)
     return [UploadedDocument(doc_id=item.document.doc_id, title=item.document.metadata.title, passages=item.passages,
                              warnings=item.warnings) for item in added]
