@@ -39,6 +39,7 @@ from assistant.ingest.corpus import (
 )
 from assistant.ingest.dates import is_iso_date
 from assistant.ingest.formats import SUPPORTED_SUFFIXES, strip_controls
+from assistant.languages import LANGUAGES
 from assistant.settings import Settings
 from assistant.store.backends import Change
 from assistant.store.build import build_in, changing
@@ -182,6 +183,52 @@ def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Emb
             files.append(sidecar)
         journal = begin(settings.index_dir, corpus, "remove", settings.backend, removed=[path.name for path in files])
         return build_in(settings, embedders, journal, progress=progress, change=Change(removed=frozenset({doc_id})))
+
+
+EDITABLE = ("title", "publisher", "date", "url", "language")
+"""The details an operator may correct (`edit_document`); the date decides the year, and with it
+which source is the current one."""
+
+
+def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
+                  embedders: dict[str, Embedder] | None = None, progress: bool = False, wait: bool = True) -> Index:
+    """Correct `doc_id`'s details (`changes`: some of EDITABLE, each a new value) and update the index,
+    whole or not at all, as add and remove: its file and a new sidecar are staged under the journal,
+    the index is built from the corpus as they leave it, and they replace the old ones only once the
+    new index is in use."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise CorpusError(f"cannot change {', '.join(unknown)}: the details that can be changed are {', '.join(EDITABLE)}")
+    values = {key: value.strip() for key, value in changes.items() if value and value.strip()}
+    if "date" in values and not is_iso_date(values["date"]):
+        raise CorpusError(f"date {values['date']!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    if "url" in values and safe_url(values["url"]) is None:
+        raise CorpusError(f"{strip_controls(values['url'])[:80]!r} is not an http(s) address")
+    if "language" in values and values["language"] not in LANGUAGES:
+        raise CorpusError(f"language {values['language']!r} is not one of {', '.join(LANGUAGES)}")
+    embedders = embedders or create_embedders(settings, cached=True)
+    corpus = settings.corpus_dir
+    with changing(settings, "edit", wait=wait):
+        files = [path for path in corpus_files(corpus) if document_id(path) == doc_id]
+        if not files:
+            raise CorpusError(f"no document with id {doc_id!r} in {corpus}; `assistant docs` lists them")
+        source = files[0]
+        data = read_document(source, settings.extraction_limits)
+        document = load_document(source, settings.extraction_limits, overrides=values, doc_id=doc_id, data=data)
+        names = [source.name, f"{doc_id}{METADATA_SUFFIX}"]
+        journal = begin(settings.index_dir, corpus, "edit", settings.backend, incoming=names)
+        try:
+            staged = journal.staged_dir
+            assert staged is not None
+            write_durably(staged / names[0], data)
+            write_durably(staged / names[1], _SIDECAR_HEADER + tomli_w.dumps(_sidecar_values(document, source)))
+        except BaseException:
+            undo(settings.index_dir, journal)
+            Journal.delete(settings.index_dir)
+            raise
+        checkpoint("staged")
+        changed = frozenset({doc_id})
+        return build_in(settings, embedders, journal, progress=progress, change=Change(added=changed, removed=changed))
 
 
 def list_documents(settings: Settings) -> list[dict]:

@@ -365,3 +365,29 @@ def test_the_audit_trail_says_which_change_when_and_by_whom_and_nothing_else(sma
     assert main(["operator", "log"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["action"] for line in lines] == ["upload", "sign-in", "remove"]
+
+
+def test_correcting_a_date_updates_the_citations_at_once(small_collection):
+    """alpha and beta are dated 2020; correcting beta's date to 2026 shows in its citations at once;
+    a bad value is refused with nothing changed."""
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "edits")
+    auth = {"authorization": f"Bearer {token}"}
+    question = {"question": "Who helps survivors of trafficking and who hands out HIV test kits?", "k": 3}
+    before = client.post("/api/ask", json=question).json()
+    assert {r["citation"]["doc_id"]: r["citation"]["year"] for r in before["results"]}.get("beta") == 2020
+    refused = client.patch("/api/operator/documents/beta", json={"date": "next year"}, headers=auth)
+    assert refused.status_code == 422
+    refused = client.patch("/api/operator/documents/beta", json={"url": "javascript:alert(1)"}, headers=auth)
+    assert refused.status_code == 422 and "http(s)" in refused.json()["error"]
+    assert client.patch("/api/operator/documents/nope", json={"date": "2025"}, headers=auth).status_code == 404
+    sidecar = (corpus / "beta.toml").read_text()
+    assert 'date = "2020"' in sidecar
+    edited = client.patch("/api/operator/documents/beta", json={"date": "2026", "publisher": "Shelter NGO"},
+                          headers=auth)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["year"] == 2026 and edited.json()["publisher"] == "Shelter NGO"
+    assert 'date = "2026"' in (corpus / "beta.toml").read_text()
+    assert not [p for p in corpus.iterdir() if p.name.startswith(".staged")]
+    after = client.post("/api/ask", json=question).json()
+    assert {r["citation"]["doc_id"]: r["citation"]["year"] for r in after["results"]}["beta"] == 2026

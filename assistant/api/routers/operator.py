@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.api.dependencies import current_assistant
 from assistant.api.models import DocumentSummary, ErrorResponse
@@ -30,12 +30,13 @@ from assistant.api.routers.documents import summary
 from assistant.api.routers.pages import page_frame, templates, ui_for
 from assistant.errors import CorpusError
 from assistant.i18n import N_
+from assistant.languages import Language
 from assistant.operator import audit
 from assistant.operator.credentials import OperatorCredentials, token_name, verify_password
 from assistant.operator.sessions import Session, Sessions, SignInThrottle
 from assistant.operator.uploads import UPLOAD_PATH, Upload, stage
 from assistant.query.assistant import Assistant
-from assistant.store.library import add_documents, remove_document
+from assistant.store.library import add_documents, edit_document, remove_document
 from assistant.store.transaction import CollectionBusyError
 
 router = APIRouter()
@@ -338,3 +339,47 @@ async def upload_documents(
     await run_in_threadpool(assistant.refresh)
     return [UploadedDocument(doc_id=item.document.doc_id, title=item.document.metadata.title, passages=item.passages,
                              warnings=item.warnings) for item in added]
+
+
+# Correcting a document's details -----------------------------------------------------------------
+
+
+class DocumentChanges(BaseModel):
+    """New values for some of a document's details; a detail left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=500)
+    publisher: str | None = Field(None, min_length=1, max_length=500)
+    date: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD.")
+    url: str | None = Field(None, max_length=2000, description="The source's own http(s) address.")
+    language: Language | None = None
+
+
+@router.patch("/api/operator/documents/{doc_id}", tags=["operator"], responses={
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON."},
+    401: {"model": ErrorResponse, "description": "Not signed in."},
+    403: {"model": ErrorResponse, "description": "A browser session without its CSRF token (X-CSRF-Token)."},
+    404: {"model": ErrorResponse, "description": "No such document, or sign-in is off."},
+    409: {"model": ErrorResponse, "description": "Another change is running."},
+    422: {"model": ErrorResponse, "description": "A value refused; nothing changed."},
+    503: {"model": ErrorResponse, "description": "The operator file is damaged."}})
+async def edit_details(doc_id: str, changes: DocumentChanges, request: Request,
+                       operator: Operator = Depends(operator_required),
+                       assistant: Assistant = Depends(current_assistant)) -> OperatorDocument:
+    """Correct a document's title, publisher, date, address or language; the index is updated (the
+    date decides which source is the current one) and the service answers from it at once."""
+    _check_csrf(request, operator, None)
+    if doc_id not in assistant.index.documents:
+        raise HTTPException(404, UNKNOWN_DOCUMENT)
+    values = changes.model_dump(exclude_none=True)
+    try:
+        await run_in_threadpool(edit_document, assistant.settings, doc_id, values, embedders=assistant.embedders,
+                                wait=False)
+    except CollectionBusyError as error:
+        raise HTTPException(409, error.render(ui_for(request).lang)) from None
+    except CorpusError as error:
+        raise HTTPException(422, error.render(ui_for(request).lang)) from None
+    audit.record(assistant.settings.operator_audit_file, "edit", operator.by, [doc_id])
+    await run_in_threadpool(assistant.refresh)
+    return next(row for row in _documents(assistant) if row.doc_id == doc_id)
