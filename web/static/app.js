@@ -417,11 +417,11 @@ function keepFocusUncovered(event) {
   const target = event.target;
   const form = byId("ask-form");
   if (!(target instanceof Element) || !form || form.contains(target) || target === document.body) return;
+  if (target.closest("#leave")) return;
   requestAnimationFrame(() => {
     const box = target.getBoundingClientRect();
     const dock = form.getBoundingClientRect();
     const corner = byId("leave").getBoundingClientRect();
-    if (target.closest("#leave")) return;
     if (box.bottom > dock.top && box.top < dock.bottom) {
       window.scrollBy(0, box.bottom - dock.top + 8);
     } else if (box.top < corner.bottom && box.bottom > corner.top && box.right > corner.left && box.left < corner.right) {
