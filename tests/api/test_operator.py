@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,6 +32,18 @@ def operator_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("operator") / "operator.toml"
     set_password(path, PASSWORD)
     return path
+
+
+def finish(client: TestClient, started, seconds: float = 300) -> dict:
+    """Wait for the change a page started (`started`: its redirect to the progress page) and return
+    its last status."""
+    job_id = started.headers["location"].split("/operator/jobs/")[1].split("?")[0]
+    deadline = time.monotonic() + seconds
+    while True:
+        status = client.get(f"/api/operator/jobs/{job_id}").json()
+        if status["state"] != "running" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
 
 
 def sign_in(client: TestClient, password: str = PASSWORD):
@@ -161,8 +174,10 @@ def test_removing_from_the_page_asks_first_and_takes_the_document_out(small_coll
     csrf = re.search(r'name="csrf" value="([^"]+)"', confirm.text).group(1)
     assert client.post("/operator/documents/beta/remove", data={"csrf": "forged"}).status_code == 403
     assert {d["doc_id"] for d in client.get("/api/documents").json()} == {"alpha", "beta", "gamma"}
-    done = client.post("/operator/documents/beta/remove", data={"csrf": csrf})
-    assert done.status_code == 303 and done.headers["location"] == "/operator"
+    started = client.post("/operator/documents/beta/remove", data={"csrf": csrf})
+    assert started.status_code == 303 and started.headers["location"].startswith("/operator/jobs/")
+    assert finish(client, started)["state"] == "done"
+    assert "Back to the collection" in client.get(started.headers["location"]).text
     # The running service answers from the new collection at once, without a restart.
     assert {d["doc_id"] for d in client.get("/api/documents").json()} == {"alpha", "gamma"}
     assert not (corpus / "beta.txt").exists() and not (corpus / "beta.toml").exists()
@@ -348,7 +363,7 @@ def test_the_audit_trail_says_which_change_when_and_by_whom_and_nothing_else(sma
                        ).status_code == 201
     sign_in(client)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/operator").text).group(1)
-    assert client.post("/operator/documents/beta/remove", data={"csrf": csrf}).status_code == 303
+    assert finish(client, client.post("/operator/documents/beta/remove", data={"csrf": csrf}))["state"] == "done"
     entries = audit.read(trail)
     assert [(e.action, e.documents) for e in entries] == [("upload", ["delta"]), ("sign-in", []), ("remove", ["beta"])]
     assert entries[0].by == "token office script"
@@ -358,7 +373,7 @@ def test_the_audit_trail_says_which_change_when_and_by_whom_and_nothing_else(sma
     assert session_id not in raw and token not in raw and "testclient" not in raw and "127.0.0.1" not in raw
     assert stat.S_IMODE(trail.stat().st_mode) == 0o600
     page = client.get("/operator").text
-    assert "Recent changes" in page and "remove (session " in page
+    assert "Recent changes" in page and re.search(r"removed\s+\(session <code", page)
     # The same lines from the command line, as JSON.
     monkeypatch.setenv("ASSISTANT_OPERATOR_AUDIT_FILE", str(trail))
     capsys.readouterr()
@@ -391,3 +406,180 @@ def test_correcting_a_date_updates_the_citations_at_once(small_collection):
     assert not [p for p in corpus.iterdir() if p.name.startswith(".staged")]
     after = client.post("/api/ask", json=question).json()
     assert {r["citation"]["doc_id"]: r["citation"]["year"] for r in after["results"]}["beta"] == 2026
+
+
+# Uploading from the page: the details found, confirmed or corrected, then added ------------------
+
+
+def _csrf(text: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', text).group(1)
+
+
+def test_the_page_shows_what_it_found_and_adds_the_files_with_the_corrected_details(small_collection, tmp_path):
+    from doc_fixtures import RUSSIAN_TITLE, make_russian
+
+    client, corpus, _ = small_collection
+    assert client.get("/operator/upload").status_code == 303  # not signed in
+    sign_in(client)
+    form = client.get("/operator/upload")
+    assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
+    pdf = make_russian(tmp_path / "доклад.pdf")
+    files = [("files", ("доклад.pdf", pdf.read_bytes(), "application/pdf")),
+             ("files", ("epsilon.txt", b"Epsilon report\n\nA clinic in Shymkent tests for HIV for free.\n", "text/plain"))]
+    assert client.post("/operator/upload", files=files, data={"csrf": "forged"}).status_code == 403
+    before = sorted(p.name for p in corpus.iterdir())
+    preview = client.post("/operator/upload", files=files, data={"csrf": _csrf(form.text)})
+    assert preview.status_code == 200, preview.text
+    page = html.unescape(preview.text)
+    # What was found, shown for confirmation: the PDF's own title, the text's first line; nothing added yet.
+    assert f'value="{RUSSIAN_TITLE}"' in page and 'value="Epsilon report"' in page
+    assert "Not found in the file: publisher, date" in page
+    assert sorted(p.name for p in corpus.iterdir()) == before
+    action = re.search(r'action="(/operator/upload/[^"]+)"', preview.text).group(1)
+    fields = dict(re.findall(r'name="((?:title|publisher|date|url|language)-\d)" value="([^"]*)"', page))
+    fields.update({"csrf": _csrf(preview.text), "date-1": "2019-05", "publisher-1": "Clinic", "language-0": "ru",
+                   "language-1": "en", "add": ""})
+    refused = client.post(action, data={**fields, "date-1": "May 2019"})
+    assert refused.status_code == 422 and "is not YYYY" in refused.text and 'value="May 2019"' in refused.text
+    assert sorted(p.name for p in corpus.iterdir()) == before
+    started = client.post(action, data=fields)
+    assert started.status_code == 303 and started.headers["location"].startswith("/operator/jobs/")
+    status = finish(client, started)
+    assert status["state"] == "done" and status["action"] == "upload", status
+    assert status["step"] == "switching"  # the build's progress reached the job, to its last step
+    done_page = client.get(started.headers["location"]).text
+    assert "Done" in done_page and 'href="/documents/epsilon"' in done_page
+    listed = {row["doc_id"]: row for row in client.get("/api/operator/documents").json()}
+    assert listed["epsilon"]["year"] == 2019 and listed["epsilon"]["publisher"] == "Clinic"
+    assert listed["epsilon"]["added"]
+    russian = next(row for doc_id, row in listed.items() if doc_id.startswith("upload-"))
+    assert russian["title"] == RUSSIAN_TITLE and russian["language"] == "ru"
+    assert "[publisher]" not in (corpus / "epsilon.toml").read_text() and 'publisher = "Clinic"' in (
+        corpus / "epsilon.toml").read_text()
+    # The pending upload is spent: confirming it again adds nothing.
+    again = client.post(action, data=fields)
+    assert again.status_code == 410 and "no longer waiting" in again.text
+
+
+def test_a_refused_file_is_said_on_the_upload_page_and_cancel_adds_nothing(small_collection):
+    client, corpus, _ = small_collection
+    sign_in(client)
+    csrf = _csrf(client.get("/operator/upload").text)
+    refused = client.post("/operator/upload", data={"csrf": csrf},
+                          files=[("files", ("renamed.docx", b"%PDF-1.4\n%...", "application/octet-stream"))])
+    assert refused.status_code == 422 and "is a PDF, not .docx" in html.unescape(refused.text)
+    assert 'type="file"' in refused.text  # the form again, to choose another file
+    nothing = client.post("/operator/upload", data={"csrf": csrf},
+                          files=[("files", ("", b"", "application/octet-stream"))])
+    assert nothing.status_code == 422 and "choose at least one file" in nothing.text
+    before = sorted(p.name for p in corpus.iterdir())
+    preview = client.post("/operator/upload", data={"csrf": csrf},
+                          files=[("files", ("zeta.txt", b"Zeta report\n\nA hotline answers at night.\n", "text/plain"))])
+    action = re.search(r'action="(/operator/upload/[^"]+)"', preview.text).group(1)
+    cancelled = client.post(action, data={"csrf": _csrf(preview.text), "cancel": ""})
+    assert cancelled.status_code == 303 and cancelled.headers["location"] == "/operator"
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+def test_a_pending_upload_is_its_own_sessions_only(small_collection, web_assistant):
+    client, _, operator_file = small_collection
+    sign_in(client)
+    preview = client.post("/operator/upload", data={"csrf": _csrf(client.get("/operator/upload").text)},
+                          files=[("files", ("eta.txt", b"Eta report\n\nA text.\n", "text/plain"))])
+    action = re.search(r'action="(/operator/upload/[^"]+)"', preview.text).group(1)
+    with TestClient(client.app, follow_redirects=False) as other:
+        sign_in(other)
+        theirs = other.post(action, data={"csrf": _csrf(other.get("/operator").text), "add": ""})
+        assert theirs.status_code == 410
+
+
+def test_the_preview_route_says_what_an_upload_would_add_and_changes_nothing(small_collection):
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "preview")
+    before = sorted(p.name for p in corpus.iterdir())
+    found = client.post("/api/operator/documents/preview", headers={"authorization": f"Bearer {token}"},
+                        files=[("files", ("theta.txt", b"Theta report\n\nSurveyed in 2018 and 2021.\n", "text/plain"))])
+    assert found.status_code == 200, found.text
+    (row,) = found.json()
+    assert row["doc_id"] == "theta" and row["title"] == "Theta report" and row["passages"] >= 1
+    assert row["year"] is None and row["year_estimate"] == 2021 and row["missing"] == ["publisher", "date"]
+    taken = client.post("/api/operator/documents/preview", headers={"authorization": f"Bearer {token}"},
+                        files=[("files", ("alpha.txt", b"Another alpha\n\nText.\n", "text/plain"))])
+    assert taken.status_code == 422 and "already has a document with id 'alpha'" in taken.json()["error"]
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+# Correcting from the page, and a change's progress ----------------------------------------------
+
+
+def test_correcting_a_year_from_the_page_updates_the_index(small_collection):
+    client, corpus, _ = small_collection
+    assert client.get("/operator/documents/alpha/edit").status_code == 303
+    sign_in(client)
+    form = client.get("/operator/documents/alpha/edit")
+    assert form.status_code == 200 and 'value="Alpha report"' in form.text and 'value="2020"' in form.text
+    refused = client.post("/operator/documents/alpha/edit", data={"csrf": _csrf(form.text), "date": "20x6"})
+    assert refused.status_code == 422 and "is not YYYY" in refused.text
+    assert client.post("/operator/documents/alpha/edit", data={"date": "2026"}).status_code == 403
+    started = client.post("/operator/documents/alpha/edit",
+                          data={"csrf": _csrf(form.text), "title": "Alpha report", "date": "2026", "language": "en"})
+    assert started.status_code == 303
+    assert finish(client, started)["state"] == "done"
+    row = next(d for d in client.get("/api/documents").json() if d["doc_id"] == "alpha")
+    assert row["year"] == 2026 and row["title"] == "Alpha report"
+    assert 'date = "2026"' in (corpus / "alpha.toml").read_text()
+    assert client.get("/operator/documents/nope/edit").status_code == 404
+
+
+def test_one_change_at_a_time_and_a_finished_job_says_how_it_went(small_collection):
+    from assistant.operator.jobs import Jobs
+
+    client, _, operator_file = small_collection
+    token = create_token(operator_file, "jobs")
+    assert client.get("/api/operator/jobs/nope", headers={"authorization": f"Bearer {token}"}).status_code == 404
+    assert client.get("/api/operator/jobs/nope").status_code == 401
+    jobs: Jobs = client.app.state.operator_jobs
+    release = __import__("threading").Event()
+    job = jobs.start("edit", ["alpha"], release.wait)
+    busy = client.patch("/api/operator/documents/beta", json={"date": "2021"},
+                        headers={"authorization": f"Bearer {token}"})
+    assert busy.status_code == 409 and "another change" in busy.json()["error"]
+    running = client.get(f"/api/operator/jobs/{job.id}", headers={"authorization": f"Bearer {token}"}).json()
+    assert running["state"] == "running" and running["message"] == "Starting"
+    release.set()
+    job.finished.wait(10)
+    done = client.get(f"/api/operator/jobs/{job.id}", headers={"authorization": f"Bearer {token}",
+                                                               "accept-language": "ru"}).json()
+    assert done["state"] == "done" and "Готово" in done["message"]
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk"])
+def test_the_operator_pages_speak_the_operators_language(small_collection, lang):
+    """Every word the operator pages say themselves is Russian (Kazakh): sign-in, the table, upload,
+    the details found, correction, removal and a change's progress."""
+    from test_i18n import ALLOWED_LATIN, interface_text
+
+    client, _, _ = small_collection
+    form = client.get("/operator/sign-in", params={"lang": lang})
+    nonce = re.search(r'name="nonce" value="([^"]+)"', form.text).group(1)
+    client.post(f"/operator/sign-in?lang={lang}", data={"nonce": nonce, "password": PASSWORD})
+    csrf = _csrf(client.get("/operator").text)
+    preview = client.post(f"/operator/upload?lang={lang}", data={"csrf": csrf},
+                          files=[("files", ("iota.txt", b"Iota report\n\nA text.\n", "text/plain"))])
+    refused = client.post(f"/operator/upload?lang={lang}", data={"csrf": csrf},
+                          files=[("files", ("renamed.docx", b"%PDF-1.4\n%...", "application/octet-stream"))])
+    started = client.post(f"/operator/documents/beta/remove?lang={lang}", data={"csrf": csrf})
+    finish(client, started)
+    pages = {
+        "sign-in": form.text, "preview": preview.text, "refused": refused.text,
+        "job": client.get(started.headers["location"]).text,
+        **{path: client.get(path, params={"lang": lang}).text
+           for path in ("/operator", "/operator/upload", "/operator/documents/alpha/edit",
+                        "/operator/documents/alpha/remove")},
+    }
+    names = {"iota", "txt", "renamed", "docx", "pdf", "html", "htm", "md", "https", "alpha", "beta", "gamma", "pdf-"}
+    for name, page in pages.items():
+        assert f'<html lang="{lang}">' in page, name
+        english = sorted({word for word in re.findall(r"[A-Za-z][A-Za-z'-]+", interface_text(page))
+                          if word not in ALLOWED_LATIN and word.lower() not in names})
+        assert english == [], (name, english)

@@ -133,11 +133,19 @@ def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: in
     return ngettext(context["ui"].lang, singular, plural, n)
 
 
+@jinja2.pass_context
+def _plural(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    """`n_` in a template: the plural form for `n`, `{n}` filled in (a plain name, so that pybabel
+    finds its messages, which it does not in `ui.n_`)."""
+    return context["ui"].n_(singular, plural, n)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
                              extensions=["jinja2.ext.i18n"])
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(source_link=source_link, language_names=LANGUAGE_NAMES, filter_languages=FILTER_LANGUAGES)
+    env.globals.update(source_link=source_link, language_names=LANGUAGE_NAMES, filter_languages=FILTER_LANGUAGES,
+                       N_=N_, n_=_plural)
     return env
 
 
