@@ -518,6 +518,12 @@ def test_correcting_a_year_from_the_page_updates_the_index(small_collection):
     sign_in(client)
     form = client.get("/operator/documents/alpha/edit")
     assert form.status_code == 200 and 'value="Alpha report"' in form.text and 'value="2020"' in form.text
+    unchanged = dict(re.findall(r'name="(title|publisher|date|url)" value="([^"]*)"', form.text))
+    unchanged.update(csrf=_csrf(form.text), language=re.search(r'<option value="(\w+)"[^>]*selected', form.text).group(1))
+    assert unchanged["language"] == "en"  # detected: the file declares none
+    same = client.post("/operator/documents/alpha/edit", data=unchanged)
+    assert same.status_code == 303 and same.headers["location"] == "/operator"  # nothing to change, no change
+    assert "language" not in (corpus / "alpha.toml").read_text()
     refused = client.post("/operator/documents/alpha/edit", data={"csrf": _csrf(form.text), "date": "20x6"})
     assert refused.status_code == 422 and "is not YYYY" in refused.text
     assert client.post("/operator/documents/alpha/edit", data={"date": "2026"}).status_code == 403

@@ -57,7 +57,7 @@ class DocumentPreview(BaseModel):
     date_note: str | None
     year: int | None
     year_estimate: int | None = Field(description="For an undated file: the newest year its text cites.")
-    language: str | None
+    language: str = Field(description="As declared in the file, else detected from its text.")
     url: str | None
     pages: int | None
     passages: int
@@ -194,7 +194,7 @@ def preview(assistant: Assistant, uploads: list[Upload]) -> list[DocumentPreview
         previews.append(DocumentPreview(
             file=f"{document.doc_id}{document.path.suffix}", doc_id=document.doc_id, title=meta.title,
             publisher=meta.publisher, date=meta.date, date_note=meta.date_note, year=meta.year,
-            year_estimate=meta.year_estimate, language=meta.language, url=meta.url,
+            year_estimate=meta.year_estimate, language=document.language, url=meta.url,
             pages=len(document.pages) or None, passages=len(passages),
             missing=[name for name, value in (("publisher", meta.publisher), ("date", meta.date or meta.year))
                      if not value]))

@@ -39,6 +39,7 @@ from assistant.api.routers.operator.api import UNKNOWN_JOB
 from assistant.api.routers.pages import page_frame, templates, ui_for
 from assistant.errors import CorpusError
 from assistant.i18n import N_
+from assistant.ingest.corpus import Document
 from assistant.ingest.formats import SUPPORTED_SUFFIXES
 from assistant.languages import LANGUAGES
 from assistant.operator import audit
@@ -226,11 +227,19 @@ async def confirm_upload(pending_id: str, request: Request, operator: Operator =
 # Correcting and removing -------------------------------------------------------------------------
 
 
-def _document(assistant: Assistant, doc_id: str):
+def _document(assistant: Assistant, doc_id: str) -> Document:
     document = assistant.index.documents.get(doc_id)
     if document is None:
         raise HTTPException(404, UNKNOWN_DOCUMENT)
     return document
+
+
+def _current_details(document: Document) -> dict[str, str]:
+    """The values the correction form starts from; the language is the one its text is taken to be
+    in (declared, else detected), so saving the form unchanged changes nothing."""
+    meta = document.metadata
+    return {"title": meta.title, "publisher": meta.publisher or "", "date": meta.date or "", "url": meta.url or "",
+            "language": document.language}
 
 
 @router.get("/operator/documents/{doc_id}/edit", response_class=HTMLResponse)
@@ -243,9 +252,7 @@ def _edit_form(request: Request, assistant: Assistant, operator: Operator, doc_i
                given: dict[str, str] | None = None, status: int = 200) -> Response:
     assert operator.session is not None
     document = _document(assistant, doc_id)
-    meta = document.metadata
-    values = {"title": meta.title, "publisher": meta.publisher or "", "date": meta.date or "", "url": meta.url or "",
-              "language": meta.language or "", **(given or {})}
+    values = {**_current_details(document), **(given or {})}
     return _page(request, assistant, "operator_edit.html", status, csrf=operator.session.csrf, error=error,
                  document=document, values=values, languages=LANGUAGES)
 
@@ -256,9 +263,9 @@ async def edit_from_page(doc_id: str, request: Request, operator: Operator = Dep
     """The details as the form sends them: each one that differs from the document's is changed."""
     form = await posted_form(request)
     operator.check_csrf(request, form.get("csrf"))
-    meta = _document(assistant, doc_id).metadata
+    current = _current_details(_document(assistant, doc_id))
     given = {key: form.get(key, "").strip() for key in EDITABLE}
-    values = {key: value for key, value in given.items() if value and value != (getattr(meta, key) or "")}
+    values = {key: value for key, value in given.items() if value and value != current[key]}
     try:
         checked_details(values)
     except CorpusError as error:
