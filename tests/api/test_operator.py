@@ -589,3 +589,21 @@ def test_the_operator_pages_speak_the_operators_language(small_collection, lang)
         english = sorted({word for word in re.findall(r"[A-Za-z][A-Za-z'-]+", interface_text(page))
                           if word not in ALLOWED_LATIN and word.lower() not in names})
         assert english == [], (name, english)
+
+
+def test_a_refused_change_on_a_page_is_a_page_and_without_an_operator_file_nothing_shows(small_collection,
+                                                                                         web_assistant, tmp_path):
+    client, corpus, _ = small_collection
+    sign_in(client)
+    before = sorted(p.name for p in corpus.iterdir())
+    forged = client.post("/operator/documents/beta/remove?lang=ru", data={"csrf": "forged"},
+                         headers={"accept": "text/html"})
+    assert forged.status_code == 403 and forged.headers["content-type"].startswith("text/html")
+    assert "Не сделано" in forged.text and 'role="alert"' in forged.text and 'href="/operator?lang=ru"' in forged.text
+    missing = client.get("/operator/documents/nope/edit")
+    assert missing.status_code == 404 and "no such document in the collection" in missing.text
+    assert sorted(p.name for p in corpus.iterdir()) == before
+    with app_with(web_assistant, tmp_path / "absent.toml") as off:
+        for path in ("/operator", "/operator/upload", "/operator/documents/beta/edit", "/operator/jobs/x"):
+            response = off.get(path)
+            assert response.status_code == 404 and response.json() == {"error": "Not Found"}, path

@@ -32,6 +32,13 @@ BAD_CSRF = N_("the form is out of date or came from elsewhere: reload the page a
 UNKNOWN_DOCUMENT = N_("no such document in the collection: the operator page lists them")
 
 
+class OperatorAreaOff(HTTPException):
+    """No operator file: the area answers 404 as if it did not exist, on every route."""
+
+    def __init__(self) -> None:
+        super().__init__(404, "Not Found")
+
+
 @dataclass(frozen=True)
 class Operator:
     """Who is asking: a browser's session (with its CSRF token), or a program's bearer token."""
@@ -59,7 +66,7 @@ def credentials(request: Request, assistant: Assistant = Depends(current_assista
     """The operator file's credentials; 404 when there is none (sign-in is off)."""
     found = OperatorCredentials.load(assistant.settings.operator_file)
     if found is None:
-        raise HTTPException(404, "Not Found")
+        raise OperatorAreaOff()
     return found
 
 

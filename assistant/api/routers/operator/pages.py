@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
@@ -24,6 +27,7 @@ from assistant.api.routers.operator._auth import (
     SIGN_IN_COOKIE,
     UNKNOWN_DOCUMENT,
     Operator,
+    OperatorAreaOff,
     client_of,
     credentials,
     is_https,
@@ -48,7 +52,31 @@ from assistant.operator.uploads import PAGE_UPLOAD_PATH, Upload
 from assistant.query.assistant import Assistant
 from assistant.store.library import EDITABLE, checked_details
 
-router = APIRouter(include_in_schema=False)
+
+class PageRoute(APIRoute):
+    """A route of the operator's pages: a refusal (403 without the CSRF token, 404, 409 while
+    another change runs, ...) is a page in the operator's language with a way back, not JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except HTTPException as error:
+                if error.status_code < 400 or isinstance(error, OperatorAreaOff):
+                    raise
+                ui = ui_for(request)
+                assistant = request.app.state.assistant
+                return templates.TemplateResponse(
+                    request, "operator_refused.html",
+                    {**page_frame(request, assistant, ui), "message": ui._(str(error.detail))},
+                    status_code=error.status_code, headers=error.headers)
+
+        return handler
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 TRAIL_WORDS = {"sign-in": N_("signed in"), "sign-out": N_("signed out"), "upload": N_("added"),
                "edit": N_("corrected"), "remove": N_("removed"), "session": N_("session"), "token": N_("token")}
 """How the operator page says the audit trail's actions and kinds of operator."""
