@@ -64,6 +64,23 @@ def _serve(assistant: Assistant):
     thread.join(timeout=10)
 
 
+def operator_copy(web_assistant: Assistant, folder: Path, password: str) -> Assistant:
+    """The app's assistant on a copy of the real corpus in `folder`, with an operator file (the
+    password `password`): for tests that change the collection. Nothing is embedded twice."""
+    import shutil
+
+    from assistant.operator.credentials import set_password
+
+    corpus = folder / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    set_password(folder / "operator.toml", password)
+    settings = web_assistant.settings.model_copy(update={
+        "corpus_dir": corpus, "index_dir": folder / "index", "operator_file": folder / "operator.toml",
+        "operator_audit_file": folder / "audit.jsonl",
+        "embedding_cache_dir": web_assistant.settings.embedding_cache_path})
+    return Assistant(build_index(settings, web_assistant.embedders, progress=False), web_assistant.embedders, settings)
+
+
 @pytest.fixture(scope="session")
 def live_server(web_assistant) -> str:
     """The app as an operator runs it by default (feedback off)."""

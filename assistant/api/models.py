@@ -44,7 +44,9 @@ class ErrorResponse(BaseModel):
     error: str = Field(description="What was wrong, in one sentence.")
 
 
-class DocumentSummary(BaseModel):
+class DocumentDetails(BaseModel):
+    """What a citation says of a document."""
+
     doc_id: str
     title: str
     publisher: str | None
@@ -53,6 +55,9 @@ class DocumentSummary(BaseModel):
     year: int | None
     url: str | None
     language: str | None
+
+
+class DocumentSummary(DocumentDetails):
     passages: int
 
 

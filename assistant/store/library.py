@@ -198,9 +198,7 @@ def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Emb
     embedders = embedders or create_embedders(settings, cached=True)
     corpus = settings.corpus_dir
     with changing(settings, "remove", wait=wait):
-        files = [path for path in corpus_files(corpus) if document_id(path) == doc_id]
-        if not files:
-            raise CorpusError(f"no document with id {doc_id!r} in {corpus}; `assistant docs` lists them")
+        files = _files_of(corpus, doc_id)
         if len(corpus_files(corpus)) == len(files):
             raise CorpusError(f"{doc_id!r} is the last document: the collection cannot be empty; add another first")
         sidecar = corpus / f"{doc_id}{METADATA_SUFFIX}"
@@ -208,6 +206,14 @@ def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Emb
             files.append(sidecar)
         journal = begin(settings.index_dir, corpus, "remove", settings.backend, removed=[path.name for path in files])
         return build_in(settings, embedders, journal, progress=progress, change=Change(removed=frozenset({doc_id})))
+
+
+def _files_of(corpus: Path, doc_id: str) -> list[Path]:
+    """The corpus files of `doc_id` (a CorpusError when it has none)."""
+    files = [path for path in corpus_files(corpus) if document_id(path) == doc_id]
+    if not files:
+        raise CorpusError(f"no document with id {doc_id!r} in {corpus}; `assistant docs` lists them")
+    return files
 
 
 EDITABLE = ("title", "publisher", "date", "url", "language")
@@ -241,10 +247,7 @@ def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
     embedders = embedders or create_embedders(settings, cached=True)
     corpus = settings.corpus_dir
     with changing(settings, "edit", wait=wait):
-        files = [path for path in corpus_files(corpus) if document_id(path) == doc_id]
-        if not files:
-            raise CorpusError(f"no document with id {doc_id!r} in {corpus}; `assistant docs` lists them")
-        source = files[0]
+        source = _files_of(corpus, doc_id)[0]
         data = read_document(source, settings.extraction_limits)
         document = load_document(source, settings.extraction_limits, overrides=values, doc_id=doc_id, data=data)
         names = [source.name, f"{doc_id}{METADATA_SUFFIX}"]

@@ -278,27 +278,14 @@ def test_questions_asked_every_100_ms_during_an_upload_and_a_removal_never_fail(
     """A live server (uvicorn, real threads) on a copy of the real corpus: one client asks every
     100 ms while another uploads a document and then removes one; every question is answered (200),
     and some were asked while each change was running."""
-    import shutil
     import threading
     import time
 
     import httpx
-    from conftest_web import _serve
+    from conftest_web import _serve, operator_copy
 
-    from assistant.settings import PROJECT_ROOT
-    from assistant.store.build import build_index
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    operator_file = tmp_path / "operator.toml"
-    set_password(operator_file, PASSWORD)
-    token = create_token(operator_file, "load")
-    settings = web_assistant.settings.model_copy(update={
-        "corpus_dir": corpus, "index_dir": tmp_path / "index", "operator_file": operator_file,
-        "operator_audit_file": tmp_path / "audit.jsonl",
-        "embedding_cache_dir": web_assistant.settings.embedding_cache_path})  # nothing embedded twice
-    assistant = Assistant(build_index(settings, web_assistant.embedders, progress=False), web_assistant.embedders,
-                          settings)
+    assistant = operator_copy(web_assistant, tmp_path, PASSWORD)
+    token = create_token(assistant.settings.operator_file, "load")
     asks: list[tuple[float, float, int]] = []
     changes: list[tuple[float, float]] = []
     stop = threading.Event()

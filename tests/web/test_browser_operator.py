@@ -9,17 +9,11 @@ from __future__ import annotations
 import http.client
 import io
 import re
-import shutil
 import zipfile
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
-
-from assistant.operator.credentials import set_password
-from assistant.query.assistant import Assistant
-from assistant.settings import PROJECT_ROOT
-from assistant.store.build import build_index
 
 PASSWORD = "a long operator passphrase"
 NOW = "законно ли сейчас продавать секс в Казахстане?"
@@ -30,21 +24,11 @@ sex itself") as do the 2024 law and a 2025 article."""
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, web_assistant):
     """A live server on a copy of the real corpus, with an operator file: (address, corpus folder)."""
-    from conftest_web import _serve
+    from conftest_web import _serve, operator_copy
 
-    folder = tmp_path_factory.mktemp("operator-site")
-    corpus = folder / "corpus"
-    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-    operator_file = folder / "operator.toml"
-    set_password(operator_file, PASSWORD)
-    settings = web_assistant.settings.model_copy(update={
-        "corpus_dir": corpus, "index_dir": folder / "index", "operator_file": operator_file,
-        "operator_audit_file": folder / "audit.jsonl",
-        "embedding_cache_dir": web_assistant.settings.embedding_cache_path})  # nothing embedded twice
-    assistant = Assistant(build_index(settings, web_assistant.embedders, progress=False), web_assistant.embedders,
-                          settings)
+    assistant = operator_copy(web_assistant, tmp_path_factory.mktemp("operator-site"), PASSWORD)
     for address in _serve(assistant):
-        yield address, corpus
+        yield address, assistant.settings.corpus_dir
 
 
 @pytest.fixture

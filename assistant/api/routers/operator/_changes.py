@@ -15,7 +15,7 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from assistant.api.models import DocumentSummary
+from assistant.api.models import DocumentDetails, DocumentSummary
 from assistant.api.routers.documents import summary
 from assistant.api.routers.operator._auth import UNKNOWN_DOCUMENT, Operator, jobs
 from assistant.api.routers.pages import ui_for
@@ -45,20 +45,13 @@ class OperatorDocument(DocumentSummary):
     added: str | None = Field(None, description="When its file entered the collection (UTC, ISO 8601).")
 
 
-class DocumentPreview(BaseModel):
+class DocumentPreview(DocumentDetails):
     """What an upload would add, for the operator to confirm or correct: the details found in the
     file, and how it would be cut."""
 
     file: str = Field(description="The name it would be stored under (its document id and format).")
-    doc_id: str
-    title: str
-    publisher: str | None
-    date: str | None
-    date_note: str | None
-    year: int | None
     year_estimate: int | None = Field(description="For an undated file: the newest year its text cites.")
     language: str = Field(description="As declared in the file, else detected from its text.")
-    url: str | None
     pages: int | None
     passages: int
     missing: list[str] = Field(description="Details the file does not give (publisher, date): fill them in.")
