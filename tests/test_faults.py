@@ -1,8 +1,10 @@
 """Fault injection on real processes (issue 15, findings 1 and 2): `assistant add`, `remove` and
-`index` stopped at named steps (ASSISTANT_TEST_PAUSE_AT, see assistant/transaction.py) and killed
-there with a real SIGKILL; the next command (`assistant docs`, or `assistant serve` starting) completes
-or rolls back the change with a one-line notice, and the collection is consistent: the corpus and
-the index agree, nothing is left over, and running the command again works. Two changes at once:
+`index`, and an operator's correction of a document's details (`edit_document`), stopped at named
+steps (ASSISTANT_TEST_PAUSE_AT, see assistant/transaction.py) and killed there with a real SIGKILL;
+the next command (`assistant docs`, or `assistant serve` starting) completes or rolls back the
+change with a one-line notice, and the collection is consistent: the corpus and the index agree
+(an edit's details are the old ones or the new ones, in the sidecar and the index alike), nothing
+is left over, and running the command again works. Two changes at once:
 the second waits (or, with --no-wait, fails cleanly), neither is half-applied.
 
 A small collection (two short documents) keeps each process to a couple of seconds."""
@@ -18,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,7 @@ from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.layout import current_build
-from assistant.store.library import add_documents, remove_document
+from assistant.store.library import add_documents, edit_document, remove_document
 from assistant.store.transaction import JOURNAL_FILE, PAUSE_ENV
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,12 +79,25 @@ def _command(settings: Settings, *args: str) -> list[str]:
             "--index", str(settings.index_dir)]
 
 
-def _start(settings: Settings, *args: str, pause: str | None = None) -> subprocess.Popen:
+# An operator's correction (PATCH /api/operator/documents/{doc_id}) runs `edit_document` in the
+# server's process; it has no command of its own, so a process runs it alone, as the server would.
+_EDIT = ("import json, sys; from pathlib import Path; from assistant.settings import Settings; "
+         "from assistant.store.library import edit_document; "
+         "edit_document(Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])), sys.argv[3], "
+         "json.loads(sys.argv[4]))")
+
+
+def _edit_command(settings: Settings, doc_id: str, changes: dict[str, str]) -> list[str]:
+    return [sys.executable, "-c", _EDIT, str(settings.corpus_dir), str(settings.index_dir), doc_id, json.dumps(changes)]
+
+
+def _start(settings: Settings, *args: str, pause: str | None = None,
+           argv: list[str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop(PAUSE_ENV, None)
     if pause:
         env[PAUSE_ENV] = pause
-    return subprocess.Popen(_command(settings, *args), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+    return subprocess.Popen(argv or _command(settings, *args), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -99,8 +115,8 @@ def _wait_for(process: subprocess.Popen, text: str, timeout: float = 120) -> str
     raise AssertionError(f"never saw {text!r}; stderr: {''.join(seen)[-2000:]}")
 
 
-def _kill_at(settings: Settings, step: str, *args: str) -> None:
-    process = _start(settings, *args, pause=step)
+def _kill_at(settings: Settings, step: str, *args: str, argv: list[str] | None = None) -> None:
+    process = _start(settings, *args, pause=step, argv=argv)
     _wait_for(process, f"paused at {step}")
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
@@ -183,6 +199,67 @@ def test_kill_9_during_index_keeps_one_whole_index(collection, embedders, step, 
         assert "delta" not in load_index(settings.index_dir, settings).documents
         build_index(settings, _cached(embedders, settings), progress=False)
         assert "delta" in assert_consistent(settings)
+
+
+EDIT_STEPS = {"locked": None, "staged": False, "embedded": False, "written": False, "switched": True,
+              "completing": True}
+BETA_BEFORE = {"title": "Beta note", "date": "2021", "year": 2021}
+BETA_AFTER = {"title": "Beta note, corrected", "date": "2023-05", "year": 2023}
+
+
+def _details(settings: Settings, doc_id: str = "beta") -> tuple[dict, dict]:
+    """A document's title, date and year as its sidecar says (the year implied by the date) and as
+    the index in use says."""
+    sidecar = tomllib.loads((settings.corpus_dir / f"{doc_id}.toml").read_text(encoding="utf-8"))
+    metadata = load_index(settings.index_dir, settings).documents[doc_id].metadata
+    return ({"title": sidecar.get("title"), "date": sidecar.get("date"),
+             "year": sidecar.get("year", int(str(sidecar.get("date"))[:4]))},
+            {"title": metadata.title, "date": metadata.date, "year": metadata.year})
+
+
+def assert_edited(settings: Settings, expected: dict) -> None:
+    """Beta's details are `expected` everywhere, its text file is whole, and the collection is consistent."""
+    in_sidecar, in_index = _details(settings)
+    assert in_sidecar == in_index == expected
+    assert (settings.corpus_dir / "beta.txt").read_text(encoding="utf-8") == BETA
+    assert assert_consistent(settings) == {"alpha", "beta"}
+
+
+@pytest.mark.parametrize("step", EDIT_STEPS)
+def test_kill_9_during_an_edit_keeps_the_old_details_or_the_new_ones_never_a_mix(collection, embedders, step):
+    settings, _ = collection
+    changes = {"title": BETA_AFTER["title"], "date": BETA_AFTER["date"]}
+    _kill_at(settings, step, argv=_edit_command(settings, "beta", changes))
+    notice = _next_command(settings)
+    completed = EDIT_STEPS[step]
+    lines = [line for line in notice.splitlines() if "interrupted `assistant edit`" in line]
+    if completed is None:  # killed holding the lock, before its journal: nothing had changed
+        assert lines == []
+    else:
+        assert len(lines) == 1, notice
+        assert ("completed" if completed else "rolled back") in lines[0]
+    assert_edited(settings, BETA_AFTER if completed else BETA_BEFORE)
+    assert "interrupted" not in _next_command(settings)  # said once
+    if not completed:  # making the change again works
+        edit_document(settings, "beta", changes, embedders=_cached(embedders, settings))
+        assert_edited(settings, BETA_AFTER)
+
+
+def test_an_edit_whose_rebuild_fails_leaves_the_old_sidecar_and_index(collection, embedders, monkeypatch):
+    settings, _ = collection
+    sidecar = (settings.corpus_dir / "beta.toml").read_bytes()
+    build = current_build(settings.index_dir)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("assistant.store.backends.faiss.LexicalIndex.save", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        edit_document(settings, "beta", {"title": BETA_AFTER["title"], "date": BETA_AFTER["date"]},
+                      embedders=_cached(embedders, settings))
+    assert (settings.corpus_dir / "beta.toml").read_bytes() == sidecar
+    assert current_build(settings.index_dir) == build
+    assert_edited(settings, BETA_BEFORE)
 
 
 def _free_port() -> int:

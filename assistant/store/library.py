@@ -201,7 +201,7 @@ def remove_document(settings: Settings, doc_id: str, *, embedders: dict[str, Emb
         files = _files_of(corpus, doc_id)
         if len(corpus_files(corpus)) == len(files):
             raise CorpusError(f"{doc_id!r} is the last document: the collection cannot be empty; add another first")
-        sidecar = corpus / f"{doc_id}{METADATA_SUFFIX}"
+        sidecar = files[0].with_suffix(METADATA_SUFFIX)  # the file's own: "Night Bus.toml" for night-bus
         if sidecar.is_file():
             files.append(sidecar)
         journal = begin(settings.index_dir, corpus, "remove", settings.backend, removed=[path.name for path in files])
@@ -250,7 +250,7 @@ def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
         source = _files_of(corpus, doc_id)[0]
         data = read_document(source, settings.extraction_limits)
         document = load_document(source, settings.extraction_limits, overrides=values, doc_id=doc_id, data=data)
-        names = [source.name, f"{doc_id}{METADATA_SUFFIX}"]
+        names = [source.name, source.with_suffix(METADATA_SUFFIX).name]  # the sidecar the build reads
         journal = begin(settings.index_dir, corpus, "edit", settings.backend, incoming=names)
         try:
             staged = journal.staged_dir

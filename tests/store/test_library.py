@@ -32,7 +32,7 @@ from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import load_index
 from assistant.store.layout import current_build
-from assistant.store.library import add_documents, list_documents, remove_document
+from assistant.store.library import add_documents, edit_document, list_documents, remove_document
 
 SEEDS = ["eatg-2025-new-legislation-criminalizing-sex-work", "nswp-2015-amelia-report-sex-work"]
 
@@ -243,6 +243,24 @@ def test_remove_unknown_or_last_document(library, tmp_path):
     remove_document(settings, SEEDS[0], embedders=spy)
     with pytest.raises(CorpusError, match="last document"):
         remove_document(settings, SEEDS[1], embedders=spy)
+
+
+def test_a_document_whose_file_name_is_not_its_id_is_edited_and_removed_with_its_own_sidecar(library):
+    """A file dropped into the corpus by hand keeps its name: "Night Bus.txt" is the document
+    night-bus, and its sidecar is "Night Bus.toml". An edit replaces that sidecar (the details it
+    does not change are kept, and a full rebuild reads the same); a removal takes it out too."""
+    settings, spy = library
+    corpus = settings.corpus_dir
+    (corpus / "Night Bus.txt").write_text("Night bus\n\nThe night bus to the clinic runs on Fridays.\n", encoding="utf-8")
+    (corpus / "Night Bus.toml").write_text('title = "Night bus"\npublisher = "Outreach NGO"\ndate = "2021"\n',
+                                           encoding="utf-8")
+    build_index(settings, spy, progress=False)
+    edited = edit_document(settings, "night-bus", {"date": "2023"}, embedders=spy).documents["night-bus"].metadata
+    assert (edited.title, edited.publisher, edited.date, edited.year) == ("Night bus", "Outreach NGO", "2023", 2023)
+    assert sorted(p.name for p in corpus.iterdir() if "night" in p.name.lower()) == ["Night Bus.toml", "Night Bus.txt"]
+    assert build_index(settings, spy, progress=False).documents["night-bus"].metadata == edited
+    remove_document(settings, "night-bus", embedders=spy)
+    assert not [p.name for p in corpus.iterdir() if "night" in p.name.lower()]
 
 
 def test_a_document_dropped_into_the_corpus_gets_in_with_a_warning(library, tmp_path, caplog):
