@@ -10,8 +10,8 @@ Generated ids rarely exist, so an edit draws an existing document's id most of t
 removal one time in three (the body is still the generated one); an upload is sent as generated
 (its file named by schemathesis, so refused) or, for half the valid ones, as one generated text
 file named `.txt` with the generated title, publisher, date and address, so documents are added
-too. Each change that succeeds rebuilds the index, which keeps the example counts modest: about
-160 requests for each way of signing in, some 15 s each."""
+too; a preview likewise. Each change that succeeds rebuilds the index, which keeps the example counts modest: about
+220 requests for each way of signing in, some 30 s each."""
 
 from __future__ import annotations
 
@@ -37,17 +37,18 @@ from assistant.store.index import load_index
 from assistant.store.transaction import JOURNAL_FILE
 
 LIST, UPLOAD = "GET /api/operator/documents", "POST /api/operator/documents"
+PREVIEW, JOB = "POST /api/operator/documents/preview", "GET /api/operator/jobs/{job_id}"
 EDIT, REMOVE = "PATCH /api/operator/documents/{doc_id}", "DELETE /api/operator/documents/{doc_id}"
 # Examples per operation and generation mode: a change that succeeds rebuilds the index.
-EXAMPLES = {LIST: 20, EDIT: 40, UPLOAD: 30, REMOVE: 20}
+EXAMPLES = {LIST: 20, PREVIEW: 20, EDIT: 40, UPLOAD: 30, REMOVE: 20, JOB: 20}
 OTHER_EXAMPLES = 20
 # Edits first (on the whole collection), removals last (down to the last document, refused).
-ORDER = [LIST, EDIT, UPLOAD, REMOVE]
+ORDER = [LIST, PREVIEW, EDIT, UPLOAD, REMOVE, JOB]
 MIN_REQUESTS = 150  # per way of signing in
 # Valid by the schema, refused by the code (422, documented) for what the schema does not say:
 # an upload's files (their content and format, at least one, one title or address for several)
 # and its date's form (any refusal); an edit's address that is not http(s) (that refusal only).
-REFUSED_BY_CONTENT = {UPLOAD: "", EDIT: "is not an http(s) address"}
+REFUSED_BY_CONTENT = {UPLOAD: "", PREVIEW: "", EDIT: "is not an http(s) address"}
 
 
 @pytest.fixture(scope="module", params=["session", "bearer"])
@@ -79,7 +80,7 @@ def test_the_operator_routes_conform_to_the_schema_and_leave_the_collection_whol
     settings = assistant.settings
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     found = operations(schema, "/api/operator/")
-    assert {LIST, UPLOAD, EDIT, REMOVE} <= {label(operation) for operation in found}
+    assert set(ORDER) <= {label(operation) for operation in found}
     found.sort(key=lambda operation: ORDER.index(label(operation)) if label(operation) in ORDER else len(ORDER))
     refused: dict[str, int] = {}
     statuses: dict[str, set[int]] = {}
@@ -95,6 +96,11 @@ def test_the_operator_routes_conform_to_the_schema_and_leave_the_collection_whol
             chosen = data.draw(st.integers(0, 5), label="existing document")
             if chosen < (5 if case.method.upper() == "PATCH" else 2):
                 case.path_parameters["doc_id"] = ids[chosen % len(ids)]
+        if (label(case.operation) == PREVIEW and case.meta.generation.mode.is_positive
+                and data.draw(st.booleans(), "a .txt file")):
+            text = data.draw(st.text(max_size=200), label="text")
+            return client.post("/api/operator/documents/preview", files=[
+                ("files", ("previewed.txt", f"Previewed report\n\n{text}\n".encode(), "text/plain"))])
         if (label(case.operation) == UPLOAD and case.meta.generation.mode.is_positive and isinstance(case.body, dict)
                 and data.draw(st.booleans(), "a .txt file")):
             uploaded += 1
@@ -128,7 +134,7 @@ def test_the_operator_routes_conform_to_the_schema_and_leave_the_collection_whol
     # Signed in all along (never 401 or 403), and each operation did its work at least once.
     assert not {401, 403} & set().union(*statuses.values()), statuses
     assert {name: min(codes) for name, codes in statuses.items() if name in ORDER} == {
-        LIST: 200, EDIT: 200, UPLOAD: 201, REMOVE: 204}, statuses
+        LIST: 200, PREVIEW: 200, EDIT: 200, UPLOAD: 201, REMOVE: 204, JOB: 404}, statuses
 
     # The collection is whole: what the operator's list names is in the corpus and in the index.
     listed = client.get("/api/operator/documents")
