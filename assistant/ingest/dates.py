@@ -14,15 +14,23 @@ from __future__ import annotations
 import re
 from datetime import date
 
-ISO_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
-"""A date as precise as known: YYYY, YYYY-MM or YYYY-MM-DD."""
+ISO_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
+"""A date as precise as known: YYYY, YYYY-MM or YYYY-MM-DD (ASCII digits only)."""
 _YEAR = re.compile(r"(?<![\d.,/-])(1[89]\d\d|20\d\d)(?![\d.,]\d)")
 _FUTURE_TARGET = re.compile(r"(?:\bby|\buntil|\btill|\bк|\bдо|\bдейін)\s+$", re.IGNORECASE)
 
 
 def is_iso_date(value: str) -> bool:
-    """Whether `value` is a date in the form `ISO_DATE` allows."""
-    return ISO_DATE.fullmatch(value) is not None
+    """Whether `value` is a date in the form `ISO_DATE` allows, and one that exists (not
+    2024-13-45, not year 0)."""
+    if ISO_DATE.fullmatch(value) is None:
+        return False
+    year, month, day = ([int(part) for part in value.split("-")] + [1, 1])[:3]
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 def newest_cited_year(text: str, *, today: date | None = None) -> int | None:

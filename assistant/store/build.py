@@ -230,11 +230,15 @@ def _summary(journal: Journal, *, done: bool) -> str:
             return f"{what} added; the corpus and the index agree"
         if journal.operation == "remove":
             return f"{what} removed; the corpus and the index agree"
+        if journal.operation == "edit":
+            return f"{what}: the corrected details are in use; the corpus and the index agree"
         return "the new index is in use"
     if journal.operation == "add":
         return f"{what} not added, the collection is as it was; run the command again"
     if journal.operation == "remove":
         return f"{what} not removed, the collection is as it was; run the command again"
+    if journal.operation == "edit":
+        return f"{what}: the details were not corrected, the collection is as it was; make the correction again"
     return "the previous index is still in use; run `assistant index` again"
 
 

@@ -227,7 +227,12 @@ def checked_details(changes: Mapping[str, str]) -> dict[str, str]:
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise CorpusError(f"cannot change {', '.join(unknown)}: the details that can be changed are {', '.join(EDITABLE)}")
-    values = {key: value.strip() for key, value in changes.items() if value and value.strip()}
+    values = {}
+    for key, value in changes.items():
+        if value and value.strip():
+            values[key] = strip_controls(value)
+            if not values[key]:
+                raise CorpusError(f"the {key} has only control characters: type it again, or leave it empty to keep it")
     if "date" in values and not is_iso_date(values["date"]):
         raise CorpusError(f"date {values['date']!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
     if "url" in values and safe_url(values["url"]) is None:

@@ -594,3 +594,22 @@ def test_a_refused_change_on_a_page_is_a_page_and_without_an_operator_file_nothi
         for path in ("/operator", "/operator/upload", "/operator/documents/beta/edit", "/operator/jobs/x"):
             response = off.get(path)
             assert response.status_code == 404 and response.json() == {"error": "Not Found"}, path
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"date": "٢٠٢٤"}, "should match pattern"),  # other digits than 0-9: refused by the schema
+    ({"date": "2024-13-45"}, "is not YYYY"),     # a date that does not exist
+    ({"date": "0000"}, "is not YYYY"),
+    ({"publisher": "\u0000\u0001"}, "only control characters"),
+])
+def test_a_value_that_only_looks_right_is_refused_and_nothing_changes(small_collection, changes, says):
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "edits")
+    before = sorted((p.name, p.read_bytes()) for p in corpus.iterdir())
+    refused = client.patch("/api/operator/documents/alpha", json=changes, headers={"authorization": f"Bearer {token}"})
+    assert refused.status_code == 422 and says in refused.json()["error"], refused.text
+    upload = client.post("/api/operator/documents", data={"date": "2024-02-30"},
+                         files=[("files", ("delta.txt", b"Delta report\n\nText.\n", "text/plain"))],
+                         headers={"authorization": f"Bearer {token}"})
+    assert upload.status_code == 422 and "--" not in upload.json()["error"]  # no command-line flag names
+    assert sorted((p.name, p.read_bytes()) for p in corpus.iterdir()) == before

@@ -20,10 +20,11 @@ from assistant.api.routers.operator._changes import DocumentPreview, JobStatus, 
 from assistant.api.routers.pages import ui_for
 from assistant.errors import CorpusError
 from assistant.i18n import N_
+from assistant.ingest.dates import ISO_DATE
 from assistant.languages import Language
 from assistant.operator.uploads import PREVIEW_PATH, UPLOAD_PATH, Upload
 from assistant.query.assistant import Assistant
-from assistant.store.library import Added
+from assistant.store.library import Added, checked_details
 
 router = APIRouter(tags=["operator"])
 
@@ -43,6 +44,8 @@ FILES: Responses = {
     413: {"model": ErrorResponse, "description": "Over max_upload_bytes."},
     422: {"model": ErrorResponse, "description": "A file refused (its format, size, content or id), nothing added."},
 }
+ISO_DATE_PATTERN = f"^{ISO_DATE.pattern}$"
+"""The date's form as the schema states it (the code also refuses a date that does not exist)."""
 UNKNOWN_JOB = N_("no such change: it ended long ago, or the server was restarted")
 
 
@@ -82,7 +85,7 @@ async def upload_documents(
     files: list[UploadFile] = File(description="One or more .pdf, .docx, .html, .txt or .md files."),
     title: str | None = Form(None, max_length=500, description="The title (one file only)."),
     publisher: str | None = Form(None, max_length=500),
-    date: str | None = Form(None, max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD."),
+    date: str | None = Form(None, max_length=10, pattern=ISO_DATE_PATTERN, description="YYYY, YYYY-MM or YYYY-MM-DD."),
     url: str | None = Form(None, max_length=2000, description="The source's own http(s) address (one file only)."),
     operator: Operator = Depends(operator_required),
     assistant: Assistant = Depends(current_assistant),
@@ -93,6 +96,7 @@ async def upload_documents(
     operator.check_csrf(request)
     uploads = await _uploads(request, files, assistant.settings.max_upload_files)
     try:
+        checked_details({"title": title or "", "publisher": publisher or "", "date": date or "", "url": url or ""})
         job = changes.start_upload(request, assistant, operator, uploads, title=title, publisher=publisher,
                                    date=date, url=url)
     except CorpusError as error:
@@ -109,7 +113,7 @@ class DocumentChanges(BaseModel):
 
     title: str | None = Field(None, min_length=1, max_length=500)
     publisher: str | None = Field(None, min_length=1, max_length=500)
-    date: str | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD.")
+    date: str | None = Field(None, pattern=ISO_DATE_PATTERN, description="YYYY, YYYY-MM or YYYY-MM-DD.")
     url: str | None = Field(None, max_length=2000, description="The source's own http(s) address.")
     language: Language | None = None
 
