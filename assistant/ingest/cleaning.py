@@ -256,13 +256,17 @@ def _vocabulary(lines: list[str]) -> frozenset[str]:
     return frozenset(words)
 
 
-def _join_hyphenated(head: str, tail: str, vocabulary: frozenset[str]) -> str:
-    """Join "head-" at a line end with the next line's start `tail`."""
-    left = _HYPHEN_END.search(head)
-    assert left is not None
+HYPHEN_LOOKBACK = 200
+"""How far back from a line's end a broken word is looked for: longer than any real word, and the
+reason joining lines costs time in proportion to the text, however long a paragraph is."""
+
+
+def _keeps_hyphen(first: str, tail: str, vocabulary: frozenset[str]) -> bool:
+    """Whether "first-" at a line end and the next line's start `tail` are a compound ("well-known",
+    "Alma-Ata") rather than one word broken in two ("profilak-" + "tic")."""
     right = re.match(r"[^\W\d_]+", tail)
-    first, second = left.group(1).lower(), right.group(0).lower() if right else ""
-    keep_hyphen = (
+    first, second = first.lower(), right.group(0).lower() if right else ""
+    return (
         not right
         or "-" in first
         or tail[0].isupper()
@@ -270,14 +274,29 @@ def _join_hyphenated(head: str, tail: str, vocabulary: frozenset[str]) -> str:
         or (f"{first}{second}" not in vocabulary and first in _HYPHEN_PREFIXES)
         or (f"{first}{second}" not in vocabulary and first in vocabulary and second in vocabulary)
     )
-    return head + tail if keep_hyphen else head[:-1] + tail
 
 
 def _join_lines(lines: list[str], vocabulary: frozenset[str]) -> str:
-    text = lines[0]
+    """One paragraph's lines as one line: a space between them, or none where a word was broken at
+    a line end (its hyphen kept for a compound). Only the last HYPHEN_LOOKBACK characters so far are
+    searched for a broken word, so a paragraph of any length costs time in proportion to it."""
+    pieces = [lines[0]]
+    end = lines[0][-HYPHEN_LOOKBACK:]
     for line in lines[1:]:
-        text = _join_hyphenated(text, line, vocabulary) if _HYPHEN_END.search(text) else f"{text} {line}"
-    return text
+        broken = _HYPHEN_END.search(end) if end.endswith("-") else None
+        if broken is None:
+            joined = f" {line}"
+        else:
+            joined = line
+            if not _keeps_hyphen(broken.group(1), line, vocabulary):
+                last = len(pieces) - 1
+                while not pieces[last]:  # the piece holding the hyphen (an empty line holds none)
+                    last -= 1
+                pieces[last] = pieces[last][:-1]
+                end = end[:-1]
+        pieces.append(joined)
+        end = (end + joined)[-HYPHEN_LOOKBACK:]
+    return "".join(pieces)
 
 
 def _assemble(items: list[_Item], vocabulary: frozenset[str]) -> CleanText:

@@ -1,3 +1,5 @@
+import pytest
+
 from assistant.ingest.cleaning import clean
 
 
@@ -81,3 +83,26 @@ def test_block_offsets_are_exact():
 
 def test_no_break_spaces_and_windows_newlines_are_normalised():
     assert clean("One\u00a0two.\r\n\r\nThree.").text == "One two.\n\nThree."
+
+
+@pytest.mark.parametrize("ending", ["and", "exam-"], ids=["spaced", "broken-words"])
+def test_cleaning_costs_time_in_proportion_to_a_paragraphs_length(ending):
+    """A hard-wrapped paragraph with no blank line, its lines joined by spaces or at broken words.
+    Issue 28: the join searched the whole paragraph so far for every line it added, so 117 KB took
+    48.7 s. Four times the lines must cost about four times as long, not sixteen: the best of three
+    runs of n and of 4n lines, compared as a ratio (no wall-clock threshold)."""
+    import time
+
+    def best(lines: int) -> float:
+        text = "".join(f"Peer outreach workers visited saunas in Almaty {i} and offered rapid tests {ending}\n"
+                       f"{'ple' if ending.endswith('-') else 'then'} went on\n" for i in range(lines // 2))
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            cleaned = clean(text)
+            runs.append(time.perf_counter() - started)
+        assert "\n" not in cleaned.text.strip()  # one paragraph
+        return min(runs)
+
+    ratio = best(8_000) / best(2_000)
+    assert ratio < 8, f"4x the lines cost {ratio:.1f}x the time: joining lines is not linear"
