@@ -1,7 +1,12 @@
 """A load run against a real `assistant serve` process on 127.0.0.1: 2,000 requests from 32
-concurrent clients (keep-alive connections), zero errors, and the server's resident memory after
-the run within 10% of what it was after a warm-up. Questions are the gold questions, half of them
-made unique so the run mixes cached and newly encoded questions. About a minute on 2 cores."""
+concurrent clients (keep-alive connections), zero errors, and no memory leak. Questions are the
+gold questions, half of them made unique so the run mixes cached and newly encoded questions.
+
+Memory: after a warm-up, the first run may still fill what is bounded (the question cache,
+allocator arenas, the runtime's buffers for new shapes), which took the server's resident memory up
+by 9.7-12.7% in CI runs, around the old single 10% bound; so the first run is allowed 25%, and a
+second run of as many requests must then add at most 3%: a leak grows with every request, a
+bounded cache stops. About two minutes on 2 cores."""
 
 from __future__ import annotations
 
@@ -24,7 +29,10 @@ pytestmark = pytest.mark.models
 CLIENTS = 32
 REQUESTS = 2000
 WARMUP = 400
-MAX_GROWTH = 0.10
+MAX_FIRST_GROWTH = 0.25
+"""The first run after the warm-up: what is bounded fills up."""
+MAX_SECOND_GROWTH = 0.03
+"""A second run of as many requests: what is left is a leak."""
 
 
 def _free_port() -> int:
@@ -133,15 +141,20 @@ def test_2000_requests_at_32_clients_without_errors_or_memory_growth(server, set
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     result = run_load(port, questions, REQUESTS, CLIENTS)
+    after = memory.memory_info().rss
+    again = run_load(port, questions, REQUESTS, CLIENTS, first=REQUESTS + WARMUP)
     done.set()
     sampler.join()
-    after = memory.memory_info().rss
+    after_again = memory.memory_info().rss
 
     rate = REQUESTS / result["seconds"]
     print(f"\nload: {REQUESTS} requests, {CLIENTS} clients, {result['seconds']:.1f} s, {rate:.0f} req/s, "
           f"{os.cpu_count()} cores; server RSS after warm-up {after_warmup / 2**20:.0f} MiB, "
-          f"after {after / 2**20:.0f} MiB, peak {peak[0] / 2**20:.0f} MiB")
-    assert result["errors"] == [], result["errors"][:5]
-    assert result["statuses"] == {200: REQUESTS}
-    assert after <= after_warmup * (1 + MAX_GROWTH), (after_warmup, after)
+          f"after {after / 2**20:.0f} MiB, after a second run {after_again / 2**20:.0f} MiB, "
+          f"peak {peak[0] / 2**20:.0f} MiB")
+    for run in (result, again):
+        assert run["errors"] == [], run["errors"][:5]
+        assert run["statuses"] == {200: REQUESTS}
+    assert after <= after_warmup * (1 + MAX_FIRST_GROWTH), (after_warmup, after)
+    assert after_again <= after * (1 + MAX_SECOND_GROWTH), (after, after_again)
     assert process.poll() is None
