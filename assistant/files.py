@@ -56,12 +56,15 @@ def append_durably(path: Path, line: str, *, mode: int = 0o600) -> None:
     """Add one line to the end of `path` (made with `mode` if missing) and make it durable: a log
     that only grows (the operator's audit trail), where a crash may lose at most the line being
     written, never an earlier one."""
+    created = not path.exists()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
         os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
+    if created:
+        fsync_dir(path.parent)  # the new file's name, or a crash could lose the whole file
 
 
 def lock_file(path: Path, *, wait: bool = True) -> int | None:

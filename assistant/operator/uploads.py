@@ -16,6 +16,7 @@ import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import CorpusError
 from assistant.i18n import N_, Message
@@ -26,6 +27,7 @@ PAGE_UPLOAD_PATH = "/operator/upload"
 UPLOAD_ROUTES = (("POST", UPLOAD_PATH), ("POST", PREVIEW_PATH), ("POST", PAGE_UPLOAD_PATH))
 """The routes that take files: allowed a larger body than the rest of the app (`max_upload_bytes`)."""
 PENDING_SECONDS = 30 * 60
+TOO_MANY_FILES = N_("at most {n} files at a time")
 
 _KINDS = {".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text"}
 _KIND_NAMES = {"pdf": N_("a PDF"), "docx": N_("a Word document (.docx)"), "html": N_("a web page (HTML)"),
@@ -111,6 +113,8 @@ class Pending:
     id: str
     session_id: str
     uploads: list[Upload]
+    found: list[Any]
+    """What was found in them and shown (the API's previews), to show again with a refusal."""
     created: float = field(default_factory=time.monotonic)
 
     @property
@@ -128,8 +132,8 @@ class PendingUploads:
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._lock = threading.Lock()
 
-    def put(self, session_id: str, uploads: list[Upload]) -> Pending:
-        pending = Pending(secrets.token_urlsafe(16), session_id, uploads)
+    def put(self, session_id: str, uploads: list[Upload], found: list[Any]) -> Pending:
+        pending = Pending(secrets.token_urlsafe(16), session_id, uploads, found)
         with self._lock:
             for key in [key for key, old in self._pending.items() if old.session_id == session_id]:
                 del self._pending[key]

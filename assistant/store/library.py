@@ -282,9 +282,14 @@ def list_documents(settings: Settings) -> list[dict]:
     ]
 
 
-def _missing_metadata(document: Document) -> list[str]:
+def missing_details(document: Document) -> list[str]:
+    """The details its citations will lack: "publisher", "date" (no date and no year)."""
     meta = document.metadata
-    missing = [name for name, value in (("publisher", meta.publisher), ("date", meta.date or meta.year)) if not value]
+    return [name for name, value in (("publisher", meta.publisher), ("date", meta.date or meta.year)) if not value]
+
+
+def _missing_metadata(document: Document) -> list[str]:
+    missing = missing_details(document)
     warnings = []
     if missing:
         flags = " ".join(f"--{name} ..." for name in missing)

@@ -22,11 +22,19 @@ from assistant.api.routers.pages import ui_for
 from assistant.errors import AssistantError, CorpusError
 from assistant.i18n import N_
 from assistant.ingest.chunking import chunk_document
+from assistant.ingest.corpus import Document
 from assistant.operator import audit
 from assistant.operator.jobs import Action, Job
 from assistant.operator.uploads import Upload, safe_names, stage
 from assistant.query.assistant import Assistant
-from assistant.store.library import Added, add_documents, edit_document, examine_documents, remove_document
+from assistant.store.library import (
+    Added,
+    add_documents,
+    edit_document,
+    examine_documents,
+    missing_details,
+    remove_document,
+)
 from assistant.store.transaction import CollectionBusyError
 from assistant.ui import Ui
 
@@ -134,16 +142,19 @@ def _start(request: Request, assistant: Assistant, operator: Operator, action: A
         raise HTTPException(409, error.render(ui_for(request).lang)) from None
 
 
-def known(assistant: Assistant, doc_id: str) -> None:
-    if doc_id not in assistant.index.documents:
+def document_of(assistant: Assistant, doc_id: str) -> Document:
+    """The collection's document `doc_id`; 404 when there is none."""
+    document = assistant.index.documents.get(doc_id)
+    if document is None:
         raise HTTPException(404, UNKNOWN_DOCUMENT)
+    return document
 
 
 LAST_DOCUMENT = N_("this is the last document: the collection cannot be empty; add another first")
 
 
 def start_removal(request: Request, assistant: Assistant, operator: Operator, doc_id: str) -> Job:
-    known(assistant, doc_id)
+    document_of(assistant, doc_id)
     if len(assistant.index.documents) == 1:
         raise HTTPException(409, LAST_DOCUMENT)
     return _start(request, assistant, operator, "remove", [doc_id],
@@ -151,7 +162,7 @@ def start_removal(request: Request, assistant: Assistant, operator: Operator, do
 
 
 def start_edit(request: Request, assistant: Assistant, operator: Operator, doc_id: str, values: dict[str, str]) -> Job:
-    known(assistant, doc_id)
+    document_of(assistant, doc_id)
     return _start(request, assistant, operator, "edit", [doc_id],
                   lambda: edit_document(assistant.settings, doc_id, values, embedders=assistant.embedders, wait=False))
 
@@ -189,8 +200,7 @@ def preview(assistant: Assistant, uploads: list[Upload]) -> list[DocumentPreview
             publisher=meta.publisher, date=meta.date, date_note=meta.date_note, year=meta.year,
             year_estimate=meta.year_estimate, language=document.language, url=meta.url,
             pages=len(document.pages) or None, passages=len(passages),
-            missing=[name for name, value in (("publisher", meta.publisher), ("date", meta.date or meta.year))
-                     if not value]))
+            missing=missing_details(document)))
     return previews
 
 

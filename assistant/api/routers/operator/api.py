@@ -22,7 +22,7 @@ from assistant.errors import CorpusError
 from assistant.i18n import N_
 from assistant.ingest.dates import ISO_DATE
 from assistant.languages import Language
-from assistant.operator.uploads import PREVIEW_PATH, UPLOAD_PATH, Upload
+from assistant.operator.uploads import PREVIEW_PATH, TOO_MANY_FILES, UPLOAD_PATH, Upload
 from assistant.query.assistant import Assistant
 from assistant.store.library import Added, checked_details
 
@@ -58,7 +58,7 @@ def operator_documents(operator: Operator = Depends(operator_required),
 
 async def _uploads(request: Request, files: list[UploadFile], limit: int) -> list[Upload]:
     if len(files) > limit:
-        raise HTTPException(422, ui_for(request).say(N_("at most {n} files at a time"), n=limit))
+        raise HTTPException(422, ui_for(request).say(TOO_MANY_FILES, n=limit))
     return [Upload(file.filename or "", await file.read()) for file in files]
 
 

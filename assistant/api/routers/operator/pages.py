@@ -25,7 +25,6 @@ from assistant.api.routers.operator._auth import (
     BAD_CSRF,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
-    UNKNOWN_DOCUMENT,
     Operator,
     OperatorAreaOff,
     client_of,
@@ -48,7 +47,7 @@ from assistant.ingest.formats import SUPPORTED_SUFFIXES
 from assistant.languages import LANGUAGES
 from assistant.operator import audit
 from assistant.operator.credentials import OperatorCredentials, verify_password
-from assistant.operator.uploads import PAGE_UPLOAD_PATH, Upload
+from assistant.operator.uploads import PAGE_UPLOAD_PATH, TOO_MANY_FILES, Upload
 from assistant.query.assistant import Assistant
 from assistant.store.library import EDITABLE, checked_details
 
@@ -176,7 +175,8 @@ def _upload_form(request: Request, assistant: Assistant, operator: Operator, err
     settings = assistant.settings
     return _page(request, assistant, "operator_upload.html", status, csrf=operator.session.csrf, error=error,
                  formats=", ".join(SUPPORTED_SUFFIXES), max_files=settings.max_upload_files,
-                 max_bytes=settings.max_upload_bytes, max_megabytes=settings.max_upload_bytes // 1_000_000)
+                 max_bytes=settings.max_upload_bytes, max_megabytes=settings.max_upload_bytes // 1_000_000,
+                 too_many=ui_for(request).say(TOO_MANY_FILES, n=settings.max_upload_files))
 
 
 @router.get(PAGE_UPLOAD_PATH, response_class=HTMLResponse)
@@ -203,14 +203,14 @@ async def upload_from_page(request: Request, operator: Operator = Depends(page_o
     if not chosen:
         return _upload_form(request, assistant, operator, ui._(N_("choose at least one file")), 422)
     if len(chosen) > limit:
-        return _upload_form(request, assistant, operator, ui.say(N_("at most {n} files at a time"), n=limit), 422)
+        return _upload_form(request, assistant, operator, ui.say(TOO_MANY_FILES, n=limit), 422)
     uploads = [Upload(file.filename or "", await file.read()) for file in chosen]
     try:
         previews = await run_in_threadpool(changes.preview, assistant, uploads)
     except CorpusError as error:
         return _upload_form(request, assistant, operator, error.render(ui.lang), 422)
     assert operator.session_id is not None
-    pending = pending_uploads(request).put(operator.session_id, uploads)
+    pending = pending_uploads(request).put(operator.session_id, uploads, previews)
     return _preview_page(request, assistant, operator, pending.id, previews)
 
 
@@ -246,20 +246,12 @@ async def confirm_upload(pending_id: str, request: Request, operator: Operator =
             checked_details(values)
         job = changes.start_upload(request, assistant, operator, pending.uploads, details=details)
     except CorpusError as error:
-        previews = await run_in_threadpool(changes.preview, assistant, pending.uploads)
-        return _preview_page(request, assistant, operator, pending_id, previews, error.render(ui.lang), form, 422)
+        return _preview_page(request, assistant, operator, pending_id, pending.found, error.render(ui.lang), form, 422)
     store.drop(pending_id)
     return _to_job(request, job.id)
 
 
 # Correcting and removing -------------------------------------------------------------------------
-
-
-def _document(assistant: Assistant, doc_id: str) -> Document:
-    document = assistant.index.documents.get(doc_id)
-    if document is None:
-        raise HTTPException(404, UNKNOWN_DOCUMENT)
-    return document
 
 
 def _current_details(document: Document) -> dict[str, str]:
@@ -279,7 +271,7 @@ def edit_page(doc_id: str, request: Request, operator: Operator = Depends(page_o
 def _edit_form(request: Request, assistant: Assistant, operator: Operator, doc_id: str, error: str | None = None,
                given: dict[str, str] | None = None, status: int = 200) -> Response:
     assert operator.session is not None
-    document = _document(assistant, doc_id)
+    document = changes.document_of(assistant, doc_id)
     values = {**_current_details(document), **(given or {})}
     return _page(request, assistant, "operator_edit.html", status, csrf=operator.session.csrf, error=error,
                  document=document, values=values, languages=LANGUAGES)
@@ -291,7 +283,7 @@ async def edit_from_page(doc_id: str, request: Request, operator: Operator = Dep
     """The details as the form sends them: each one that differs from the document's is changed."""
     form = await posted_form(request)
     operator.check_csrf(request, form.get("csrf"))
-    current = _current_details(_document(assistant, doc_id))
+    current = _current_details(changes.document_of(assistant, doc_id))
     given = {key: form.get(key, "").strip() for key in EDITABLE}
     values = {key: value for key, value in given.items() if value and value != current[key]}
     try:
@@ -308,7 +300,7 @@ def confirm_removal(doc_id: str, request: Request, operator: Operator = Depends(
                     assistant: Assistant = Depends(current_assistant)):
     """The confirmation step: what will go, and the button that does it."""
     assert operator.session is not None
-    return _page(request, assistant, "operator_remove.html", document=_document(assistant, doc_id),
+    return _page(request, assistant, "operator_remove.html", document=changes.document_of(assistant, doc_id),
                  csrf=operator.session.csrf)
 
 
