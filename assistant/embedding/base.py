@@ -11,10 +11,8 @@ import numpy as np
 from assistant.embedding.sparse import Encoded
 from assistant.progress import encoding_step, report
 
-# Set before sentence-transformers, transformers or tokenizers are imported anywhere: no network, ever.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Set before sentence-transformers, transformers or tokenizers are imported anywhere (the switches
+# that keep them off the network are assistant.offline's, set when the package is imported).
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
