@@ -7,8 +7,8 @@ folders.
 
 Before assistant.offline, onnxruntime 1.32's telemetry wrote ~/.cache/Microsoft/DeveloperTools/
 .onnxruntime/{deviceid,onnxruntime.db} when it was imported, and the server looked up
-mobile.events.data.microsoft.com 11.6 s after it started (2.8 s after it first answered), then
-again at +5.5, +14 and +35 s. The server is watched for WATCH seconds after it first answers.
+mobile.events.data.microsoft.com 11.6 s after it started (2.8 s after it first answered; 4.9 s in
+this test, with the ask running beside it), then again at +5.5, +14 and +35 s. The server is watched for WATCH seconds after it first answers.
 onnxruntime switches its telemetry off by itself when it sees a CI variable (CI=true, as .ci/run
 has), so the processes run without them: a regression must fail in CI too.
 """
@@ -34,7 +34,8 @@ import pytest
 from conftest import REPO
 
 WATCH = 20.0
-"""Seconds the server is traced after it first answers: 7 times the 2.8 s its first look-up took."""
+"""Seconds the server is traced after it first answers: 4 to 7 times the 2.8 to 4.9 s its first
+look-up took (onnxruntime 1.32, before assistant.offline; the writes under HOME come at once)."""
 
 # The CI markers onnxruntime reads (IsRunningInCI, core/platform/telemetry_environment.h) and its
 # own test-harness one: any of them would hide the telemetry from this test.
