@@ -156,6 +156,46 @@ def test_feedback_bodies_are_small_and_checked(feedback_client, web_assistant, c
     assert set(response.json()) == ({"saved"} if status == 200 else {"error"})
 
 
+def bounded_client(web_assistant, tmp_path, **bounds):
+    settings = web_assistant.settings.model_copy(update={"feedback": True, "feedback_file": tmp_path / "feedback.db",
+                                                          **bounds})
+    return TestClient(create_app(Assistant(web_assistant.index, web_assistant.embedders, settings)))
+
+
+def test_feedback_from_one_client_is_rate_limited_with_retry_after(web_assistant, tmp_path):
+    """Before (issue 28): 325 rows a second from one client, all kept."""
+    good = judgement(web_assistant)
+    with bounded_client(web_assistant, tmp_path, feedback_per_minute=3) as client:
+        statuses = [client.post("/api/feedback", json={**good, "question": f"{QUESTION} {n}"}).status_code
+                    for n in range(5)]
+        refused = client.post("/api/feedback", json=good)
+    assert statuses == [200, 200, 200, 429, 429]
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 60
+    assert "too many judgements" in refused.json()["error"]
+    with sqlite3.connect(tmp_path / "feedback.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM judgements").fetchone() == (3,)
+
+
+def test_a_full_feedback_store_refuses_new_judgements_but_takes_changed_verdicts(web_assistant, tmp_path):
+    good = judgement(web_assistant)
+    with bounded_client(web_assistant, tmp_path, feedback_max_judgements=2) as client:
+        assert [client.post("/api/feedback", json={**good, "question": f"{QUESTION} {n}"}).status_code
+                for n in range(3)] == [200, 200, 507]
+        assert client.post("/api/feedback", json={**good, "question": f"{QUESTION} 0", "verdict": "wrong"}).status_code == 200
+        full = client.post("/api/feedback", json=good)
+    assert full.status_code == 507 and "feedback purge" in full.json()["error"]
+
+
+def test_the_feedback_schema_states_the_question_limits_the_server_enforces(client, web_assistant):
+    """Before (issue 28): the schema took an empty question that the server then refused."""
+    fields = client.get("/openapi.json").json()["components"]["schemas"]["FeedbackRequest"]["properties"]
+    question = fields["question"]
+    assert question["minLength"] == 1 and question["maxLength"] == web_assistant.settings.max_question_chars
+    for refused in ("", "   ", "\n\t "):
+        assert re.search(question["pattern"], refused) is None
+    assert re.search(question["pattern"], QUESTION)
+
+
 def test_feedback_export_without_a_file_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ASSISTANT_FEEDBACK_FILE", str(tmp_path / "none.db"))
     assert main(["feedback", "export"]) == 2
