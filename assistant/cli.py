@@ -20,7 +20,7 @@ from assistant.errors import AssistantError
 from assistant.i18n import N_, UI_LANGUAGES, from_environment, supported
 from assistant.languages import LANGUAGES
 from assistant.settings import Settings
-from assistant.ui import Ui
+from assistant.ui import TerminalFormatter, Ui, terminal_line
 
 if TYPE_CHECKING:
     from assistant.query.assistant import Assistant, Rebuild
@@ -57,23 +57,27 @@ def _run(argv: list[str] | None) -> int:
     parser = _parser(ui)
     args = parser.parse_args(argv)
     args.ui = ui
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         settings = _settings(args)
         return args.handler(args, settings)
     except AssistantError as error:
-        print(ui._("error: {message}").format(message=error.render(ui.lang)), file=sys.stderr)
+        _say_error(ui, error.render(ui.lang))
         return 2
     except OSError as error:  # one the commands did not expect (the changes say what they undid themselves)
-        print(ui._("error: {message}").format(message=ui._("{path}: {reason}; check that file or folder and run "
-                                                             "the command again").format(
-            path=error.filename if error.filename is not None else "?",
-            reason=error.strerror or type(error).__name__)), file=sys.stderr)
+        _say_error(ui, ui._("{path}: {reason}; check that file or folder and run the command again").format(
+            path=error.filename if error.filename is not None else "?", reason=error.strerror or type(error).__name__))
         return 2
     except KeyboardInterrupt:
         print(ui._("interrupted"), file=sys.stderr)
         return 130
+
+
+def _say_error(ui: Ui, message: str) -> None:
+    """The one line on stderr that says what went wrong (file names in it shown, not obeyed)."""
+    print(ui._("error: {message}").format(message=terminal_line(message)), file=sys.stderr)
 
 
 def interface_language(argv: list[str], environ: dict[str, str] | None = None) -> str:
@@ -213,7 +217,8 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         print(ui._("added {doc_id}: {title} ({size})").format(doc_id=item.document.doc_id, title=repr(meta.title),
                                                               size=size))
         for warning in item.warnings:
-            print(ui._("warning: {message}").format(message=f"{item.document.doc_id}: {warning}"), file=sys.stderr)
+            print(ui._("warning: {message}").format(message=terminal_line(f"{item.document.doc_id}: {warning}")),
+                  file=sys.stderr)
     print(ui._("index: {documents}, {passages}, updated in {seconds} s").format(
         documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
         passages=ui.n_("{n} passage", "{n} passages", index.manifest["passages"]),
