@@ -84,6 +84,25 @@ def test_answer_page_has_an_h1_keeps_the_question_and_hints_right(client):
         assert client.get(path).text.count("<h1") == 1
 
 
+@pytest.mark.parametrize("posted", [False, True])
+def test_a_long_question_or_a_made_up_document_is_not_repeated_through_the_page(client, web_assistant, posted):
+    """Before (issue 28): a 20,000-character question came back 5 times (a 125 KB page), a
+    5,000-character document id 3 times. Now the page keeps at most the first 1,000 characters
+    (the form, the heading, the three language links), and the error names the id once, cut short."""
+    def page(**fields):
+        response = client.post("/", data=fields) if posted else client.get("/", params=fields)
+        assert response.status_code == 422 and 'role="alert"' in response.text
+        assert len(response.text) < 40_000, len(response.text)
+        return response.text
+
+    long_question = page(q="Z" * 20_000, doc_ids="Y" * 5_000)
+    limit = web_assistant.settings.max_question_chars
+    assert "Z" * (limit + 1) not in long_question and long_question.count("Z" * limit) <= 5
+    assert "Y" * 81 not in long_question
+    made_up = page(q=QUESTION, doc_ids="Y" * 5_000)
+    assert made_up.count("Y" * 80) == 1 and "Y" * 81 not in made_up and "no document with id" in made_up
+
+
 # Feedback ---------------------------------------------------------------------------------------
 
 
