@@ -20,7 +20,7 @@ from assistant.errors import AssistantError
 from assistant.i18n import N_, UI_LANGUAGES, from_environment, supported
 from assistant.languages import LANGUAGES
 from assistant.settings import Settings
-from assistant.ui import Ui
+from assistant.ui import TerminalFormatter, Ui, terminal_line
 
 if TYPE_CHECKING:
     from assistant.query.assistant import Assistant, Rebuild
@@ -57,17 +57,27 @@ def _run(argv: list[str] | None) -> int:
     parser = _parser(ui)
     args = parser.parse_args(argv)
     args.ui = ui
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         settings = _settings(args)
         return args.handler(args, settings)
     except AssistantError as error:
-        print(ui._("error: {message}").format(message=error.render(ui.lang)), file=sys.stderr)
+        _say_error(ui, error.render(ui.lang))
+        return 2
+    except OSError as error:  # one the commands did not expect (the changes say what they undid themselves)
+        _say_error(ui, ui._("{path}: {reason}; check that file or folder and run the command again").format(
+            path=error.filename if error.filename is not None else "?", reason=error.strerror or type(error).__name__))
         return 2
     except KeyboardInterrupt:
         print(ui._("interrupted"), file=sys.stderr)
         return 130
+
+
+def _say_error(ui: Ui, message: str) -> None:
+    """The one line on stderr that says what went wrong (file names in it shown, not obeyed)."""
+    print(ui._("error: {message}").format(message=terminal_line(message)), file=sys.stderr)
 
 
 def interface_language(argv: list[str], environ: dict[str, str] | None = None) -> str:
@@ -146,7 +156,9 @@ def _parser(ui: Ui) -> argparse.ArgumentParser:
                           help=_("BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), run in a temporary index"))
 
     feedback = command("feedback", _feedback, _("Readers' judgements of passages (kept only when ASSISTANT_FEEDBACK=on)."))
-    feedback.add_argument("action", choices=["export"], help=_("export: print the judgements as gold-file lines"))
+    feedback.add_argument("action", choices=["export", "purge"],
+                          help=_("export: print the judgements as gold-file lines; purge: delete them all for good"))
+    feedback.add_argument("-y", "--yes", action="store_true", help=_("purge without asking for confirmation"))
     feedback.add_argument("--out", type=Path, default=None, help=_("write the lines to this file instead of stdout"))
     feedback.add_argument("--split", choices=["dev", "test"], default="dev", help=_("the split the lines get (default dev)"))
 
@@ -205,7 +217,8 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         print(ui._("added {doc_id}: {title} ({size})").format(doc_id=item.document.doc_id, title=repr(meta.title),
                                                               size=size))
         for warning in item.warnings:
-            print(ui._("warning: {message}").format(message=f"{item.document.doc_id}: {warning}"), file=sys.stderr)
+            print(ui._("warning: {message}").format(message=terminal_line(f"{item.document.doc_id}: {warning}")),
+                  file=sys.stderr)
     print(ui._("index: {documents}, {passages}, updated in {seconds} s").format(
         documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
         passages=ui.n_("{n} passage", "{n} passages", index.manifest["passages"]),
@@ -214,21 +227,28 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 YES_WORDS = frozenset({"y", "yes", "д", "да", "и", "иә", "ия"})
-"""Answers that confirm `remove`, in the three languages (anything else keeps the document)."""
+"""Answers that confirm `remove` and `feedback purge`, in the three languages (anything else keeps all)."""
+
+
+def _confirmed(args: argparse.Namespace, question: str, no_terminal: str, **params: str) -> bool:
+    """Whether a change that cannot be undone may go ahead: `--yes`, or yes typed on a terminal
+    (without one, the one-line `no_terminal` refusal)."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise AssistantError(no_terminal, **params)
+    return input(question).strip().lower() in YES_WORDS
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.store.library import remove_document
 
     ui: Ui = args.ui
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise AssistantError(N_("remove asks for confirmation, and there is no terminal to ask on: "
-                                    "run `assistant remove {doc_id} --yes`"), doc_id=args.doc_id)
-        reply = input(ui._("Remove {doc_id} from the corpus and the index? [y/N] ").format(doc_id=args.doc_id))
-        if reply.strip().lower() not in YES_WORDS:
-            print(ui._("kept {doc_id}: nothing removed").format(doc_id=args.doc_id))
-            return 1
+    if not _confirmed(args, ui._("Remove {doc_id} from the corpus and the index? [y/N] ").format(doc_id=args.doc_id),
+                      N_("remove asks for confirmation, and there is no terminal to ask on: "
+                         "run `assistant remove {doc_id} --yes`"), doc_id=args.doc_id):
+        print(ui._("kept {doc_id}: nothing removed").format(doc_id=args.doc_id))
+        return 1
     index = remove_document(settings, args.doc_id, progress=True, wait=not args.no_wait)
     print(ui._("removed {doc_id}; index: {documents}, {passages}").format(
         doc_id=args.doc_id, documents=ui.n_("{n} document", "{n} documents", index.manifest["documents"]),
@@ -301,10 +321,19 @@ def format_answer(answer, *, bold: bool, ui: Ui | None = None) -> str:
 
 
 def _feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.feedback import export_gold, gold_lines
+    from assistant.feedback import export_gold, gold_lines, purge
 
     ui: Ui = args.ui
     path = settings.feedback_file
+    if args.action == "purge":
+        if not _confirmed(args, ui._("Delete every judgement in {path} for good? [y/N] ").format(path=path),
+                          N_("purge asks for confirmation, and there is no terminal to ask on: run "
+                             "`assistant feedback purge --yes`")):
+            print(ui._("nothing deleted"))
+            return 1
+        count = purge(path)
+        print(ui.n_("deleted {n} judgement from", "deleted {n} judgements from", count) + f" {path}")
+        return 0
     if not path.is_file():
         raise AssistantError(N_("no feedback yet: {path} does not exist (the server keeps judgements only with "
                                 "ASSISTANT_FEEDBACK=on)"), path=str(path))

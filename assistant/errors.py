@@ -52,6 +52,11 @@ class UnknownDocumentError(QuestionError):
     """A request names a document the collection does not have (HTTP 404)."""
 
 
+class StorageError(AssistantError):
+    """The file system refused a write (a full disk, a read-only or unwritable folder, an I/O
+    error): the change was undone, or, when it says so, made but not yet finished."""
+
+
 class OperatorError(AssistantError):
     """The operator file (sign-in credentials) is unreadable or damaged, or a credential is refused."""
 

@@ -6,20 +6,27 @@ highlighted sentence(s)) and a verdict: "answers" (the passage answers the quest
 One row per question and passage: judging the same passage again replaces the verdict, so one
 reader clicking many times adds nothing. `export_gold` turns the "answers" judgements into gold
 lines (the format of `eval/gold.jsonl`, see design.md) for an operator to review and append.
-Nothing here leaves the machine.
+Nothing here leaves the machine, and what is kept is bounded: the file is readable by its owner
+only (mode 0600), holds at most a set number of judgements, forgets them after a set number of
+days, and `purge` deletes them for good (SQLite's secure_delete overwrites deleted rows, and the
+file is rebuilt): the questions people typed do not linger.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
+
+from assistant.errors import AssistantError
+from assistant.i18n import N_
 
 Verdict = Literal["answers", "wrong"]
 VERDICTS: tuple[Verdict, ...] = ("answers", "wrong")
@@ -38,6 +45,13 @@ CREATE TABLE IF NOT EXISTS judgements (
     UNIQUE (question, doc_id, passage_start, passage_end)
 )
 """
+AGE_INDEX = "CREATE INDEX IF NOT EXISTS judgements_by_age ON judgements (judged_at)"
+MODE = 0o600
+"""The file's mode: questions people typed, for the operator's eyes only."""
+
+
+class FeedbackFullError(AssistantError):
+    """The store holds as many judgements as it may; an operator exports and purges them."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +69,40 @@ class Judgement:
 
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
+    """The store, made on first use with mode 0600 before SQLite opens it (so it is never readable by
+    others, even for a moment; SQLite gives its journal the same mode), and an older, looser file
+    narrowed to it."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, MODE))
+    if path.stat().st_mode & 0o777 != MODE:
+        os.chmod(path, MODE)
     with closing(sqlite3.connect(path, timeout=10)) as connection:
+        connection.execute("PRAGMA secure_delete = ON")
         connection.execute(SCHEMA)
+        connection.execute(AGE_INDEX)
         with connection:
             yield connection
 
 
-def record(path: Path, judgement: Judgement) -> None:
+def record(path: Path, judgement: Judgement, *, max_judgements: int | None = None, keep_days: int = 0) -> None:
     """Keep `judgement` in the SQLite file `path` (created on first use); a verdict on a passage
-    already judged for the same question replaces the earlier one."""
+    already judged for the same question replaces the earlier one. Judgements older than
+    `keep_days` days (0: none) are deleted first; a new one beyond `max_judgements` is refused
+    (FeedbackFullError)."""
     with _connect(path) as connection:
+        if keep_days:
+            oldest = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat(timespec="seconds")
+            connection.execute("DELETE FROM judgements WHERE judged_at < ?", (oldest,))
+        if max_judgements is not None:
+            (kept,) = connection.execute("SELECT COUNT(*) FROM judgements").fetchone()
+            known = connection.execute(
+                "SELECT 1 FROM judgements WHERE question = ? AND doc_id = ? AND passage_start = ? AND passage_end = ?",
+                (judgement.question, judgement.doc_id, judgement.start, judgement.end)).fetchone()
+            if kept >= max_judgements and known is None:
+                raise FeedbackFullError(N_("the feedback store is full ({n} judgements): the operator exports them "
+                                           "(`assistant feedback export`) and empties it (`assistant feedback purge`)"),
+                                        n=kept)
         connection.execute(
             """INSERT INTO judgements (question, question_language, doc_id, passage_start, passage_end, highlight,
                                        verdict, judged_at)
@@ -76,6 +113,19 @@ def record(path: Path, judgement: Judgement) -> None:
             (judgement.question, judgement.question_language, judgement.doc_id, judgement.start, judgement.end,
              judgement.highlight, judgement.verdict, datetime.now(UTC).isoformat(timespec="seconds")),
         )
+
+
+def purge(path: Path) -> int:
+    """Delete every judgement for good (the file rebuilt, the deleted rows' bytes overwritten); how
+    many there were."""
+    if not path.is_file():
+        return 0
+    with _connect(path) as connection:
+        (count,) = connection.execute("SELECT COUNT(*) FROM judgements").fetchone()
+        connection.execute("DELETE FROM judgements")
+    with closing(sqlite3.connect(path, timeout=10)) as connection:
+        connection.execute("VACUUM")
+    return count
 
 
 def judgements(path: Path) -> list[Judgement]:

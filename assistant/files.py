@@ -11,11 +11,16 @@ so a killed command never leaves a lock behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from assistant.errors import AssistantError, StorageError
+from assistant.i18n import N_
 
 
 def fsync_file(path: Path) -> None:
@@ -101,3 +106,46 @@ def held_elsewhere(path: Path) -> bool:
         return True
     os.close(fd)
     return False
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""The errors of a file system with no room left (for anyone, for this user, for one more byte of this file)."""
+REFUSED = (*FULL, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
+"""The errors a file system gives a write it refuses: FULL, a read-only or unwritable folder, a failing disk."""
+
+DISK_FULL = N_("the disk holding {folder} is full ({reason}): free some space and run the command again; "
+               "the collection is as it was")
+CANNOT_WRITE = N_("cannot write in {folder} ({reason}): check the disk and the folder's permissions, and run the "
+                  "command again; the collection is as it was")
+
+
+def refused_write(error: BaseException) -> int | None:
+    """The errno of a write the file system refused, however the library that wrote reports it: an
+    OSError, SQLite's OperationalError ("database or disk is full"), FAISS's RuntimeError (its C++
+    writer puts strerror in the message); None for any other error."""
+    if isinstance(error, OSError):
+        return error.errno if error.errno in REFUSED else None
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        found = {"disk is full": errno.ENOSPC, "readonly": errno.EROFS, "disk i/o error": errno.EIO}
+        return next((number for words, number in found.items() if words in text), None)
+    if isinstance(error, RuntimeError):
+        return next((number for number in REFUSED if os.strerror(number) in str(error)), None)
+    return None
+
+
+@contextlib.contextmanager
+def storage_refusals(folder: Path) -> Iterator[None]:
+    """Turn the file system refusing a write inside the block (see `refused_write`) into the one-line
+    StorageError that says what to do, for a change that undoes itself on any error (the
+    collection's transactions): so the message can say the collection is as it was."""
+    try:
+        yield
+    except AssistantError:
+        raise
+    except Exception as error:
+        number = refused_write(error)
+        if number is None:
+            raise
+        raise StorageError(DISK_FULL if number in FULL else CANNOT_WRITE, folder=str(folder),
+                           reason=os.strerror(number)) from error

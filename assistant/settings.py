@@ -251,6 +251,12 @@ class Settings(BaseSettings):
     # (ASSISTANT_FEEDBACK_FILE; kept out of git).
     feedback: bool = Field(default=False, description="Keep readers' judgements of passages (off by default).")
     feedback_file: Path = PROJECT_ROOT / "feedback.db"
+    # Bounds on what readers can make the server keep: judgements a client may send a minute (429
+    # beyond), judgements kept at most (507 beyond, until an operator exports and purges them), and
+    # days a judgement is kept (older ones are deleted at the next judgement; 0 keeps them).
+    feedback_per_minute: int = Field(default=20, ge=1)
+    feedback_max_judgements: int = Field(default=10_000, ge=1)
+    feedback_keep_days: int = Field(default=90, ge=0)
     # The operator's sign-in (issue 26): a TOML file, mode 0600 and kept out of git, holding the
     # password's argon2id hash and the sha256 of each bearer token, written only by `assistant
     # operator set-password` and `assistant operator token`. Absent, sign-in is off.

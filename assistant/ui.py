@@ -8,6 +8,8 @@ wrote them.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
@@ -15,6 +17,26 @@ from urllib.parse import quote, urlencode
 from assistant.answer.timeline import AS_OF, DATA_AGE
 from assistant.i18n import DEFAULT_LANGUAGE, N_, UI_LANGUAGES, Message, gettext, ngettext
 from assistant.languages import LANGUAGE_NAMES
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal obeys rather than shows: C0 and C1 controls (escape sequences, line
+breaks, carriage returns) and the bidirectional overrides that reorder what is shown."""
+
+
+def terminal_line(text: str) -> str:
+    """`text` as one line a terminal shows as it is: every control or reordering character written
+    as its escape (`\\x1b`, `\\n`, `\\u202e`). For what the command line prints from file names,
+    paths and messages that carry them: a name like "report\\x1b]0;...\\x07.pdf" cannot retitle the
+    window, hide text or forge a line."""
+    return _UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines for a terminal: each record's message made one printable line (`terminal_line`)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal_line(super().formatMessage(record))
+
 
 YEAR_UNKNOWN = N_("year unknown")
 YEAR_UNKNOWN_CITES = N_("year unknown, cites {year} data")

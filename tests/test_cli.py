@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import os
 import re
 import shlex
@@ -17,7 +18,7 @@ from assistant.answer.abstain import partly_answered
 from assistant.answer.asked import PARTS_BY_NAME
 from assistant.answer.model import Answer
 from assistant.cli import format_answer, main
-from assistant.ui import Ui
+from assistant.ui import TerminalFormatter, Ui
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -202,6 +203,34 @@ def test_add_and_remove_report_on_stdout_and_remove_asks_first(small_library, tm
     assert main(["remove", "gamma", "--yes", *paths]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("removed gamma; index: 1 document, ") and not (corpus / "gamma.txt").exists()
+
+
+@pytest.mark.models  # small_library builds an index with the real models
+def test_add_takes_files_named_in_russian_and_kazakh(small_library, tmp_path, capsys):
+    """Before (issue 28): refused, "cannot make a document id from its name"."""
+    paths, corpus = small_library
+    for name, text in [("Закон о ВИЧ 2024.txt", "A lawyer answers questions about the 2024 law by telephone."),
+                       ("Қазақстан есебі.txt", "Outreach in Shymkent reaches migrants without propiska.")]:
+        (tmp_path / name).write_text(f"Report\n\n{text}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["add", str(tmp_path / "Закон о ВИЧ 2024.txt"), str(tmp_path / "Қазақстан есебі.txt"), *paths]) == 0
+    out = capsys.readouterr().out
+    assert "added zakon-o-vich-2024: " in out and "added qazaqstan-esebi: " in out
+    assert (corpus / "zakon-o-vich-2024.txt").is_file() and (corpus / "qazaqstan-esebi.txt").is_file()
+
+
+@pytest.mark.parametrize("name", ["report\x1b]0;owned\x07.txt", "report\x1b[2J\x1b[H.txt", "report\nerror: forged.txt",
+                                  "tx\u202et.pdf", "report\r.txt", "report\x9b31m.txt"])
+def test_file_names_are_shown_not_obeyed_by_the_terminal(tmp_path, capsys, name):
+    """A name with escape sequences, line breaks or a bidi override, in an error and in a log
+    line: shown as escapes, on one line. Before (issue 28): printed raw."""
+    assert main(["add", str(tmp_path / name), "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "i")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "no such file" in err
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", err), repr(err)
+    record = logging.LogRecord("assistant", logging.WARNING, __file__, 1, "cannot read %s", (tmp_path / name,), None)
+    logged = TerminalFormatter("%(levelname)s: %(message)s").format(record)
+    assert "\n" not in logged and not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", logged), repr(logged)
 
 
 @pytest.mark.models  # small_library builds an index with the real models

@@ -20,6 +20,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
+from assistant.api._rate_limit import RateLimit
 from assistant.api.language import VALIDATION_MESSAGES, request_language, translate
 from assistant.api.models import document_limits
 from assistant.api.routers import ask, docs, documents, feedback, health
@@ -58,6 +59,7 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.state.assistant = assistant
     app.state.operator_sessions = Sessions(assistant.settings.operator_session_minutes * 60)
     app.state.sign_in_throttle = SignInThrottle()
+    app.state.feedback_limit = RateLimit(assistant.settings.feedback_per_minute)
     app.state.operator_jobs = Jobs()
     app.state.pending_uploads = PendingUploads(3 * assistant.settings.max_upload_bytes)
     app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes,

@@ -84,10 +84,14 @@ def document_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any
     """`schema` (FastAPI's OpenAPI document) with the limits `Assistant.ask` and the server enforce:
     the question's length and pattern, k's maximum, the years' range, the languages, the body size
     (413) and unknown documents (404)."""
-    request = schema.get("components", {}).get("schemas", {}).get("AskRequest")
+    schemas = schema.get("components", {}).get("schemas", {})
+    for name in ("AskRequest", "FeedbackRequest"):  # one validation of a question, stated for both
+        if name in schemas:
+            schemas[name]["properties"]["question"].update(
+                minLength=1, maxLength=settings.max_question_chars, pattern=QUESTION_PATTERN)
+    request = schemas.get("AskRequest")
     if request is not None:
         fields = request["properties"]
-        fields["question"].update(minLength=1, maxLength=settings.max_question_chars, pattern=QUESTION_PATTERN)
         fields["question"]["description"] = (
             f"The question: 1 to {settings.max_question_chars:,} characters, not only white space, no control "
             "characters (line breaks and tabs are fine).")

@@ -32,6 +32,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from anyascii import anyascii
+
 from assistant.errors import CorpusError
 from assistant.ingest.cleaning import CleanText, clean
 from assistant.ingest.dates import is_iso_date, newest_cited_year, year_label
@@ -229,11 +231,18 @@ def load_document(
     )
 
 
+def name_slug(name: str) -> str:
+    """A file name's letters and digits in lower-case ASCII, each run of anything else one "-".
+    Other scripts are transliterated (anyascii): staff name files in Russian and Kazakh, and
+    "Закон о ВИЧ.pdf" becomes "zakon-o-vich", "Қазақстан" "qazaqstan", "résumé" "resume"."""
+    return re.sub(r"[^a-z0-9]+", "-", anyascii(name).lower()).strip("-")
+
+
 def document_id(path: Path) -> str:
     stem = path.stem.lower()
     if _DOC_ID.match(stem):
         return stem
-    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
+    slug = name_slug(path.stem)
     if not slug:
         raise CorpusError(f"{path}: cannot make a document id from its name: rename it with letters or digits")
     return slug

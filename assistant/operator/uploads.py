@@ -20,6 +20,7 @@ from typing import Any
 
 from assistant.errors import CorpusError
 from assistant.i18n import N_, Message
+from assistant.ingest.corpus import name_slug
 
 UPLOAD_PATH = "/api/operator/documents"
 PREVIEW_PATH = "/api/operator/documents/preview"
@@ -67,8 +68,9 @@ def sniff(data: bytes) -> str:
 
 def safe_name(upload: Upload) -> str:
     """`doc-id.suffix` for an upload whose content is the format its name says; else a CorpusError
-    that says what the file really is. The id comes from the name's letters and digits (a name
-    with none, such as one in Cyrillic, gets `upload-` and a part of the content's sha256)."""
+    that says what the file really is. The id comes from the name's letters and digits,
+    transliterated as `assistant add` does (`corpus.name_slug`); a name with none, such as "—.pdf",
+    gets `upload-` and a part of the content's sha256."""
     name = Path(upload.filename.replace("\\", "/")).name  # never a folder: only the last part, as text
     suffix = Path(name).suffix.lower()
     claimed = _KINDS.get(suffix)
@@ -79,7 +81,7 @@ def safe_name(upload: Upload) -> str:
     if found != claimed:
         raise CorpusError(N_("{name} is {found}, not {claimed}: rename it or upload the right file"),
                           name=name[:80], found=Message(_KIND_NAMES[found]), claimed=suffix)
-    stem = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")[:60].strip("-")
+    stem = name_slug(Path(name).stem)[:60].strip("-")
     if not stem:
         stem = "upload-" + hashlib.sha256(upload.data).hexdigest()[:10]
     return f"{stem}{'.html' if suffix == '.htm' else suffix}"

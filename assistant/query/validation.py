@@ -80,6 +80,10 @@ class Filters:
         return frozenset(allowed)
 
 
+SHOWN_ID_CHARS = 80
+"""The most of an unknown document id an error repeats (ids are file names: any real one fits)."""
+
+
 def validate_filters(index: Index, doc_ids: object = None, year_from: object = None, year_to: object = None,
                      language: object = None) -> Filters:
     """The filters of a request, or a QuestionError that says what is wrong with them."""
@@ -89,7 +93,7 @@ def validate_filters(index: Index, doc_ids: object = None, year_from: object = N
         unknown = sorted(set(doc_ids) - set(index.documents))
         if unknown:
             raise UnknownDocumentError(N_("no document with id {doc_id}; GET /api/documents lists them"),
-                                       doc_id=repr(unknown[0]))
+                                       doc_id=repr(unknown[0][:SHOWN_ID_CHARS]) + ("…" if len(unknown[0]) > SHOWN_ID_CHARS else ""))
         doc_ids = frozenset(doc_ids)
     for name, year in (("year_from", year_from), ("year_to", year_to)):
         if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not 1000 <= year <= 9999):

@@ -25,8 +25,9 @@ from scipy import sparse as scipy_sparse
 from assistant.embedding import Embedder
 from assistant.embedding.calibration import Calibration
 from assistant.embedding.sparse import SparseEmbedder, as_matrix
-from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError
-from assistant.files import fsync_dir, fsync_file, write_durably
+from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError, StorageError
+from assistant.files import fsync_dir, fsync_file, refused_write, storage_refusals, write_durably
+from assistant.i18n import N_
 from assistant.ingest.chunking import Passage, chunk_document
 from assistant.ingest.corpus import Document, corpus_fingerprint, load_corpus
 from assistant.progress import report
@@ -88,10 +89,14 @@ def build_index(settings: Settings, embedders: dict[str, Embedder], *, progress:
         return build_in(settings, embedders, journal, progress=progress, change=change)
 
 
+UNFINISHED = N_("the change is made, but finishing it in {folder} failed ({reason}): free some disk space and run "
+                "`assistant docs`, which finishes it")
+
+
 @contextlib.contextmanager
 def changing(settings: Settings, command: str, *, wait: bool = True) -> Iterator[None]:
     """The collection's lock for a change, with what a dead change left recovered first."""
-    with collection_lock(settings.index_dir, command, wait=wait):
+    with collection_lock(settings.index_dir, command, wait=wait), storage_refusals(settings.index_dir):
         recover(settings)
         checkpoint("locked")
         yield
@@ -165,8 +170,14 @@ def build_in(settings: Settings, embedders: dict[str, Embedder], journal: Journa
         Journal.delete(index_dir)
         raise
     checkpoint("switched")
-    pending.commit()
-    _complete(settings, journal, store, pending.description)
+    try:
+        pending.commit()
+        _complete(settings, journal, store, pending.description)
+    except Exception as error:
+        number = refused_write(error)
+        if number is None:
+            raise
+        raise StorageError(UNFINISHED, folder=str(index_dir), reason=os.strerror(number)) from error
     log.info("indexed %d documents, %d passages in %.1f s", len(documents), len(passages), manifest["build_seconds"])
     return load_index(index_dir, settings)
 

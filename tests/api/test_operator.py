@@ -220,7 +220,7 @@ def test_uploading_a_russian_pdf_and_a_docx_adds_both_and_the_service_answers_fr
     assert added.status_code == 201, added.text
     rows = added.json()
     assert len(rows) == 2 and all(row["passages"] > 0 for row in rows)
-    assert rows[0]["doc_id"].startswith("upload-") and rows[1]["doc_id"] == "report"
+    assert rows[0]["doc_id"] == "otchet" and rows[1]["doc_id"] == "report"  # the Russian name transliterated
     assert rows[0]["title"] == RUSSIAN_TITLE
     # The name's folders were ignored: the file is in the corpus under its own id.
     assert (corpus / "report.docx").is_file() and not (tmp_path / "etc").exists()
@@ -439,7 +439,7 @@ def test_the_page_shows_what_it_found_and_adds_the_files_with_the_corrected_deta
     listed = {row["doc_id"]: row for row in client.get("/api/operator/documents").json()}
     assert listed["epsilon"]["year"] == 2019 and listed["epsilon"]["publisher"] == "Clinic"
     assert listed["epsilon"]["added"]
-    russian = next(row for doc_id, row in listed.items() if doc_id.startswith("upload-"))
+    russian = listed["doklad"]  # named after "доклад.pdf", transliterated
     assert russian["title"] == RUSSIAN_TITLE and russian["language"] == "ru"
     assert "[publisher]" not in (corpus / "epsilon.toml").read_text() and 'publisher = "Clinic"' in (
         corpus / "epsilon.toml").read_text()

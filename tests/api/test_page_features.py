@@ -84,6 +84,25 @@ def test_answer_page_has_an_h1_keeps_the_question_and_hints_right(client):
         assert client.get(path).text.count("<h1") == 1
 
 
+@pytest.mark.parametrize("posted", [False, True])
+def test_a_long_question_or_a_made_up_document_is_not_repeated_through_the_page(client, web_assistant, posted):
+    """Before (issue 28): a 20,000-character question came back 5 times (a 125 KB page), a
+    5,000-character document id 3 times. Now the page keeps at most the first 1,000 characters
+    (the form, the heading, the three language links), and the error names the id once, cut short."""
+    def page(**fields):
+        response = client.post("/", data=fields) if posted else client.get("/", params=fields)
+        assert response.status_code == 422 and 'role="alert"' in response.text
+        assert len(response.text) < 40_000, len(response.text)
+        return response.text
+
+    long_question = page(q="Z" * 20_000, doc_ids="Y" * 5_000)
+    limit = web_assistant.settings.max_question_chars
+    assert "Z" * (limit + 1) not in long_question and long_question.count("Z" * limit) <= 5
+    assert "Y" * 81 not in long_question
+    made_up = page(q=QUESTION, doc_ids="Y" * 5_000)
+    assert made_up.count("Y" * 80) == 1 and "Y" * 81 not in made_up and "no document with id" in made_up
+
+
 # Feedback ---------------------------------------------------------------------------------------
 
 
@@ -154,6 +173,46 @@ def test_feedback_bodies_are_small_and_checked(feedback_client, web_assistant, c
     response = client.post("/api/feedback", json={**judgement(web_assistant), **change})
     assert response.status_code == status, response.text
     assert set(response.json()) == ({"saved"} if status == 200 else {"error"})
+
+
+def bounded_client(web_assistant, tmp_path, **bounds):
+    settings = web_assistant.settings.model_copy(update={"feedback": True, "feedback_file": tmp_path / "feedback.db",
+                                                          **bounds})
+    return TestClient(create_app(Assistant(web_assistant.index, web_assistant.embedders, settings)))
+
+
+def test_feedback_from_one_client_is_rate_limited_with_retry_after(web_assistant, tmp_path):
+    """Before (issue 28): 325 rows a second from one client, all kept."""
+    good = judgement(web_assistant)
+    with bounded_client(web_assistant, tmp_path, feedback_per_minute=3) as client:
+        statuses = [client.post("/api/feedback", json={**good, "question": f"{QUESTION} {n}"}).status_code
+                    for n in range(5)]
+        refused = client.post("/api/feedback", json=good)
+    assert statuses == [200, 200, 200, 429, 429]
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 60
+    assert "too many judgements" in refused.json()["error"]
+    with sqlite3.connect(tmp_path / "feedback.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM judgements").fetchone() == (3,)
+
+
+def test_a_full_feedback_store_refuses_new_judgements_but_takes_changed_verdicts(web_assistant, tmp_path):
+    good = judgement(web_assistant)
+    with bounded_client(web_assistant, tmp_path, feedback_max_judgements=2) as client:
+        assert [client.post("/api/feedback", json={**good, "question": f"{QUESTION} {n}"}).status_code
+                for n in range(3)] == [200, 200, 507]
+        assert client.post("/api/feedback", json={**good, "question": f"{QUESTION} 0", "verdict": "wrong"}).status_code == 200
+        full = client.post("/api/feedback", json=good)
+    assert full.status_code == 507 and "feedback purge" in full.json()["error"]
+
+
+def test_the_feedback_schema_states_the_question_limits_the_server_enforces(client, web_assistant):
+    """Before (issue 28): the schema took an empty question that the server then refused."""
+    fields = client.get("/openapi.json").json()["components"]["schemas"]["FeedbackRequest"]["properties"]
+    question = fields["question"]
+    assert question["minLength"] == 1 and question["maxLength"] == web_assistant.settings.max_question_chars
+    for refused in ("", "   ", "\n\t "):
+        assert re.search(question["pattern"], refused) is None
+    assert re.search(question["pattern"], QUESTION)
 
 
 def test_feedback_export_without_a_file_says_so(tmp_path, monkeypatch, capsys):

@@ -1,12 +1,13 @@
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from conftest import CORPUS, REPO
 from doc_fixtures import make_docx, make_pdf
 
 from assistant.errors import CorpusError
-from assistant.ingest.corpus import corpus_fingerprint, load_corpus, load_document
+from assistant.ingest.corpus import corpus_fingerprint, document_id, load_corpus, load_document
 from assistant.settings import Settings
 
 LIMITS = Settings().extraction_limits
@@ -115,3 +116,19 @@ def test_flags_and_sidecars_win_over_the_files_own_date(tmp_path):
     path.with_suffix(".toml").write_text('title = "Field report"\ndate_note = "undated; cites 2023 data"\n')
     meta = load_document(path, LIMITS).metadata
     assert (meta.date, meta.date_note, meta.year_estimate) == (None, "undated; cites 2023 data", 2024)
+
+
+@pytest.mark.parametrize(("name", "doc_id"), [
+    ("Закон о торговле людьми 2024.pdf", "zakon-o-torgovle-lyud-mi-2024"),
+    ("Қазақстандағы ВИЧ.docx", "qazaqstandaghy-vich"),
+    ("Résumé final.txt", "resume-final"),
+    ("swan-2015_report.v2.txt", "swan-2015_report.v2"),  # an id already: kept as it is
+])
+def test_document_ids_of_names_in_any_script_are_transliterated(name, doc_id):
+    """Before (issue 28): a Cyrillic name was refused ("cannot make a document id from its name")."""
+    assert document_id(Path(name)) == doc_id
+
+
+def test_a_name_without_letters_or_digits_is_still_refused_with_what_to_do():
+    with pytest.raises(CorpusError, match="rename it with letters or digits"):
+        document_id(Path("—.pdf"))

@@ -1,8 +1,12 @@
 """POST /api/feedback: a reader's verdict on a passage ("answers my question" / "wrong passage"),
-kept in the local SQLite file only when the operator turned `feedback` on; refused (404) otherwise."""
+kept in the local SQLite file only when the operator turned `feedback` on; refused (404) otherwise.
+Bounded: `feedback_per_minute` judgements a client (429 with Retry-After beyond), at most
+`feedback_max_judgements` kept (507 beyond), and a full or unwritable disk is a 507 too."""
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -11,10 +15,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from assistant import feedback as store
+from assistant.api._rate_limit import RateLimit
 from assistant.api.dependencies import current_assistant
 from assistant.api.language import request_language
 from assistant.api.models import ERRORS, ErrorResponse, whole_number
 from assistant.errors import QuestionError
+from assistant.files import refused_write
 from assistant.i18n import N_, Message
 from assistant.languages import Language, detect_language
 from assistant.query.assistant import Assistant
@@ -24,10 +30,12 @@ router = APIRouter()
 
 MAX_HIGHLIGHT_CHARS = 5000
 FEEDBACK_OFF = N_("feedback is turned off on this server: nothing is stored")
+TOO_OFTEN = N_("too many judgements from this device: try again in {seconds} s")
+NOT_KEPT = N_("the server cannot keep judgements now ({reason}): tell its operator")
 
 
 class FeedbackRequest(BaseModel):
-    question: str = Field(strict=True, max_length=2000, description="The question the passage was shown for.")
+    question: str = Field(strict=True, description="The question the passage was shown for (the limits of /api/ask's).")
     question_language: Language | None = Field(
         None, description="The question's language as the answer gave it (detected when left out).")
     doc_id: str = Field(strict=True, max_length=300, description="The passage's document (its citation's doc_id).")
@@ -45,7 +53,8 @@ class FeedbackSaved(BaseModel):
 
 
 @router.post("/api/feedback", response_model=FeedbackSaved,
-             responses={**ERRORS, 404: {"model": ErrorResponse}})
+             responses={**ERRORS, 404: {"model": ErrorResponse}, 429: {"model": ErrorResponse},
+                        507: {"model": ErrorResponse}})
 async def feedback(body: FeedbackRequest, request: Request, assistant: Assistant = Depends(current_assistant)):
     """Keep one verdict on one passage (the same passage judged again for the same question
     replaces the verdict). Off unless the operator set ASSISTANT_FEEDBACK=on."""
@@ -56,7 +65,23 @@ async def feedback(body: FeedbackRequest, request: Request, assistant: Assistant
         judgement = _judgement(assistant, body)
     except QuestionError as error:
         return JSONResponse({"error": error.render(lang)}, status_code=422)
-    await run_in_threadpool(store.record, assistant.settings.feedback_file, judgement)
+    limit: RateLimit = request.app.state.feedback_limit
+    wait = limit.take(request.client.host if request.client else "")
+    if wait:
+        seconds = math.ceil(wait)
+        return JSONResponse({"error": Message(TOO_OFTEN, {"seconds": seconds}).render(lang)}, status_code=429,
+                            headers={"Retry-After": str(seconds)})
+    settings = assistant.settings
+    try:
+        await run_in_threadpool(store.record, settings.feedback_file, judgement,
+                                max_judgements=settings.feedback_max_judgements, keep_days=settings.feedback_keep_days)
+    except store.FeedbackFullError as error:
+        return JSONResponse({"error": error.render(lang)}, status_code=507)
+    except Exception as error:  # the disk is full, or the file unwritable: say so, never a 500
+        number = refused_write(error)
+        if number is None:
+            raise
+        return JSONResponse({"error": Message(NOT_KEPT, {"reason": os.strerror(number)}).render(lang)}, status_code=507)
     return FeedbackSaved(saved=True)
 
 

@@ -11,6 +11,7 @@ language of `?lang=` or of the browser (`assistant/i18n.py`), quotations keep th
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -159,6 +160,10 @@ def _sources(assistant: Assistant) -> list[dict]:
                   key=lambda s: (s["meta"].year or s["meta"].year_estimate or 0, s["meta"].title), reverse=True)
 
 
+FIELD_CHARS = 20
+"""The most of a filter field (k, a year, a language) the page gives back: any valid one fits."""
+
+
 @dataclass
 class PageRequest:
     """What the chat page was asked: the question and the filters, as given in the query string."""
@@ -178,6 +183,16 @@ class PageRequest:
         return cls(q=(params.get("q") or "").strip(), k=blank("k"),
                    doc_ids=[d for d in params.getlist("doc_ids") if d.strip()],
                    year_from=blank("year_from"), year_to=blank("year_to"), language=blank("language"))
+
+    def shown(self, max_question_chars: int, documents: Collection[str]) -> PageRequest:
+        """This request as the page gives it back (the form, the language links, app.js's data): the
+        question cut to the longest one asked, only documents of the collection, the other fields
+        cut short. A refused question of any length, or a made-up document id, is not repeated
+        through the page (the error says what was wrong, once)."""
+        cut = lambda value: value[:FIELD_CHARS] if value is not None else None  # noqa: E731
+        return PageRequest(q=self.q[:max_question_chars], k=cut(self.k),
+                           doc_ids=[d for d in self.doc_ids if d in documents],
+                           year_from=cut(self.year_from), year_to=cut(self.year_to), language=cut(self.language))
 
     @property
     def filtered(self) -> bool:
@@ -223,7 +238,11 @@ async def _chat_page(request: Request, assistant: Assistant, asked: PageRequest)
             error, status = problem.render(ui.lang), 422
     settings = assistant.settings
     feedback = settings.feedback
-    context = {**page_frame(request, assistant, ui), "q": asked.q, "asked": asked, "answer": answer, "error": error,
+    asked = asked.shown(settings.max_question_chars, assistant.index.documents)
+    # The language links carry the question only when the address already does (GET): in the
+    # private mode's posted form it stays out of every address.
+    linked = asked if request.method == "GET" else PageRequest()
+    context = {**page_frame(request, assistant, ui, linked), "q": asked.q, "asked": asked, "answer": answer, "error": error,
                "feedback": feedback, "sources": _sources(assistant), "private": settings.private_mode,
                "examples": _examples(ui, settings.example_questions),
                "privacy_note": privacy_note(ui, private=settings.private_mode, feedback=feedback),
@@ -250,9 +269,11 @@ def source(request: Request, doc_id: str, start: str | None = None, end: str | N
     return templates.TemplateResponse(request, "document.html", context)
 
 
-def page_frame(request: Request, assistant: Assistant, ui: Ui) -> dict:
-    """What every page's frame needs: the interface, the language switch, "Leave quickly"."""
-    return {"ui": ui, "switch": _language_links(request), "leave_url": assistant.settings.leave_url}
+def page_frame(request: Request, assistant: Assistant, ui: Ui, asked: PageRequest | None = None) -> dict:
+    """What every page's frame needs: the interface, the language switch (on the chat page, for the
+    question as `asked` shows it), "Leave quickly"."""
+    return {"ui": ui, "switch": _language_links(request, asked),
+            "leave_url": assistant.settings.leave_url}
 
 
 PRIVATE_NOTE = N_("About privacy: your questions are not kept on the server or in this browser. The conversation "
@@ -278,9 +299,22 @@ def _examples(ui: Ui, questions: list[str]) -> list[tuple[str, str]]:
     return shown
 
 
-def _language_links(request: Request) -> list[dict]:
-    """The language switch: this page in each interface language (`lang=` replaced)."""
-    params = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
+LINK_FIELDS = ("start", "end")
+"""The query fields another page than the chat page keeps in its language links (a source's
+passage): nothing else a link was given is repeated in the page."""
+LINK_FIELDS_MAX = len(LINK_FIELDS)
+
+
+def _language_links(request: Request, asked: PageRequest | None) -> list[dict]:
+    """The language switch: this page in each interface language (`lang=` replaced). Only the
+    fields a page reads are kept, each cut to the most it can be (the chat page's as `asked` shows
+    them), so a long or made-up query string is not repeated three times."""
+    params: list[tuple[str, str]]
+    if asked is not None:
+        params = [(key, str(value)) for key, value in asked.params() if value]
+    else:
+        params = [(key, value[:FIELD_CHARS]) for key, value in request.query_params.multi_items()
+                  if key in LINK_FIELDS][:LINK_FIELDS_MAX]
     return [{"code": code, "name": name, "href": f"{request.url.path}?{urlencode([*params, ('lang', code)])}"}
             for code, name in LANGUAGE_NAMES.items()]
 
