@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import resource
-import select
 import socket
 import subprocess
 import sys
@@ -96,13 +95,18 @@ def _connect(port: int, data: bytes = b"") -> socket.socket:
 
 def _closed(sock: socket.socket) -> bool:
     """Whether the server closed `sock` (anything it sent first, such as a response, is read)."""
-    while select.select([sock], [], [], 0)[0]:
-        try:
-            if not sock.recv(65536):
-                return True
-        except OSError:
-            return True
-    return False
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def _seconds_open(sock: socket.socket, drip: bytes, give_up: float) -> float | None:
