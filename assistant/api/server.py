@@ -17,6 +17,8 @@ read from its source, and what this module adds:
   of `backlog` attempts, and again each second (cpython gh-151615): 70 MB of stderr in 21 s. Open
   connections are capped below the open-file limit (`max_connections`), and `Server` turns that
   complaint into one line a minute at most.
+- Its protocol warns once for each request it cannot parse and twice for each `Upgrade: websocket`
+  (112 bytes of stderr a request, at any client's will): `ClientCaused` makes those a line a minute.
 """
 
 from __future__ import annotations
@@ -79,6 +81,26 @@ class Complaints:
         log.warning("%s%s", message, f" ({times} times in the last {self.every:.0f} s)" if times > 1 else "")
 
 
+class ClientCaused(logging.Filter):
+    """uvicorn's protocol warns once per request about what any client can send at will (a request
+    h11 cannot parse, an Upgrade: websocket header: two lines each); those warnings go through
+    `complaints` instead, one line a minute. Its errors (an exception in the app) still show."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.complaints = Complaints()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or record.module != "h11_impl":
+            return True
+        message = record.getMessage()
+        self.complaints.say(message, f"uvicorn: {message}")
+        return False
+
+
+CLIENT_CAUSED = ClientCaused()
+
+
 class Config(uvicorn.Config):
     """uvicorn's configuration from the settings: the bounded protocol, the keep-alive and head-size
     limits, no access log (the app keeps its own, without query strings)."""
@@ -94,12 +116,16 @@ class Config(uvicorn.Config):
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, whose event loop says it is out of file descriptors in one line a minute."""
+    """uvicorn's server, which says it is out of file descriptors, or that clients send what it
+    cannot parse, in one line a minute."""
 
     config: Config
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().set_exception_handler(self._loop_error)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if CLIENT_CAUSED not in uvicorn_log.filters:
+            uvicorn_log.addFilter(CLIENT_CAUSED)
         await super().startup(sockets=sockets)
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -232,6 +232,22 @@ def test_healthz_answers_while_idle_connections_outnumber_the_open_files(server)
     assert _status(port, "/healthz") == 200
 
 
+def test_requests_any_client_can_send_do_not_write_a_line_each(server):
+    """uvicorn warns once per request it cannot parse, twice per Upgrade: websocket request: 100
+    such requests write a line or two, not 150."""
+    port, stderr = server
+    before = stderr.stat().st_size
+    for i in range(100):
+        sock = _connect(port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                        if i % 2 else b"NOT HTTP AT ALL\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200" if i % 2 else b"HTTP/1.1 400")
+        sock.close()
+    time.sleep(0.5)
+    written = stderr.stat().st_size - before
+    print(f"\n100 unparseable or Upgrade requests: {written} bytes of stderr")
+    assert written < 500, stderr.read_text()[-1000:]
+
+
 def test_a_forged_host_gets_400_and_redirects_are_paths(server):
     port, _ = server
     forged = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
