@@ -396,16 +396,15 @@ def _open_assistant(args: argparse.Namespace, settings: Settings, rebuild: Rebui
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from assistant.api import create_app
+    from assistant.api.server import serve
     from assistant.query.assistant import use_query_threads
 
     assistant = _open_assistant(args, settings, "stale")
     use_query_threads(settings, assistant.embedders)
     assistant.warm_up()
     print(args.ui._("serving on {address}").format(address=f"http://{settings.host}:{settings.port}"), file=sys.stderr)
-    uvicorn.run(create_app(assistant), host=settings.host, port=settings.port, access_log=False, log_level="warning")
+    serve(create_app(assistant), settings)
     return 0
 
 

@@ -243,6 +243,35 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Host names the server answers to (the Host header) besides its own address (`host`), localhost,
+    # 127.0.0.1 and [::1]; any other gets 400. Listening on every interface (host 0.0.0.0 or ::), it
+    # also answers to any IP address, so phones on the LAN can use http://192.168.x.y:8000 (a name
+    # turned into an address by a hostile DNS, the rebinding attack, still arrives with its name and
+    # is refused). A domain name pointed at the server must be listed here ("*.example.org" for its
+    # subdomains, "*" for any name). Redirects never name a host either way: they are paths.
+    allowed_hosts: list[str] = Field(default=[], description="Host names the server answers to besides its own address.")
+    # The server's bounds (assistant/api/server.py), for a server phones reach directly on a 2-core
+    # machine. A connection that has not sent a whole request head (line and headers) within
+    # `header_timeout_seconds` of connecting (or of its first byte after a keep-alive pause) is
+    # closed; one whose body has not arrived within `body_timeout_seconds` plus a second for every
+    # `body_min_bytes_per_second` received is closed (a slow phone's upload keeps going, a client
+    # dribbling bytes does not); an idle keep-alive connection is closed after `keep_alive_seconds`.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_min_bytes_per_second: int = Field(default=1000, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    # The longest request head (line and headers together) a client may send: h11's default.
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    # Requests handled at once; beyond, 503 at once with Retry-After: `busy_retry_after_seconds`
+    # rather than a queue that times out (a question takes 20-50 ms of the 2 cores, so 64 waiting is
+    # a few seconds' work). The load test runs 32 clients, well within it.
+    max_concurrent_requests: int = Field(default=64, ge=1)
+    busy_retry_after_seconds: int = Field(default=2, ge=1)
+    # Open connections at most; further below when the open-file limit (ulimit -n) leaves fewer after
+    # the server's own files (64 and one per request in flight). Past it, a new connection takes the
+    # place of the one that has waited longest without a request in progress, or is closed when every
+    # one has a request in progress; so a crowd of idle connections never uses up the file descriptors.
+    max_connections: int = Field(default=1000, ge=1)
     log_questions: bool = Field(default=False, description="Store questions in logs (off by default).")
     # Readers' judgements of passages ("answers my question" / "wrong passage"), kept so an operator
     # can grow the gold set (`assistant feedback export`). Off by default: then the page shows no

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Starlette's TestClient sends `Host: testserver`, a name the app does not answer to by default
+# (assistant/api/limits.py); the tests' settings, and the servers they start, allow it.
+os.environ.setdefault("ASSISTANT_ALLOWED_HOSTS", '["testserver"]')
 # One ONNX export for the whole session, shared by the processes the tests start (they inherit the
 # environment): every fresh index folder would otherwise export its own. Set ASSISTANT_ONNX_DIR to
 # keep one across runs.

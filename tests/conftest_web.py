@@ -45,13 +45,14 @@ def client(web_assistant) -> TestClient:
 
 
 def _serve(assistant: Assistant):
-    """A real uvicorn serving `assistant` on 127.0.0.1, on a port the OS picked, in a background
-    thread; yields its address and stops it afterwards."""
-    import uvicorn
+    """The server `assistant serve` runs (uvicorn with the bounds of assistant/api/server.py) serving
+    `assistant` on 127.0.0.1, on a port the OS picked, in a background thread; yields its address
+    and stops it afterwards."""
+    from assistant.api.server import Config, Server
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(assistant), log_level="warning", access_log=False))
+    server = Server(Config(create_app(assistant), assistant.settings))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -10,6 +10,7 @@ import contextlib
 import html
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +23,7 @@ from starlette.types import Message as ASGIMessage
 
 from assistant.api._rate_limit import RateLimit
 from assistant.api.language import VALIDATION_MESSAGES, request_language, translate
+from assistant.api.limits import AllowedHosts, ConcurrencyLimit
 from assistant.api.models import document_limits
 from assistant.api.routers import ask, docs, documents, feedback, health
 from assistant.errors import AssistantError, QuestionError, UnknownDocumentError
@@ -62,10 +64,15 @@ def create_app(assistant: Assistant) -> FastAPI:
     app.state.feedback_limit = RateLimit(assistant.settings.feedback_per_minute)
     app.state.operator_jobs = Jobs()
     app.state.pending_uploads = PendingUploads(3 * assistant.settings.max_upload_bytes)
-    app.add_middleware(BodyLimit, limit=assistant.settings.max_request_bytes,
-                       larger=dict.fromkeys(UPLOAD_ROUTES, assistant.settings.max_upload_bytes))
-    app.add_middleware(HeadersAndAccessLog)
+    settings = assistant.settings
+    # The last added runs first: headers and log, host, concurrency, body size, then the index's reload.
     app.middleware("http")(reload_changed_index)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes,
+                       larger=dict.fromkeys(UPLOAD_ROUTES, settings.max_upload_bytes))
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
+                       retry_after=settings.busy_retry_after_seconds)
+    app.add_middleware(AllowedHosts, served_host=settings.host, extra=settings.allowed_hosts)
+    app.add_middleware(HeadersAndAccessLog)
     # Starlette types a handler as taking any Exception, so one typed for its own exception class
     # does not match (Kludex/starlette#2417); each is registered only for that class.
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
@@ -191,8 +198,9 @@ async def _no_body() -> ASGIMessage:
 
 
 class HeadersAndAccessLog:
-    """Adds the security headers to every response (a route may set its own CSP) and logs each
-    request as method, path (never the query string, which may hold a question), status, time."""
+    """Adds the security headers to every response (a route may set its own CSP), makes a redirect
+    to this server a path (Starlette's trailing-slash redirect writes the Host header into it), and
+    logs each request as method, path (never the query string, which may hold a question), status, time."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -210,7 +218,9 @@ class HeadersAndAccessLog:
                 extra = dict(SECURITY_HEADERS)
                 if not scope["path"].startswith("/static/"):
                     extra["cache-control"] = "no-store"
-                message["headers"] = list(message.get("headers", [])) + [
+                host = dict(scope.get("headers") or []).get(b"host")
+                message["headers"] = [(name, _as_path(value, host) if name.lower() == b"location" else value)
+                                      for name, value in message.get("headers", [])] + [
                     (name.encode(), value.encode()) for name, value in extra.items() if name.encode() not in present
                 ]
             await send(message)
@@ -220,6 +230,16 @@ class HeadersAndAccessLog:
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             access_log.info("%s %s %d %.0f ms", scope["method"], scope["path"], status, elapsed)
+
+
+def _as_path(location: bytes, host: bytes | None) -> bytes:
+    """A redirect's address without the scheme and host when it names the request's own Host,
+    which the client chose: a path cannot send the browser to another site."""
+    split = urlsplit(location.decode("latin-1"))
+    if host is None or split.scheme not in ("http", "https") or split.netloc.lower() != host.decode("latin-1").lower():
+        return location
+    path = "/" + split.path.lstrip("/\\")  # never "//name": a browser reads that as another host
+    return urlunsplit(("", "", path, split.query, split.fragment)).encode("latin-1")
 
 
 def _describe(error: dict, lang: str = "en") -> str:
