@@ -2,7 +2,7 @@
 `assistant` processes; the collection must never lose or mix up a document, never answer wrongly.
 
     HF_HUB_OFFLINE=1 .venv/bin/python eval/red_team.py [--random 60] [--steps 4] [--double 12]
-        [--concurrent 10] [--damaged 238] [--seed 0] [--timeout 300] [--keep DIR]
+        [--concurrent 10] [--damaged 238] [--fs-calls N] [--seed 0] [--timeout 300] [--keep DIR]
 
 Every trial starts from a copy of one small collection (two short documents with sidecars, like
 tests/test_faults.py's `seeded`; four more to add), in a temporary folder removed at the end:
@@ -17,7 +17,11 @@ tests/test_faults.py's `seeded`; four more to add), in a temporary folder remove
    started at once: all must succeed (they queue on the lock), the result holding every change;
 5. `--damaged`: asks over a damaged index: each file of the build in use, and CURRENT, damaged in
    one of 14 ways (truncated, flipped bytes, random bytes, deleted, a folder, a link loop, ...),
-   then `assistant ask`: the known document first, or one `error:` line and exit 2.
+   then `assistant ask`: the known document first, or one `error:` line and exit 2;
+6. `--fs-calls`: add, remove and index each killed just before its n-th call that changes the file
+   system (every open for writing, fsync, rename, unlink, mkdir, rmdir: FS_HOOK runs the command
+   and kills itself there), for every n (default) or for N of them spread evenly: the moments
+   between the named steps, down to a single rename.
 
 After each fault, `assistant docs` (the next command, which recovers) must exit 0, and the
 collection is checked: the corpus and the index hold the documents the changes that took effect
@@ -113,6 +117,70 @@ DOUBLE = [  # (first command, its step, second command, its step); the second re
 DAMAGES = ("emptied", "halved", "short by one byte", "16 bytes appended", "first byte flipped",
            "middle byte flipped", "last byte flipped", "middle zeroed", "random bytes, same size",
            "1 KiB of random bytes", "deleted", "a folder", "another file's bytes", "a link to itself")
+KILL_AT_ENV = "RED_TEAM_KILL_AT"
+FS_HOOK = '''"""`assistant` (argv) with every call that changes the file system counted (os.replace, rename,
+unlink, mkdir, rmdir, fsync, ftruncate, and opening a file for writing), and a SIGKILL of itself
+before call number $RED_TEAM_KILL_AT; the count said on stderr at exit (each call too, with
+RED_TEAM_LIST_CALLS=1)."""
+import atexit, builtins, io, os, signal, sys
+
+KILL_AT = int(os.environ.get("RED_TEAM_KILL_AT") or 0)
+LIST = bool(os.environ.get("RED_TEAM_LIST_CALLS"))
+count = 0
+
+
+def shown(name, args):
+    """The call, with the names of the files it touches."""
+    if name in ("fsync", "ftruncate"):
+        try:
+            names = [os.readlink(f"/proc/self/fd/{args[0]}")]
+        except OSError:
+            names = []
+    else:
+        names = [str(a) for a in args[: 1 if name == "open" else 2] if isinstance(a, (str, os.PathLike))]
+    return f"{name}({', '.join(os.path.basename(n) for n in names)})"
+
+
+def counted(name, function, writes=None):
+    def call(*args, **kwargs):
+        global count
+        if writes is None or writes(*args, **kwargs):
+            count += 1
+            if LIST:
+                sys.stderr.write(f"file-system call {count}: {shown(name, args)}\\n")
+            if count == KILL_AT:
+                sys.stderr.write(f"killed before file-system call {count}: {shown(name, args)}\\n")
+                sys.stderr.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return function(*args, **kwargs)
+    return call
+
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+SUPPORTS = (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks, os.supports_effective_ids)
+
+
+def patch(name, writes=None):
+    """os.NAME counted; kept in the os.supports_* sets the original is in (shutil.rmtree looks)."""
+    original = getattr(os, name)
+    setattr(os, name, counted(name, original, writes))
+    for supported in SUPPORTS:
+        if original in supported:
+            supported.add(getattr(os, name))
+
+
+for name in ("replace", "rename", "unlink", "remove", "mkdir", "rmdir", "fsync", "ftruncate"):
+    patch(name)
+patch("open", lambda path, flags, *a, **k: bool(flags & WRITE_FLAGS))
+builtins.open = io.open = counted(  # not os.fdopen's (a file already opened, counted then)
+    "open", io.open, lambda file, mode="r", *a, **k: not isinstance(file, int) and any(c in mode for c in "wax+"))
+atexit.register(lambda: sys.stderr.write(f"file-system calls: {count}\\n"))
+
+from assistant.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+"""The `--fs-calls` trials' runner (written into the temporary folder)."""
 CATEGORIES = ("losses", "desyncs", "wrong_answers", "tracebacks", "bad_exits", "hangs")
 
 
@@ -150,15 +218,18 @@ class Collection:
         self.corpus, self.index = root / "corpus", root / "index"
         self.settings = Settings(corpus_dir=self.corpus, index_dir=self.index)
 
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "assistant.cli", "--lang", "en", *args, "--corpus", str(self.corpus),
-                "--index", str(self.index)]
+    def argv(self, *args: str, hook: Path | None = None) -> list[str]:
+        """The command line of `assistant ARGS` on this collection (run by `hook` when given)."""
+        runner = [str(hook)] if hook else ["-m", "assistant.cli"]
+        return [sys.executable, *runner, "--lang", "en", *args, "--corpus", str(self.corpus), "--index", str(self.index)]
 
-    def env(self, pause: str | None = None) -> dict[str, str]:
+    def env(self, pause: str | None = None, kill_at: int | None = None) -> dict[str, str]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.pop(PAUSE_ENV, None)
         if pause:
             env[PAUSE_ENV] = pause
+        if kill_at is not None:
+            env[KILL_AT_ENV] = str(kill_at)
         return env
 
     def run(self, *args: str) -> Run:
@@ -170,8 +241,9 @@ class Collection:
             raise Hang(f"`assistant {' '.join(args[:1])}` ran past {self.timeout:.0f} s") from None
         return Run(done.returncode, done.stderr, done.stdout, time.monotonic() - started)
 
-    def start(self, *args: str, pause: str | None = None) -> Started:
-        return Started(self, list(args), pause)
+    def start(self, *args: str, pause: str | None = None, hook: Path | None = None,
+              kill_at: int | None = None) -> Started:
+        return Started(self, list(args), pause, hook, kill_at)
 
     def ids(self) -> set[str]:
         return {document_id(path) for path in corpus_files(self.corpus)}
@@ -182,14 +254,15 @@ class Started:
 
     count = itertools.count()
 
-    def __init__(self, collection: Collection, args: list[str], pause: str | None):
+    def __init__(self, collection: Collection, args: list[str], pause: str | None, hook: Path | None = None,
+                 kill_at: int | None = None):
         self.args = args
         self.log = collection.work / f"stderr-{next(self.count)}.txt"
         self.timeout = collection.timeout
         self.started = time.monotonic()
         with open(self.log, "w") as handle:
-            self.process = subprocess.Popen(collection.argv(*args), env=collection.env(pause), cwd=collection.root,
-                                            stdout=subprocess.DEVNULL, stderr=handle)
+            self.process = subprocess.Popen(collection.argv(*args, hook=hook), env=collection.env(pause, kill_at),
+                                            cwd=collection.root, stdout=subprocess.DEVNULL, stderr=handle)
 
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
@@ -365,13 +438,16 @@ def ask(trial: Trial, collection: Collection, doc_id: str) -> None:
 
 
 def recover_and_check(trial: Trial, collection: Collection, possible: list[State], subject: str | None,
-                      rng: random.Random) -> None:
-    """`assistant docs` (which recovers), the checks, and an ask."""
+                      rng: random.Random, by_notice: dict[str, State] | None = None) -> None:
+    """`assistant docs` (which recovers), the checks, and an ask. `by_notice`: the one state each
+    notice ("completed", "rolled back") allows, for a change that may have taken effect or not."""
     run = collection.run("docs")
     if not ran_cleanly(trial, run, "`assistant docs` (the recovery)"):
         return
     notice = notice_of(run.stderr)
     trial.note = notice or "no notice"
+    if notice and by_notice:
+        possible = [by_notice[notice]]
     ids = check(trial, collection, possible)
     if ids:
         ask(trial, collection, subject if subject in ids else rng.choice(sorted(ids)))
@@ -388,6 +464,9 @@ class RedTeam:
         self.work, self.args = work, args
         self.rng = random.Random(args.seed)
         self.incoming = work / "incoming"
+        self.hook = work / "fs_hook.py"
+        self.calls: dict[str, int] = {}
+        """File-system calls each command makes (the --fs-calls trials)."""
         self.seed = work / "seed"
         self.trials: list[Trial] = []
         self.observed: dict[str, list[float]] = {}
@@ -412,6 +491,7 @@ class RedTeam:
 
     def set_up(self) -> None:
         self.incoming.mkdir()
+        self.hook.write_text(FS_HOOK, encoding="utf-8")
         for name in INCOMING:
             (self.incoming / f"{name}.txt").write_text(DOCS[name].text, encoding="utf-8")
         seed = self.collection(self.seed)
@@ -450,7 +530,10 @@ class RedTeam:
             sys.exit(f"set-up failed: a question does not find its document on the whole collection: {trial.problems}")
         self.observed["ask"] = asks
         shutil.rmtree(probe.root)
-        say("one run each: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.durations.items()))
+        if self.args.fs_calls != 0:
+            self.calls = {command: self.count_calls(command) for command in COMMANDS}
+            say("file-system calls: " + ", ".join(f"{k} {v}" for k, v in self.calls.items()))
+        say("median run: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.durations.items()))
 
     @property
     def durations(self) -> dict[str, float]:
@@ -463,7 +546,7 @@ class RedTeam:
         change = (d["add"] + d["remove"] + d["index"]) / 3
         after = 2 * d["docs"] + d["ask"]
         return {"random": change / 2 + after, "steps": change + after, "double": 1.5 * change + d["docs"] + after,
-                "concurrent": 3 * d["add"] + after, "damaged": d["ask"]}[kind]
+                "concurrent": 3 * d["add"] + after, "damaged": d["ask"], "calls": change + after}[kind]
 
     # 1. random kills
 
@@ -483,25 +566,28 @@ class RedTeam:
             time.sleep(max(0.0, delay - (time.monotonic() - started.started)))
             killed = started.kill()
             run = started.wait()
-            if killed:
-                killed_cleanly(trial, started)
-            elif not ran_cleanly(trial, run, f"`assistant {command}` (it ended before the kill)"):
-                return trial
-            else:
+            if not killed and run.returncode == 0:
                 self.observed[command].append(run.seconds)
-            state = (before, before)
-            possible = [after(state, op, True), after(state, op, False)] if killed else [after(state, op, True)]
-            trial.what += "" if killed else " (it had ended)"
-            recover_and_check(trial, collection, possible, op.doc, self.rng)
-            if trial.note in ("completed", "rolled back") and not trial.problems:
-                # the notice must say what happened
-                exact = after(state, op, trial.note == "completed")
-                if frozenset(collection.ids()) != exact[0]:
-                    trial.fail("desyncs", f"the notice says {trial.note}, the collection says otherwise")
+            self.check_either(trial, collection, op, before, started, killed)
         finally:
             started.close()
             self.finish(trial, collection)
         return trial
+
+    def check_either(self, trial: Trial, collection: Collection, op: Op, before: frozenset[str], started: Started,
+                     killed: bool) -> None:
+        """The checks after `op` was killed at a moment that does not say whether it took effect
+        (then the recovery's notice must: "completed" or "rolled back"), or ended on its own."""
+        if killed:
+            killed_cleanly(trial, started)
+        elif not ran_cleanly(trial, started.wait(), f"`assistant {op.command}` (it ended before the kill)"):
+            return
+        else:
+            trial.what += " (it had ended)"
+        state = (before, before)
+        done, undone = after(state, op, True), after(state, op, False)
+        recover_and_check(trial, collection, [done, undone] if killed else [done], op.doc, self.rng,
+                          {"completed": done, "rolled back": undone})
 
     # 2. kills at each step
 
@@ -636,6 +722,46 @@ class RedTeam:
             self.finish(trial, collection)
         return trial
 
+    # 6. kills before each file-system call
+
+    def count_calls(self, command: str) -> int:
+        """How many file-system calls `command` makes (FS_HOOK's count, on a fresh copy)."""
+        collection = self.fresh()
+        op = self.call_op(command)
+        op.prepare(collection, self.incoming)
+        started = collection.start(*op.args(self.incoming), hook=self.hook, kill_at=0)
+        try:
+            run = started.wait()
+            trial = Trial("set-up", f"counting the file-system calls of {op.describe()}")
+            if not ran_cleanly(trial, run, trial.what):
+                sys.exit(f"set-up failed: {trial.problems}")
+            return int(run.stderr.rsplit("file-system calls: ", 1)[1].split()[0])
+        finally:
+            started.close()
+            shutil.rmtree(collection.root, ignore_errors=True)
+
+    def call_op(self, command: str) -> Op:
+        return Op(command, "beta" if command == "remove" else INCOMING[0])
+
+    def call_kill(self, command: str, position: int) -> Trial:
+        collection = self.fresh()
+        before = frozenset(collection.ids())
+        op = self.call_op(command)
+        trial = Trial("calls", f"{op.describe()} killed before file-system call {position}")
+        op.prepare(collection, self.incoming)
+        started = collection.start(*op.args(self.incoming), hook=self.hook, kill_at=position)
+        try:
+            run = started.wait()
+            killed = run.returncode == -signal.SIGKILL
+            if killed:
+                trial.what = run.stderr.rsplit("killed before ", 1)[-1].strip().replace("file-system call", "call")
+                trial.what = f"{op.describe()} killed before {trial.what}"
+            self.check_either(trial, collection, op, before, started, killed)
+        finally:
+            started.close()
+            self.finish(trial, collection)
+        return trial
+
 
 def damage(path: Path, how: str, rng: random.Random, other: Path) -> None:
     """Damage one file of an index in the way `how` names (one of DAMAGES)."""
@@ -681,27 +807,41 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def plan(args: argparse.Namespace) -> list[tuple[str, object]]:
+def spread(count: int | None, total: int) -> list[int]:
+    """`count` positions spread evenly over 1..total (all of them when None)."""
+    if count is None or count >= total:
+        return list(range(1, total + 1))
+    if count <= 1:
+        return [total // 2 + 1] if count == 1 else []
+    return sorted({1 + round(i * (total - 1) / (count - 1)) for i in range(count)})
+
+
+def plan(args: argparse.Namespace, calls: dict[str, int], damages: int) -> list[tuple[str, object]]:
     """Every trial to run, as (kind, its parameter), in order."""
     trials: list[tuple[str, object]] = [("random", n) for n in range(args.random)]
     pairs = [(command, step) for _ in range(args.steps) for command in COMMANDS for step in STEPS]
     trials += [("steps", pair) for pair in pairs]
     trials += [("double", DOUBLE[n % len(DOUBLE)]) for n in range(args.double)]
     trials += [("concurrent", None) for _ in range(args.concurrent)]
-    trials += [("damaged", n) for n in range(args.damaged)]
+    trials += [("damaged", n) for n in range(damages if args.damaged is None else args.damaged)]
+    trials += [("calls", (command, position)) for command, total in calls.items()
+               for position in spread(args.fs_calls, total)]
     return trials
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--random", type=int, default=60, help="random-time kill trials (default 60)")
     parser.add_argument("--steps", type=int, default=4,
                         help="rounds of a kill at each step for add, remove and index (default 4: 60 kills)")
     parser.add_argument("--double", type=int, default=12, help=f"double faults (default 12; {len(DOUBLE)} kinds)")
     parser.add_argument("--concurrent", type=int, default=10, help="rounds of 4 adds + 1 remove at once (default 10)")
-    parser.add_argument("--damaged", type=int, default=len(DAMAGES) * 17,
-                        help="asks over a damaged index file (default 238: every file of the build and CURRENT, "
-                             "each in all 14 ways; fewer: a random sample of those)")
+    parser.add_argument("--damaged", type=int, default=None,
+                        help=f"asks over a damaged index file (default: every file of the build and CURRENT, each "
+                             f"in all {len(DAMAGES)} ways, 238 today; fewer: a random sample of those)")
+    parser.add_argument("--fs-calls", type=int, default=None,
+                        help="kills before a file-system call, per command, spread over its calls (default: "
+                             "before every one of them; 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds a command may take (default 300)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (and the failed trials' collections)")
@@ -717,10 +857,10 @@ def main() -> int:
     try:
         team.set_up()
         set_up_seconds = time.monotonic() - started
-        trials = plan(args)
         targets = team.damage_targets()
         pairs = [(target, how) for target in targets for how in DAMAGES]
         team.rng.shuffle(pairs)
+        trials = plan(args, team.calls, len(pairs))
         total = sum(team.estimate(kind) for kind, _ in trials)
         estimated_done, trials_started = 0.0, time.monotonic()
         for position, (kind, parameter) in enumerate(trials, start=1):
@@ -734,11 +874,16 @@ def main() -> int:
                     trial = team.double_fault(parameter)
                 elif kind == "concurrent":
                     trial = team.concurrent()
+                elif kind == "calls":
+                    trial = team.call_kill(*parameter)
                 else:
                     target, how = pairs[parameter % len(pairs)]
                     trial = team.damaged(target, how, targets)
             except Hang as hang:
                 trial = Trial(kind, str(parameter), [("hangs", str(hang))])
+            except KeyboardInterrupt:  # the trials so far are reported
+                say("interrupted: the report covers the trials that finished")
+                break
             trial.seconds = time.monotonic() - one_started
             team.trials.append(trial)
             estimated_done += team.estimate(kind)
@@ -772,12 +917,13 @@ def report(team: RedTeam, args: argparse.Namespace, seconds: float, set_up_secon
     result = {"seed": args.seed, "cores": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
               "wall_seconds": round(seconds), "set_up_seconds": round(set_up_seconds),
               "command_seconds": {k: round(v, 1) for k, v in team.durations.items()},
+              "file_system_calls": team.calls,
               "totals": totals, "kinds": kinds, "failures": failures[:50]}
     print(json.dumps(result, ensure_ascii=False))
     print()
     print(f"Red team, seed {args.seed}: {totals['trials']} trials in {clock(seconds)} "
           f"(set-up {clock(set_up_seconds)}{', ONNX export included' if onnx_made else ''}); "
-          f"one run each: " + ", ".join(f"{k} {v:.1f} s" for k, v in team.durations.items()))
+          "median run: " + ", ".join(f"{k} {v:.1f} s" for k, v in team.durations.items()))
     print(f"{'kind':<11} {'trials':>6} " + " ".join(f"{c.replace('_', ' '):>13}" for c in CATEGORIES)
           + f" {'s/trial':>8}  outcomes")
     for kind, row in kinds.items():
