@@ -79,8 +79,9 @@ scale: install
 
 # Faults, concurrency and damaged files on a small temporary collection (issue 28's red team):
 # kill -9 at random moments and at each step, double faults, 4 adds + 1 remove at once, asks over
-# damaged index files; prints its figures (eval/red_team.md). ~40 min on 2 cores; fewer trials:
-# make red-team RED_TEAM_FLAGS="--random 3 --steps 1 --double 3 --concurrent 3 --damaged 14".
+# damaged index files, kills before each file-system call; prints its figures (eval/red_team.md).
+# ~36 min on 2 cores (twice that under load); a sample: make red-team RED_TEAM_FLAGS="--random 3
+# --steps 1 --double 3 --concurrent 3 --damaged 14 --fs-calls 12".
 RED_TEAM_FLAGS ?=
 red-team: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/red_team.py $(RED_TEAM_FLAGS)

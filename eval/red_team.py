@@ -57,6 +57,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -305,14 +306,15 @@ class Op:
     hand; or `docs` (no change: the command that recovers)."""
 
     command: str
-    doc: str | None = None
+    doc: str = ""
+    """The document it adds, removes or drops in ("" for `docs`)."""
 
     def args(self, incoming: Path) -> list[str]:
         if self.command == "add":
             doc = DOCS[self.doc]
             return ["add", str(incoming / f"{self.doc}.txt"), "--publisher", doc.publisher, "--date", doc.date]
         if self.command == "remove":
-            return ["remove", str(self.doc), "--yes"]
+            return ["remove", self.doc, "--yes"]
         return [self.command]
 
     def prepare(self, collection: Collection, incoming: Path) -> None:
@@ -469,6 +471,7 @@ class RedTeam:
         """File-system calls each command makes (the --fs-calls trials)."""
         self.seed = work / "seed"
         self.trials: list[Trial] = []
+        self.planned = 0
         self.observed: dict[str, list[float]] = {}
         """Seconds each command took when it ran to its end."""
         self.number = itertools.count()
@@ -816,9 +819,9 @@ def spread(count: int | None, total: int) -> list[int]:
     return sorted({1 + round(i * (total - 1) / (count - 1)) for i in range(count)})
 
 
-def plan(args: argparse.Namespace, calls: dict[str, int], damages: int) -> list[tuple[str, object]]:
+def plan(args: argparse.Namespace, calls: dict[str, int], damages: int) -> list[tuple[str, Any]]:
     """Every trial to run, as (kind, its parameter), in order."""
-    trials: list[tuple[str, object]] = [("random", n) for n in range(args.random)]
+    trials: list[tuple[str, Any]] = [("random", n) for n in range(args.random)]
     pairs = [(command, step) for _ in range(args.steps) for command in COMMANDS for step in STEPS]
     trials += [("steps", pair) for pair in pairs]
     trials += [("double", DOUBLE[n % len(DOUBLE)]) for n in range(args.double)]
@@ -861,6 +864,7 @@ def main() -> int:
         pairs = [(target, how) for target in targets for how in DAMAGES]
         team.rng.shuffle(pairs)
         trials = plan(args, team.calls, len(pairs))
+        team.planned = len(trials)
         total = sum(team.estimate(kind) for kind, _ in trials)
         estimated_done, trials_started = 0.0, time.monotonic()
         for position, (kind, parameter) in enumerate(trials, start=1):
@@ -914,14 +918,15 @@ def report(team: RedTeam, args: argparse.Namespace, seconds: float, set_up_secon
         row["seconds"] = round(row["seconds"], 1)
     totals = {c: sum(row[c] for row in kinds.values()) for c in ("trials", *CATEGORIES)}
     failures = [{"kind": t.kind, "what": t.what, "problems": t.problems} for t in team.trials if t.problems]
-    result = {"seed": args.seed, "cores": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
+    result = {"seed": args.seed, "planned_trials": team.planned, "cores": os.cpu_count(), "load_average": [round(x, 1) for x in os.getloadavg()],
               "wall_seconds": round(seconds), "set_up_seconds": round(set_up_seconds),
               "command_seconds": {k: round(v, 1) for k, v in team.durations.items()},
               "file_system_calls": team.calls,
               "totals": totals, "kinds": kinds, "failures": failures[:50]}
     print(json.dumps(result, ensure_ascii=False))
     print()
-    print(f"Red team, seed {args.seed}: {totals['trials']} trials in {clock(seconds)} "
+    done = f"{totals['trials']}" + (f" of {team.planned} (interrupted)" if totals["trials"] < team.planned else "")
+    print(f"Red team, seed {args.seed}: {done} trials in {clock(seconds)} "
           f"(set-up {clock(set_up_seconds)}{', ONNX export included' if onnx_made else ''}); "
           "median run: " + ", ".join(f"{k} {v:.1f} s" for k, v in team.durations.items()))
     print(f"{'kind':<11} {'trials':>6} " + " ".join(f"{c.replace('_', ' '):>13}" for c in CATEGORIES)
