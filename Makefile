@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock lint serve test test-fast index eval eval-beir bench scale clean messages
+.PHONY: install lock lint serve test test-fast index eval eval-beir bench scale red-team clean messages
 
 # The lock files (requirements/*.txt, made by `make lock`): every direct and transitive dependency
 # pinned with its hashes. dev.txt is what `make install` installs (the dev and milvus extras);
@@ -76,6 +76,15 @@ bench: install
 # FAISS, BM25 and Milvus-lite at 10k, 100k and 1M synthetic passages; rewrites eval/scale.md.
 scale: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/scale.py
+
+# Faults, concurrency and damaged files on a small temporary collection (issue 28's red team):
+# kill -9 at random moments and at each step, double faults, 4 adds + 1 remove at once, asks over
+# damaged index files, kills before each file-system call; prints its figures (eval/red_team.md).
+# ~36 min on 2 cores (twice that under load); a sample: make red-team RED_TEAM_FLAGS="--random 3
+# --steps 1 --double 3 --concurrent 3 --damaged 14 --fs-calls 12".
+RED_TEAM_FLAGS ?=
+red-team: install
+	HF_HUB_OFFLINE=1 $(BIN)/python eval/red_team.py $(RED_TEAM_FLAGS)
 
 # Interface translations: extract the messages of the code and templates, merge them into the
 # Russian and Kazakh catalogues (assistant/locale/*/LC_MESSAGES/messages.po, edited by hand), and
