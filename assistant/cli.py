@@ -66,6 +66,8 @@ def _run(argv: list[str] | None) -> int:
     except AssistantError as error:
         _say_error(ui, error.render(ui.lang))
         return 2
+    except BrokenPipeError:
+        raise  # stdout's reader is gone: `main` ends quietly (141)
     except OSError as error:  # one the commands did not expect (the changes say what they undid themselves)
         _say_error(ui, ui._("{path}: {reason}; check that file or folder and run the command again").format(
             path=error.filename if error.filename is not None else "?", reason=error.strerror or type(error).__name__))
