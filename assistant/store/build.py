@@ -379,8 +379,12 @@ def _switch_current(index_dir: Path, build: Path) -> None:
 
 
 def _remove_old_builds(index_dir: Path, store: BackendStore, *, keep: str, kept: dict) -> None:
-    """Every build but `keep`, and what its backend alone holds (`kept` describes the one in use)."""
+    """Every build but `keep`, and what its backend alone holds (`kept` describes the one in use). A
+    link named like a build (never made here: `CURRENT` refuses to follow one) is removed, not followed."""
     for path in index_dir.glob("build-*"):
+        if path.is_symlink() and path.name != keep:
+            path.unlink()
+            continue
         if path.name == keep or not path.is_dir():
             continue
         try:
