@@ -119,22 +119,23 @@ class EmbeddingCache:
 
     def _open_schema(self, db: sqlite3.Connection) -> None:
         """Create the tables, or empty a cache written before rows carried checksums (see the
-        module's docstring); one transaction, so two processes opening it at once agree."""
+        module's docstring): one transaction, so two processes opening it at once agree."""
+        if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # the usual case: nothing to write (writing the version anyway cost an fsync per open)
         db.isolation_level = None
         db.execute("BEGIN IMMEDIATE")
         try:
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-            old = version != SCHEMA_VERSION and db.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('vectors', 'latent_terms')"
-            ).fetchone()[0] > 0
-            if version != SCHEMA_VERSION:
+            old = False
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:  # not done meanwhile
+                old = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                 "AND name IN ('vectors', 'latent_terms')").fetchone()[0] > 0
                 db.execute("DROP TABLE IF EXISTS vectors")
                 db.execute("DROP TABLE IF EXISTS latent_terms")
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL, "
-                       "crc INTEGER NOT NULL) WITHOUT ROWID")
-            db.execute("CREATE TABLE IF NOT EXISTS latent_terms (key BLOB PRIMARY KEY, indices BLOB NOT NULL, "
-                       "vals BLOB NOT NULL, crc INTEGER NOT NULL) WITHOUT ROWID")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL, crc INTEGER NOT NULL) "
+                           "WITHOUT ROWID")
+                db.execute("CREATE TABLE latent_terms (key BLOB PRIMARY KEY, indices BLOB NOT NULL, "
+                           "vals BLOB NOT NULL, crc INTEGER NOT NULL) WITHOUT ROWID")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
