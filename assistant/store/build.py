@@ -209,13 +209,13 @@ def recover(settings: Settings) -> str | None:
         journal = Journal.load(index_dir)
     except ValueError as error:
         Journal.delete(index_dir)
-        _clear_partials(index_dir)
+        _clear_leftovers(index_dir)
         notice = (f"removed a damaged journal in {index_dir} ({short_error(error)}); "
                   "check the collection with `assistant docs`, and run `assistant index` if it looks wrong")
         log.warning(notice)
         return notice
     if journal is None:
-        _clear_partials(index_dir)
+        _clear_leftovers(index_dir)
         return None
     store = create_store(settings, journal.backend)
     build = index_dir / journal.build
@@ -229,7 +229,7 @@ def recover(settings: Settings) -> str | None:
         undo(index_dir, journal)
         Journal.delete(index_dir)
         notice = f"rolled back an interrupted {journal.describe()}: " + _summary(journal, done=False)
-    _clear_partials(index_dir)
+    _clear_leftovers(index_dir)
     log.warning(notice)
     return notice
 
@@ -282,7 +282,7 @@ def _build_backend(build: Path) -> dict | None:
     return description if isinstance(description, dict) else None
 
 
-def _clear_partials(index_dir: Path) -> None:
+def _clear_leftovers(index_dir: Path) -> None:
     """What processes that died left half-written (the lock held, so nothing is being written):
     builds, and the temporary files of durable writes (`CURRENT`'s, the journal's; and
     `CURRENT.tmp`, which versions before issue 28 wrote first and renamed)."""
@@ -293,7 +293,7 @@ def _clear_partials(index_dir: Path) -> None:
 
 
 def _leftovers(index_dir: Path) -> bool:
-    """Whether a process that died left anything `_clear_partials` removes."""
+    """Whether a process that died left anything `_clear_leftovers` removes."""
     return (bool(scratch_files(index_dir)) or (index_dir / OLD_POINTER).exists()
             or any(index_dir.glob("build-*.partial")))
 
