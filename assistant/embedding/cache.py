@@ -58,9 +58,9 @@ class EmbeddingCache:
         """Rows found damaged (and left out) since the last `take_damaged`."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
+            self._use(self._open_schema)
+        except (OSError, sqlite3.Error) as error:
             raise AssistantError(f"cannot use the embedding cache {self.path} ({error}): delete it or pick another folder") from None
-        self._use(self._open_schema)
 
     def key(self, text: str) -> bytes:
         return hashlib.sha256(self.fingerprint + b"\0" + text.encode("utf-8", "surrogatepass")).digest()
@@ -147,7 +147,8 @@ class EmbeddingCache:
 
     def _use(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` on a connection, committed; a file SQLite reports as damaged is started afresh
-        (with one warning line) and `work` run once more on the empty cache."""
+        (with one warning line) and `work` run once more on the empty cache. Any other error (a full
+        disk) is raised as it is, for the change that is running to report and undo."""
         for attempt in (1, 2):
             try:
                 db = sqlite3.connect(self.path, timeout=60)
@@ -158,8 +159,7 @@ class EmbeddingCache:
                     db.close()
             except sqlite3.DatabaseError as error:
                 if attempt == 2 or (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF not in _DAMAGED:
-                    raise AssistantError(f"cannot use the embedding cache {self.path} ({error}): "
-                                         "delete it or pick another folder") from None
+                    raise
                 log.warning("the embedding cache %s is damaged (%s): it starts afresh", self.path, error)
                 for path in (self.path, self.path.with_name(self.FILE + "-journal")):
                     path.unlink(missing_ok=True)
