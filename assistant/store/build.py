@@ -26,7 +26,15 @@ from assistant.embedding import Embedder
 from assistant.embedding.calibration import Calibration
 from assistant.embedding.sparse import SparseEmbedder, as_matrix
 from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError, StorageError
-from assistant.files import fsync_dir, fsync_file, refused_write, storage_refusals, write_durably
+from assistant.files import (
+    fsync_dir,
+    fsync_file,
+    refused_write,
+    remove_scratch,
+    scratch_files,
+    storage_refusals,
+    write_durably,
+)
 from assistant.i18n import N_
 from assistant.ingest.chunking import Passage, chunk_document
 from assistant.ingest.corpus import Document, corpus_fingerprint, load_corpus
@@ -60,6 +68,8 @@ from assistant.store.transaction import (
 from assistant.text.tokens import tokenize
 
 log = logging.getLogger(__name__)
+OLD_POINTER = f"{CURRENT_FILE}.tmp"
+"""What versions before issue 28 wrote `CURRENT` to first (and a kill could leave behind)."""
 
 
 def passage_embedding_text(document: Document, passage: Passage) -> str:
@@ -199,13 +209,13 @@ def recover(settings: Settings) -> str | None:
         journal = Journal.load(index_dir)
     except ValueError as error:
         Journal.delete(index_dir)
-        _clear_partials(index_dir)
+        _clear_leftovers(index_dir)
         notice = (f"removed a damaged journal in {index_dir} ({short_error(error)}); "
                   "check the collection with `assistant docs`, and run `assistant index` if it looks wrong")
         log.warning(notice)
         return notice
     if journal is None:
-        _clear_partials(index_dir)
+        _clear_leftovers(index_dir)
         return None
     store = create_store(settings, journal.backend)
     build = index_dir / journal.build
@@ -219,15 +229,15 @@ def recover(settings: Settings) -> str | None:
         undo(index_dir, journal)
         Journal.delete(index_dir)
         notice = f"rolled back an interrupted {journal.describe()}: " + _summary(journal, done=False)
-    _clear_partials(index_dir)
+    _clear_leftovers(index_dir)
     log.warning(notice)
     return notice
 
 
 def recover_if_idle(settings: Settings) -> str | None:
     """`recover` when no command holds the lock (a live change is none of a reader's business);
-    what `ask`, `docs` and `serve` run first."""
-    if not (settings.index_dir / JOURNAL_FILE).exists():
+    what `ask`, `docs` and `serve` run first, when a journal or a dead process's leftovers are there."""
+    if not (settings.index_dir / JOURNAL_FILE).exists() and not _leftovers(settings.index_dir):
         return None
     with try_lock(settings.index_dir, "recover") as held:
         return recover(settings) if held else None
@@ -272,10 +282,20 @@ def _build_backend(build: Path) -> dict | None:
     return description if isinstance(description, dict) else None
 
 
-def _clear_partials(index_dir: Path) -> None:
-    """Half-written builds of processes that died (the lock held, so none is being written)."""
+def _clear_leftovers(index_dir: Path) -> None:
+    """What processes that died left half-written (the lock held, so nothing is being written):
+    builds, and the temporary files of durable writes (`CURRENT`'s, the journal's; and
+    `CURRENT.tmp`, which versions before issue 28 wrote first and renamed)."""
     for path in index_dir.glob("build-*.partial"):
         shutil.rmtree(path, ignore_errors=True)
+    remove_scratch(index_dir)
+    (index_dir / OLD_POINTER).unlink(missing_ok=True)
+
+
+def _leftovers(index_dir: Path) -> bool:
+    """Whether a process that died left anything `_clear_leftovers` removes."""
+    return (bool(scratch_files(index_dir)) or (index_dir / OLD_POINTER).exists()
+            or any(index_dir.glob("build-*.partial")))
 
 
 def _current_name(index_dir: Path) -> str | None:
@@ -353,16 +373,18 @@ def _write_build(index_dir: Path, name: str, manifest: dict, documents: list[Doc
 
 
 def _switch_current(index_dir: Path, build: Path) -> None:
-    pointer = index_dir / f"{CURRENT_FILE}.tmp"
-    write_durably(pointer, build.name + "\n")
-    fsync_file(pointer)
-    os.replace(pointer, index_dir / CURRENT_FILE)
-    fsync_dir(index_dir)
+    """The commit point: `CURRENT` replaced by one durable write (a killed process leaves at most
+    the write's temporary file, which the next command under the lock removes: `_clear_leftovers`)."""
+    write_durably(index_dir / CURRENT_FILE, build.name + "\n")
 
 
 def _remove_old_builds(index_dir: Path, store: BackendStore, *, keep: str, kept: dict) -> None:
-    """Every build but `keep`, and what its backend alone holds (`kept` describes the one in use)."""
+    """Every build but `keep`, and what its backend alone holds (`kept` describes the one in use). A
+    link named like a build (never made here: `CURRENT` refuses to follow one) is removed, not followed."""
     for path in index_dir.glob("build-*"):
+        if path.is_symlink() and path.name != keep:
+            path.unlink()
+            continue
         if path.name == keep or not path.is_dir():
             continue
         try:

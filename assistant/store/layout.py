@@ -117,6 +117,12 @@ def _crc32(path: Path) -> str:
     return f"{crc:08x}"
 
 
+def damage(error: Exception) -> str:
+    """What is wrong, as an IndexCorruptError says it, without the advice to rebuild: the reason a
+    rebuild is under way (`Assistant.open`)."""
+    return str(error).removesuffix(f": {REBUILD_HINT}")
+
+
 def short_error(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text[:160]

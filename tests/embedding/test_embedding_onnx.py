@@ -33,6 +33,7 @@ from assistant.embedding.onnx import (
     META_FILE,
     MIN_COSINE,
     MODEL_FILE,
+    TOKENIZER_FILE,
     OnnxEmbedder,
     ensure_export,
     export_folder,
@@ -255,6 +256,22 @@ def test_a_damaged_model_is_a_one_line_error_that_says_what_to_do(export, tmp_pa
     with pytest.raises(AssistantError) as raised:
         OnnxEmbedder(folder)
     assert "\n" not in str(raised.value) and str(raised.value).startswith("cannot load")
+
+
+def test_a_tokenizer_changed_by_one_bit_is_refused_in_one_line(export, tmp_path, onnx):
+    """Issue 28, finding 6: one flipped bit in tokenizer.json ("condom" becomes "aondom") still loads,
+    and "condom" is then split into "condo" "##m"; its checksum in meta.json must refuse it."""
+    folder = tmp_path / export.name
+    shutil.copytree(export, folder)
+    data = bytearray((folder / TOKENIZER_FILE).read_bytes())
+    data[data.index(b'"condom"') + 1] ^= 0x02
+    (folder / TOKENIZER_FILE).write_bytes(bytes(data))
+    with pytest.raises(AssistantError) as raised:
+        OnnxEmbedder(folder).encode_queries(["free condom distribution"])
+    message = str(raised.value)
+    assert "\n" not in message and str(folder / TOKENIZER_FILE) in message and "damaged" in message
+    assert "delete that folder" in message
+    assert onnx.encode_queries(["free condom distribution"]).shape == (1, 384)  # the export in use is whole
 
 
 def test_the_factory_falls_back_to_sentence_transformers_with_a_warning(export, tmp_path, caplog):
