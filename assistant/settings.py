@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     # worker process that is killed past it (ingest/reader.py): the backstop for what the limits
     # above do not foresee (a parser stuck in a loop). `add` refuses such a file, `index` skips it;
     # 0 reads in the command's own process with no limit. The documents at the limits above took at
-    # most 14 s here (a 2,000-page PDF; 2 cores under a load of 5, eval/ingest_bench.md; a 5 MB web
-    # page took 24 s under a load of 7): the budget leaves a slower machine room.
+    # most 11.4 s here (a 2,000-page PDF, through the worker; eval/ingest_bench.md), 14 s under a
+    # load of 5 and a 5 MB web page 24 s under a load of 7: the budget leaves a slower machine room.
     max_document_seconds: float = Field(default=120.0, ge=0)
 
     # Chunking: passages grow block by block up to `chunk_target_chars`; a single block longer

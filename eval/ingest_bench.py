@@ -10,7 +10,10 @@ is made here, none is committed:
 2. PDFs of 125, 250, 500 and 1,000 pages of prose from the corpus, each page with a running header
    and a page number (written directly: fpdf2 takes minutes for 1,000 pages);
 3. with --limits (the default), one document at each of Settings' size limits (a 10 MB text, a
-   2,000-page PDF, a 5 MB web page): what the time budget, `max_document_seconds`, must allow.
+   2,000-page PDF, a 5 MB web page): what the time budget, `max_document_seconds`, must allow;
+4. 200 two-line documents read in this process, through one worker process for the batch (how the
+   budget is held: reader.py), and in a new process each (a fork server's child per document, the
+   alternative): what holding every document to a budget costs a corpus.
 Each is read as `assistant add` and `index` read it: extracted, cleaned and cut into passages, in this
 process (`reader.read_here`, best of --runs, with the three steps timed apart) and once through the
 worker process that holds it to the time budget (`reader.DocumentReader`). The proportionality
@@ -159,6 +162,46 @@ def timed(path: Path, settings: Settings, runs: int) -> dict:
             "worker": worker}
 
 
+def batch_costs(folder: Path, settings: Settings, count: int = 200) -> dict:
+    """Milliseconds a document, for `count` small documents with sidecars: in this process, through one
+    worker for the batch (and what starting it costs), and in a new process each."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    limits = dataclasses.replace(settings.extraction_limits, max_document_seconds=3600)
+    folder.mkdir()
+    paths = []
+    for number in range(count):
+        path = folder / f"note-{number}.txt"
+        path.write_text(f"Note {number}\n\nThe clinic on street {number} tests for free.\n", encoding="utf-8")
+        path.with_suffix(".toml").write_text(f'title = "Note {number}"\npublisher = "Clinic"\ndate = "2024"\n',
+                                             encoding="utf-8")
+        paths.append(path)
+    started = time.perf_counter()
+    for path in paths:
+        read_here(path, limits, settings.chunk_sizes)
+    here = time.perf_counter() - started
+    started = time.perf_counter()
+    with DocumentReader(limits, settings.chunk_sizes) as reader:
+        reader.read(paths[0])
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        for path in paths:
+            reader.read(path)
+        worker = time.perf_counter() - started
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["assistant.ingest.reader", "assistant.settings"])  # the alternative at its best
+    pool = ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1)
+    with pool:
+        pool.submit(read_here, paths[0], limits, settings.chunk_sizes).result()  # the fork server started
+        started = time.perf_counter()
+        for path in paths:
+            pool.submit(read_here, path, limits, settings.chunk_sizes).result()
+        each = time.perf_counter() - started
+    return {"documents": count, "here_ms": here / count * 1000, "worker_ms": worker / count * 1000,
+            "worker_start_s": first, "process_each_ms": each / count * 1000}
+
+
 def proportionality(rows: list[dict], unit) -> float:
     """Seconds per unit of the largest input over that of the smallest."""
     return (rows[-1]["seconds"] / unit(rows[-1])) / (rows[0]["seconds"] / unit(rows[0]))
@@ -197,6 +240,15 @@ def report(result: dict, runs: int) -> str:
         f"Seconds per 100 pages, largest over smallest: **{result['pdf_proportionality']:.2f}**; per MB of text, "
         f"{result['pdf_per_mb']:.2f} s.", "",
     ]
+    costs = result["batch"]
+    lines += [f"## What the time budget costs a corpus [{tag}]", "",
+              f"{costs['documents']} documents of two lines with their sidecars, milliseconds a document:", "",
+              "| read | ms a document |", "| --- | --- |",
+              f"| in this process (no budget: `max_document_seconds = 0`) | {costs['here_ms']:.2f} |",
+              f"| through one worker process for the batch (reader.py; starting it took "
+              f"{costs['worker_start_s']:.2f} s) | {costs['worker_ms']:.2f} |",
+              f"| in a new process each (a child of a fork server that has imported the package) | "
+              f"{costs['process_each_ms']:.2f} |", ""]
     if result.get("limits"):
         lines += [f"## At the size limits (`Settings`): what the time budget must allow [{tag}]", "",
                   *table(result["limits"], lambda r: f"{r['bytes'] / 1e6:.1f} MB", "s per MB", lambda r: r["bytes"] / 1e6),
@@ -226,6 +278,8 @@ def main() -> None:
         for pages in PDF_PAGES:
             print(f"pdf {pages} pages ...", file=sys.stderr, flush=True)
             result["pdf"].append(timed(pdf(work / f"report-{pages}-pages.pdf", pages, lines), settings, args.runs))
+        print("batch costs ...", file=sys.stderr, flush=True)
+        result["batch"] = batch_costs(work / "notes", settings)
         if args.limits:
             print("at the limits ...", file=sys.stderr, flush=True)
             result["limits"] = [

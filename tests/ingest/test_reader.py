@@ -63,7 +63,7 @@ def test_a_document_past_its_budget_is_refused_and_its_worker_killed(tmp_path):
         assert reader.read(quick).document.text == "Quick note\n\nThe clinic tests for free."  # a new worker
         assert reader._worker.pid != worker
     with DocumentReader(_budget(0), CHUNKING) as reader:  # 0: no budget, read here
-        assert reader.read(slow).document.doc_id == "one-paragraph" and reader._worker is None
+        assert reader.read(quick).document.doc_id == "quick" and reader._worker is None
 
 
 def test_a_worker_that_dies_refuses_its_document_in_one_line(tmp_path):
