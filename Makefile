@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock lint serve test test-fast index eval eval-beir bench scale red-team clean messages
+.PHONY: install lock lint serve test test-fast index eval eval-beir bench bench-ingest scale red-team clean messages
 
 # The lock files (requirements/*.txt, made by `make lock`): every direct and transitive dependency
 # pinned with its hashes. dev.txt is what `make install` installs (the dev and milvus extras);
@@ -68,10 +68,17 @@ BEIR_DIR ?= ../shared/benchmarks/scifact
 eval-beir: install
 	HF_HUB_OFFLINE=1 $(BIN)/assistant eval --beir $(BEIR_DIR)
 
-# Speed, load and memory on this machine (needs Debian's wrk); rewrites eval/bench.md (~7 min).
+# Speed, load and memory on this machine (needs Debian's wrk); rewrites eval/bench.md (~7 min),
+# then eval/ingest_bench.md (bench-ingest).
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/bench.py
+	$(MAKE) bench-ingest
+
+# Reading documents, time against size: a one-paragraph text up to 1 MB, PDFs up to 1,000 pages,
+# the documents at the size limits (inputs made on the fly); rewrites eval/ingest_bench.md (~3 min).
+bench-ingest: install
+	HF_HUB_OFFLINE=1 $(BIN)/python eval/ingest_bench.py
 
 # FAISS, BM25 and Milvus-lite at 10k, 100k and 1M synthetic passages; rewrites eval/scale.md.
 scale: install

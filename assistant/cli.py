@@ -200,6 +200,12 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     print(ui._("indexed {documents} documents into {passages} passages in {seconds} s -> {folder}").format(
         documents=manifest["documents"], passages=manifest["passages"], seconds=f"{manifest['build_seconds']:.1f}",
         folder=settings.index_dir), file=sys.stderr)
+    if index.skipped:
+        print(ui.n_("{n} file could not be read and is left out of the index (named above; `assistant docs` lists "
+                    "it): fix or remove it, then run `assistant index` again",
+                    "{n} files could not be read and are left out of the index (named above; `assistant docs` "
+                    "lists them): fix or remove them, then run `assistant index` again", len(index.skipped)),
+              file=sys.stderr)
     return 0
 
 
@@ -259,18 +265,23 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _docs(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.store.index import load_index
     from assistant.store.library import list_documents
 
     ui: Ui = args.ui
-    rows = list_documents(settings)
+    index = load_index(settings.index_dir, settings)
+    rows = list_documents(settings, index)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    heading = (ui._("ID"), ui._("YEAR"), ui._("PASSAGES"), ui._("TITLE — PUBLISHER"))
-    print(f"{heading[0]:<48} {heading[1]:<5} {heading[2]:>8}  {heading[3]}")
-    for row in rows:
-        source = f"{row['title']} — {row['publisher']}" if row["publisher"] else row["title"]
-        print(f"{row['doc_id']:<48} {ui.year_or_nd(row['year']):<5} {row['passages']:>8}  {source}")
+    else:
+        heading = (ui._("ID"), ui._("YEAR"), ui._("PASSAGES"), ui._("TITLE — PUBLISHER"))
+        print(f"{heading[0]:<48} {heading[1]:<5} {heading[2]:>8}  {heading[3]}")
+        for row in rows:
+            source = f"{row['title']} — {row['publisher']}" if row["publisher"] else row["title"]
+            print(f"{row['doc_id']:<48} {ui.year_or_nd(row['year']):<5} {row['passages']:>8}  {source}")
+    for name, reason in index.skipped:  # files the build could not read: on stderr, so --json stays a list
+        print(ui._("left out of the index: {file}: {reason}").format(file=name, reason=reason.render(ui.lang)),
+              file=sys.stderr)
     return 0
 
 

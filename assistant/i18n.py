@@ -79,6 +79,25 @@ class Message:
     def __str__(self) -> str:
         return self.render(DEFAULT_LANGUAGE)
 
+    def as_json(self) -> dict:
+        """The message as JSON data, to be shown later in any language (`from_json`): a parameter that
+        is a message stays one, any other that is not a number is kept as text."""
+        return {"msgid": self.msgid, "params": {
+            name: value.as_json() if isinstance(value, Message)
+            else value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+            for name, value in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Message:
+        """The message `as_json` wrote (a damaged one as its text, as far as it goes)."""
+        if not isinstance(data, dict) or not isinstance(data.get("msgid"), str):
+            return cls(str(data))
+        params = data.get("params")
+        if not isinstance(params, dict):
+            params = {}
+        return cls(data["msgid"], {name: cls.from_json(value) if isinstance(value, dict) else value
+                                   for name, value in params.items()})
+
 
 def supported(value: str | None) -> UiLanguage | None:
     """The interface language a tag names ("ru", "ru-RU", "kk_KZ.UTF-8", "RU"), or None."""

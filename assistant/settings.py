@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.i18n import N_
+from assistant.ingest.chunking import CHUNKING_VERSION
 from assistant.ingest.formats import ExtractionLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +77,17 @@ class Settings(BaseSettings):
     max_text_chars: int = 10_000_000
     # Read documents through symbolic links (`--follow-symlinks`); off, a link is refused.
     follow_symlinks: bool = False
+    # Seconds one document may take to be read, extracted, cleaned and cut into passages, in a
+    # worker process that is killed past it (ingest/reader.py): the backstop for what the limits
+    # above do not foresee (a parser stuck in a loop). `add` refuses such a file, `index` skips it;
+    # 0 reads in the command's own process with no limit. The documents at the limits above took at
+    # most 11.4 s here (a 2,000-page PDF, through the worker; eval/ingest_bench.md), 14 s under a
+    # load of 5 and a 5 MB web page 24 s under a load of 7: the budget leaves a slower machine room.
+    max_document_seconds: float = Field(default=120.0, ge=0)
 
     # Chunking: passages grow block by block up to `chunk_target_chars`; a single block longer
-    # than `chunk_max_chars` is split at sentence boundaries. Values chosen on the dev split.
+    # than `chunk_max_chars` is split at sentence boundaries, and a sentence longer than that at word
+    # boundaries (no passage is longer). Values chosen on the dev split.
     chunk_target_chars: int = 200
     chunk_max_chars: int = 1000
 
@@ -327,11 +336,18 @@ class Settings(BaseSettings):
             max_html_bytes=self.max_html_bytes, max_docx_unpacked_bytes=self.max_docx_unpacked_bytes,
             max_docx_parts=self.max_docx_parts, max_xml_text_chars=self.max_xml_text_chars,
             max_text_chars=self.max_text_chars, follow_symlinks=self.follow_symlinks,
+            max_document_seconds=self.max_document_seconds,
         )
 
     @property
     def glossary_path(self) -> Path:
         return self.glossary_file or self.corpus_dir / "glossary.toml"
 
+    @property
+    def chunk_sizes(self) -> tuple[int, int]:
+        """The target and maximum size of a passage, as `chunk_document` takes them."""
+        return self.chunk_target_chars, self.chunk_max_chars
+
     def chunking_fingerprint(self) -> dict:
-        return {"chunk_target_chars": self.chunk_target_chars, "chunk_max_chars": self.chunk_max_chars}
+        return {"chunk_target_chars": self.chunk_target_chars, "chunk_max_chars": self.chunk_max_chars,
+                "version": CHUNKING_VERSION}

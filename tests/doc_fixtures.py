@@ -86,8 +86,9 @@ PDF_CREATED = datetime(2024, 6, 3, 9, 30, tzinfo=timezone.utc)
 
 
 def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | None = PDF_TITLE,
-             created: datetime = PDF_CREATED) -> Path:
-    """A PDF of `pages` with running header and footer; `created` is its /CreationDate."""
+             created: datetime = PDF_CREATED, compress: bool = True) -> Path:
+    """A PDF of `pages` with running header and footer; `created` is its /CreationDate; `compress`
+    off leaves its page contents readable (what a byte-level fuzzer wants to damage)."""
     from fpdf import FPDF
 
     class Report(FPDF):
@@ -102,6 +103,7 @@ def make_pdf(path: Path, pages: list[list[str]] = PDF_PAGES, *, title: str | Non
             self.cell(0, 10, f"Page {self.page_no()} of {{nb}}", align="C")
 
     pdf = Report()
+    pdf.set_compression(compress)
     if title:
         pdf.set_title(title)
     pdf.set_creation_date(created)
@@ -266,3 +268,80 @@ def _unwrap(lines: list[str]) -> str:
     for line in lines[1:]:
         text = text[:-1] + line if text.endswith("-") and text[-2:-1].islower() else f"{text} {line}"
     return text
+
+
+# --- damaged files (issue 28): what a parser raises on them must become a one-line refusal -------
+
+
+def raw_pdf(objects: dict[int, bytes]) -> bytes:
+    """A PDF written byte by byte from its numbered objects (1 is the catalog), with a correct
+    cross-reference table: for structures no PDF library would write."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, objects[number])
+    table = len(out)
+    size = max(objects) + 1
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[number] if number in offsets else b"0000000000 65535 f \n"
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, table)
+    return bytes(out)
+
+
+def _text_page(number: int, parent: int, text: bytes) -> dict[int, bytes]:
+    """A page (object `number`) showing `text` in Helvetica, with its content stream and font."""
+    content = b"BT /F1 12 Tf 72 720 Td (%s) Tj ET" % text
+    return {
+        number: b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (parent, number + 1, number + 2),
+        number + 1: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        number + 2: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+
+
+def make_deep_pdf(path: Path, depth: int = 150) -> Path:
+    """A one-page PDF whose page tree nests `depth` /Pages nodes (pypdf stops at 100 levels)."""
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>"}
+    for level in range(depth):
+        number = 2 + level
+        parent = b" /Parent %d 0 R" % (number - 1) if level else b""
+        objects[number] = b"<< /Type /Pages /Kids [%d 0 R] /Count 1%s >>" % (number + 1, parent)
+    objects.update(_text_page(2 + depth, 1 + depth, b"A report whose page tree nests too deep."))
+    path.write_bytes(raw_pdf(objects))
+    return path
+
+
+def make_self_referencing_pdf(path: Path) -> Path:
+    """A PDF whose page tree node is a stream whose /Length refers to the node itself (pypdf: "Detected
+    loop with self reference")."""
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>",
+               2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Length 2 0 R >>\nstream\nx\nendstream",
+               **_text_page(3, 2, b"A report that refers to itself.")}
+    path.write_bytes(raw_pdf(objects))
+    return path
+
+
+def make_damaged_docx(path: Path) -> Path:
+    """A Word file whose word/document.xml holds a deflate block of the reserved type 3: reading it
+    fails in zlib ("invalid block type"), not in zipfile's checks."""
+    import struct
+    import zipfile
+
+    make_docx(path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("word/document.xml")
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    data[info.header_offset + 30 + name_length + extra_length] = 0b111  # BFINAL=1, BTYPE=11 (reserved)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_deep_sidecar(document: Path, depth: int = 10_000) -> Path:
+    """`document`'s metadata sidecar holding an array nested `depth` deep (tomllib: RecursionError)."""
+    sidecar = document.with_suffix(".toml")
+    sidecar.write_text("title = " + "[" * depth + "]" * depth + "\n", encoding="utf-8")
+    return sidecar

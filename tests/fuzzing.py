@@ -3,7 +3,8 @@ tests/api/test_fuzz_operator.py (the operator's routes): each operation driven b
 generation mode (valid or invalid requests), every response checked by `case.validate_response`
 (every schemathesis check: documented status, content type, headers and body, valid data
 accepted, invalid data refused) and never a 5xx; every operation reported, not only the first
-that fails, and the requests sent counted per operation."""
+that fails, and the requests sent counted per operation. And `mutants`: damaged copies of a file, for
+tests/ingest/test_malformed.py (every one must load or be refused in one line)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,35 @@ def _runner(operation, mode: GenerationMode, examples: int, name: str, fuzzed: F
         check(case, response)
 
     return run
+
+
+def mutants(data: bytes, count: int, seed: int) -> list[tuple[str, bytes]]:
+    """`count` damaged copies of `data`, each with what was done to it: a few bytes flipped, the
+    file cut short, or a stretch of it repeated or dropped (what a bad disk, a broken download or a
+    careless edit does to a document). The same `seed` gives the same copies."""
+    import random
+
+    rng = random.Random(seed)
+    made: list[tuple[str, bytes]] = []
+    while len(made) < count:
+        kind = rng.choice(("flip", "flip", "truncate", "repeat", "drop"))
+        copy = bytearray(data)
+        if kind == "flip":
+            places = sorted(rng.randrange(len(copy)) for _ in range(rng.randint(1, 8)))
+            for place in places:
+                copy[place] ^= rng.randint(1, 255)
+            what = f"flip at {places}"
+        else:
+            start = rng.randrange(len(copy))
+            end = min(len(copy), start + rng.randint(1, 2048))
+            if kind == "truncate":
+                copy = copy[:start]
+                what = f"truncate at {start}"
+            elif kind == "repeat":
+                copy[end:end] = copy[start:end]
+                what = f"repeat {start}:{end}"
+            else:
+                del copy[start:end]
+                what = f"drop {start}:{end}"
+        made.append((what, bytes(copy)))
+    return made

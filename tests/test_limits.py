@@ -6,6 +6,7 @@ line and exit 2, and leaves the collection as it was."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import tomllib
@@ -13,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from doc_fixtures import make_docx
+from doc_fixtures import make_damaged_docx, make_deep_pdf, make_deep_sidecar, make_docx, make_self_referencing_pdf
 from fastapi.testclient import TestClient
 
 from assistant.api import create_app
@@ -100,7 +101,22 @@ BOMBS = {
     "utf16.txt": ("is not text", lambda d: _write(d / "utf16.txt", "Outreach report on HIV tests.")),
     "link.txt": ("is a symbolic link (to /etc/passwd)", lambda d: _link(d / "link.txt", Path("/etc/passwd"))),
     "device.txt": ("is not a regular file", lambda d: _link(d / "device.txt", Path("/dev/zero"), follow=True)),
+    # Issue 28: what a parser raises on a damaged file (these were tracebacks with exit 1).
+    "deep.pdf": ("deep.pdf is not a readable PDF (Maximum page tree depth reached: 101 > 100.)",
+                 lambda d: make_deep_pdf(d / "deep.pdf")),
+    "loop.pdf": ("loop.pdf is not a readable PDF (Detected loop with self reference",
+                 lambda d: make_self_referencing_pdf(d / "loop.pdf")),
+    "damaged.docx": ("damaged.docx is not a readable Word (.docx) file (Error -3 while decompressing data",
+                     lambda d: make_damaged_docx(d / "damaged.docx")),
+    "deep-sidecar.txt": ("deep-sidecar.toml is not valid TOML (maximum recursion depth exceeded)",
+                         lambda d: _with_deep_sidecar(d / "deep-sidecar.txt")),
 }
+
+
+def _with_deep_sidecar(path: Path) -> Path:
+    path.write_text("Deep sidecar\n\nThe clinic tests for free.\n", encoding="utf-8")
+    make_deep_sidecar(path)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:
@@ -144,10 +160,67 @@ def test_a_symlink_is_read_with_follow_symlinks(collection, embedders, tmp_path)
     assert not stored.is_symlink() and stored.read_bytes() == target.read_bytes()  # a copy, not the link
 
 
-def test_a_link_dropped_into_the_corpus_is_refused_by_index(collection, capsys):
-    (collection.corpus_dir / "passwd.txt").symlink_to("/etc/passwd")
-    assert main(["index", "--corpus", str(collection.corpus_dir), "--index", str(collection.index_dir)]) == 2
-    assert "is a symbolic link" in capsys.readouterr().err
+def test_a_document_past_its_time_budget_is_refused_by_add(collection, tmp_path, capsys, monkeypatch):
+    """Issue 28: one paragraph of 3 MB takes seconds to clean here; with a budget of 0.3 s it is
+    refused in one line, and the collection is as it was."""
+    for name, value in {"ASSISTANT_MAX_TEXT_BYTES": "10000000", "ASSISTANT_MAX_TEXT_CHARS": "10000000",
+                        "ASSISTANT_MAX_DOCUMENT_SECONDS": "0.3"}.items():
+        monkeypatch.setenv(name, value)
+    slow = tmp_path / "one-paragraph.txt"
+    slow.write_text(f"{PARAGRAPH.strip()}\n" * 40_000, encoding="utf-8")
+    before = _state(collection)
+    assert main(["add", str(slow), "--corpus", str(collection.corpus_dir), "--index", str(collection.index_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: one-paragraph.txt took more than 0.3 s to read (setting ASSISTANT_MAX_DOCUMENT_SECONDS): "
+                   "split it, save it in a simpler format (.txt), or raise the limit"]
+    assert _state(collection) == before
+
+
+def test_files_index_cannot_read_are_left_out_named_and_listed(collection, embedders, capsys, caplog):
+    """Issue 28: a damaged file or a link in corpus/ no longer stops `index` (a traceback, exit 1, for
+    the damaged PDF): the rest is indexed, each file left out is named on stderr, recorded in the
+    manifest, and listed by `docs`; and since the index records the corpus as it is, `serve` does
+    not take it for stale and build it again at every start."""
+    corpus = collection.corpus_dir
+    make_deep_pdf(corpus / "deep.pdf")
+    make_damaged_docx(corpus / "damaged.docx")
+    (corpus / "passwd.txt").symlink_to("/etc/passwd")
+    where = ["--corpus", str(corpus), "--index", str(collection.index_dir)]
+    with caplog.at_level(logging.WARNING):  # the build's warnings: on stderr, one line a file
+        assert main(["index", *where]) == 0
+    assert [line for line in caplog.messages if line.startswith("skipped ")] == [
+        "skipped damaged.docx: damaged.docx is not a readable Word (.docx) file (Error -3 while decompressing data: "
+        "invalid block type): it may be damaged; save it again from Word, or remove it",
+        "skipped deep.pdf: deep.pdf is not a readable PDF (Maximum page tree depth reached: 101 > 100.): it may be "
+        "damaged; save it again from the program that made it, or remove it",
+        f"skipped passwd.txt: {corpus / 'passwd.txt'} is a symbolic link (to /etc/passwd): copy the file itself, or "
+        "pass --follow-symlinks to read what it points to"]
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "3 files could not be read and are left out of the index (named above; `assistant docs` lists them): fix or "
+        "remove them, then run `assistant index` again")
+    index = load_index(collection.index_dir)
+    assert set(index.documents) == {"alpha"}
+    assert [name for name, _ in index.skipped] == ["damaged.docx", "deep.pdf", "passwd.txt"]
+    assert main(["docs", *where]) == 0
+    out, err = capsys.readouterr()
+    assert "alpha" in out and "deep" not in out
+    assert err.splitlines()[1].startswith("left out of the index: deep.pdf: deep.pdf is not a readable PDF")
+    build = current_build(collection.index_dir)
+    served = Assistant.open(collection, rebuild="stale", embedders=_cached(embedders, collection))  # as `serve` starts
+    assert current_build(collection.index_dir) == build and set(served.index.documents) == {"alpha"}
+
+
+def test_serve_starts_on_a_corpus_with_a_damaged_file_and_add_still_works(collection, embedders, tmp_path, caplog):
+    make_self_referencing_pdf(collection.corpus_dir / "loop.pdf")
+    cached = _cached(embedders, collection)
+    with caplog.at_level(logging.WARNING):
+        served = Assistant.open(collection, rebuild="stale", embedders=cached)  # the corpus changed: rebuilt
+    assert set(served.index.documents) == {"alpha"} and [name for name, _ in served.index.skipped] == ["loop.pdf"]
+    assert "skipped loop.pdf: loop.pdf is not a readable PDF" in caplog.text
+    note = tmp_path / "beta.txt"
+    note.write_text("Beta note\n\nThe beta clinic opens on Mondays.\n", encoding="utf-8")
+    _, index = add_documents(collection, [note], embedders=cached)
+    assert set(index.documents) == {"alpha", "beta"} and [name for name, _ in index.skipped] == ["loop.pdf"]
 
 
 def test_unsafe_urls_and_control_characters_never_reach_the_index_or_the_api(collection, embedders, tmp_path, caplog):

@@ -2,7 +2,9 @@
 
 A passage never crosses a section; it grows block by block (paragraph, list item, quote with its
 attribution) up to a target size, and only a block longer than the maximum is cut, at sentence
-boundaries. Every passage's text is exactly `document.text[start:end]`.
+boundaries. The maximum is a passage's upper size: a sentence longer than it (a text without
+sentence punctuation, 29,443 characters in one passage before issue 28) is cut at the last word
+boundary within it. Every passage's text is exactly `document.text[start:end]`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from assistant.ingest.cleaning import Block
 from assistant.ingest.corpus import Document
 
 SECTION_SEPARATOR = " / "
+CHUNKING_VERSION = 2
+"""Bump when chunking changes the passages of an unchanged text (an index built before is then
+stale): 2 is the upper size of a passage."""
 
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc dr mr mrs ms prof st no nos art arts vs approx est fig figs vol ed eds inc ltd co corp "
@@ -163,15 +168,37 @@ def _pack(text: str, blocks: list[Block], target_chars: int, max_chars: int) -> 
 
 
 def _cut(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
-    """Cut an over-long block at sentence boundaries into pieces of at most about `max_chars`."""
+    """Cut an over-long block at sentence boundaries into pieces of at most `max_chars`; a sentence
+    longer than that is cut at word boundaries."""
     pieces: list[tuple[int, int]] = []
     piece_start = piece_end = start
     for sentence_start, sentence_end in split_sentences(text[start:end]):
         sentence_start += start
         sentence_end += start
         if piece_end > piece_start and sentence_end - piece_start > max_chars:
-            pieces.append((piece_start, piece_end))
+            pieces.extend(_cut_words(text, piece_start, piece_end, max_chars))
             piece_start = sentence_start
         piece_end = sentence_end
-    pieces.append((piece_start, piece_end))
+    pieces.extend(_cut_words(text, piece_start, piece_end, max_chars))
+    return pieces
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _cut_words(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """`text[start:end]` as pieces of at most `max_chars`, each ending at the last white space
+    that lets it (a word longer than `max_chars` is cut where the limit falls)."""
+    pieces: list[tuple[int, int]] = []
+    while end - start > max_chars:
+        window = text[start : start + max_chars + 1]  # a space just past the limit ends a full piece
+        spaces = [match.span() for match in _SPACE.finditer(window, 1)]
+        cut, resume = spaces[-1] if spaces else (max_chars, max_chars)
+        pieces.append((start, start + cut))
+        start += resume
+        if spaces and resume == len(window):  # the space run goes on past the window
+            while start < end and text[start].isspace():
+                start += 1
+    if end > start:
+        pieces.append((start, end))
     return pieces

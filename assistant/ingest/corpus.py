@@ -35,8 +35,9 @@ from urllib.parse import urlsplit
 from anyascii import anyascii
 
 from assistant.errors import CorpusError
+from assistant.i18n import N_
 from assistant.ingest.cleaning import CleanText, clean
-from assistant.ingest.dates import is_iso_date, newest_cited_year, year_label
+from assistant.ingest.dates import EARLIEST_YEAR, date_problem, newest_cited_year, year_label, year_problem
 from assistant.ingest.formats import (
     FILE_DATE,
     SUPPORTED_SUFFIXES,
@@ -44,6 +45,7 @@ from assistant.ingest.formats import (
     FileDate,
     check_size,
     extract,
+    first_line,
     page_offsets,
     strip_controls,
 )
@@ -125,15 +127,19 @@ def load_corpus(corpus_dir: Path, limits: ExtractionLimits, overlay: Overlay | N
     within `limits` (`Settings.extraction_limits`)."""
     paths = corpus_files(corpus_dir, overlay)
     if not paths:
-        raise CorpusError(
-            f"no documents in {corpus_dir}: add .txt, .md, .pdf, .html or .docx files (with optional .toml metadata) "
-            "and run `assistant index`, or use `assistant add FILE`"
-        )
+        raise no_documents(corpus_dir)
     documents = []
     for done, path in enumerate(paths):
         report("reading", done, len(paths))
         documents.append(load_document(path, limits))
     return documents
+
+
+def no_documents(corpus_dir: Path) -> CorpusError:
+    return CorpusError(
+        f"no documents in {corpus_dir}: add .txt, .md, .pdf, .html or .docx files (with optional .toml metadata) "
+        "and run `assistant index`, or use `assistant add FILE`"
+    )
 
 
 def corpus_files(corpus_dir: Path, overlay: Overlay | None = None) -> list[Path]:
@@ -279,10 +285,12 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
             log.warning("%s has no metadata (%s): using its first line as the title", path.name, sidecar.name)
             values["title"] = title
     else:
+        text = _read_sidecar(sidecar)
         try:
-            found = tomllib.loads(_read_sidecar(sidecar).decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise CorpusError(f"{sidecar} is not valid TOML ({error}): fix it or remove it") from None
+            found = tomllib.loads(text.decode("utf-8"))
+        except Exception as error:  # TOMLDecodeError, UnicodeDecodeError, RecursionError (arrays nested 10,000 deep)
+            raise CorpusError(N_("{sidecar} is not valid TOML ({reason}): fix it or remove it"), sidecar=str(sidecar),
+                              reason=first_line(error)) from None
         unknown = set(found) - _METADATA_FIELDS
         if unknown:
             raise CorpusError(
@@ -297,11 +305,13 @@ def _load_metadata(path: Path, cleaned: CleanText, from_file: dict | None = None
     published = values.get("date")
     if published is not None:
         published = str(published)
-        if not is_iso_date(published):
-            raise CorpusError(
-                f"{sidecar}: date {published!r} is not YYYY, YYYY-MM or YYYY-MM-DD; leave it out when unknown")
+        problem = date_problem(published)
+        if problem is not None:
+            raise CorpusError(N_("{sidecar}: {problem}"), sidecar=str(sidecar), problem=problem)
         values["date"] = published
         values.setdefault("year", int(published[:4]))
+    if values.get("year") is not None and (problem := year_problem(values["year"])) is not None:
+        raise CorpusError(N_("{sidecar}: {problem}"), sidecar=str(sidecar), problem=problem)
     if values.get("year") is None:
         values["year_estimate"] = newest_cited_year(cleaned.text)
     return DocumentMetadata(**values)
@@ -320,6 +330,9 @@ def _file_date(path: Path, recorded: FileDate, cleaned: CleanText) -> dict:
     if recorded.date > date.today().isoformat():
         log.warning("%s: %s (%s) is in the future: left out", path.name, recorded.basis, recorded.date)
         return {"date_note": f"{recorded.basis} ({recorded.date}) is in the future: not used"}
+    if year < EARLIEST_YEAR:  # a converter's zero date (1601-01-01, 1899-12-30), not the text's
+        log.warning("%s: %s (%s) is before %d: left out", path.name, recorded.basis, recorded.date, EARLIEST_YEAR)
+        return {"date_note": f"{recorded.basis} ({recorded.date}) is before {EARLIEST_YEAR}: not used"}
     if cited is not None and year < cited:
         log.warning("%s: %s (%s) is older than the newest year its text cites (%d): left out",
                     path.name, recorded.basis, recorded.date, cited)

@@ -27,6 +27,11 @@ lxml's `iterparse` (entities not resolved, each element cleared) to refuse a tex
 Control characters other than white space (NUL, ESC, DEL...) are not text: a few are dropped, a
 file with more than `MAX_CONTROL_SHARE` of them is refused.
 
+A damaged file fails inside the parsers in more ways than they document (pypdf's LimitReachedError
+on a page tree nested past 100 levels or an object that refers to itself, zlib.error from a Word
+part whose compressed data is damaged, a RecursionError or a MemoryError): whatever a parser raises
+becomes the one-line refusal of `UNREADABLE`, naming the file, never a traceback.
+
 What a PDF page contributes is its body text: running headers and footers (a line repeated at the
 top or bottom of most pages, page numbers aside) and page-number lines are left out before
 cleaning. Footnote markers stay as printed ("services.28 Undocumented"): the sentence splitter
@@ -45,8 +50,9 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.errors import CorpusError
+from assistant.i18n import N_
 from assistant.ingest.cleaning import normalize
-from assistant.ingest.dates import is_iso_date
+from assistant.ingest.dates import date_problem
 
 TEXT_SUFFIXES = (".txt", ".md")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".docx")
@@ -88,6 +94,9 @@ class ExtractionLimits:
     """One text node (or attribute) of a Word file's XML."""
     max_text_chars: int
     """The text extracted from a file of any format."""
+    max_document_seconds: float
+    """Seconds one document's reading, extraction, cleaning and cutting into passages may take
+    (`reader.py`); 0: no limit, read in the command's own process."""
     follow_symlinks: bool = False
     """Read a document through a symbolic link (off: a link is refused, so a link to a file outside
     the collection is never served)."""
@@ -128,8 +137,26 @@ class Extracted:
     """For a PDF: where each page's text starts in `raw` (the first is 0)."""
 
 
+UNREADABLE = {
+    ".pdf": N_("{name} is not a readable PDF ({reason}): it may be damaged; save it again from the program "
+               "that made it, or remove it"),
+    ".docx": N_("{name} is not a readable Word (.docx) file ({reason}): it may be damaged; save it again from "
+                "Word, or remove it"),
+    ".html": N_("{name} is not a readable web page ({reason}): save the page again from the browser, or remove it"),
+    ".txt": N_("{name} could not be read ({reason}): save it again as UTF-8 text, or remove it"),
+}
+"""The refusal of a file its parser failed on, by format (.htm as .html, .md as .txt)."""
+
+
+def unreadable(path: Path, error: BaseException) -> CorpusError:
+    """The one-line refusal of `path`, whose parser raised `error` (any kind: the parsers raise many)."""
+    suffix = {".htm": ".html", ".md": ".txt"}.get(path.suffix.lower(), path.suffix.lower())
+    return CorpusError(UNREADABLE.get(suffix, UNREADABLE[".txt"]), name=path.name, reason=first_line(error))
+
+
 def extract(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
-    """The captured text and metadata of a document file, or a CorpusError that says what is wrong."""
+    """The captured text and metadata of a document file, or a CorpusError that says what is wrong
+    (whatever a parser raises on a damaged file included)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise CorpusError(
@@ -138,17 +165,22 @@ def extract(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
     if not data.strip():
         raise CorpusError(f"{path.name} is empty: there is no text to add")
     check_size(path, len(data), limits)
-    if suffix in TEXT_SUFFIXES:
-        try:
-            extracted = Extracted(data.decode("utf-8-sig"), markdown=suffix == ".md")
-        except UnicodeDecodeError as error:
-            raise CorpusError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 or remove it") from None
-    elif suffix == ".pdf":
-        extracted = extract_pdf(path, data, max_pages=limits.max_pdf_pages)
-    elif suffix in (".html", ".htm"):
-        extracted = extract_html(path, data)
-    else:
-        extracted = extract_docx(path, data, limits)
+    try:
+        if suffix in TEXT_SUFFIXES:
+            try:
+                extracted = Extracted(data.decode("utf-8-sig"), markdown=suffix == ".md")
+            except UnicodeDecodeError as error:
+                raise CorpusError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8 or remove it") from None
+        elif suffix == ".pdf":
+            extracted = extract_pdf(path, data, max_pages=limits.max_pdf_pages)
+        elif suffix in (".html", ".htm"):
+            extracted = extract_html(path, data)
+        else:
+            extracted = extract_docx(path, data, limits)
+    except CorpusError:
+        raise
+    except Exception as error:  # the backstop: RecursionError and MemoryError are Exceptions too
+        raise unreadable(path, error) from None
     return checked_text(path, extracted, limits)
 
 
@@ -193,7 +225,6 @@ def extract_pdf(path: Path, data: bytes, *, max_pages: int) -> Extracted:
     import logging
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd but readable files
     try:
@@ -208,8 +239,8 @@ def extract_pdf(path: Path, data: bytes, *, max_pages: int) -> Extracted:
         count = len(reader.pages)
     except CorpusError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
-        raise CorpusError(f"{path.name} is not a readable PDF ({_first_line(error)})") from None
+    except Exception as error:  # PdfReadError, LimitReachedError (a page tree 100 levels deep), AttributeError...
+        raise unreadable(path, error) from None
     if count > max_pages:
         raise CorpusError(
             f"{path.name} has {count:,} pages; the limit is {max_pages:,} (setting ASSISTANT_MAX_PDF_PAGES): split it"
@@ -219,7 +250,7 @@ def extract_pdf(path: Path, data: bytes, *, max_pages: int) -> Extracted:
         try:
             text = page.extract_text() or ""
         except Exception as error:  # pypdf raises many kinds on damaged content streams
-            raise CorpusError(f"{path.name}: cannot read the text of page {number} ({_first_line(error)})") from None
+            raise CorpusError(f"{path.name}: cannot read the text of page {number} ({first_line(error)})") from None
         pages.append([line.strip() for line in normalize(text).split("\n")])
     if not any(line for page in pages for line in page):
         raise CorpusError(
@@ -353,7 +384,7 @@ def extract_html(path: Path, data: bytes) -> Extracted:
         )
         text = _xml_to_text(xml) if xml else ""
     except Exception as error:
-        raise CorpusError(f"{path.name} is not a readable web page ({_first_line(error)})") from None
+        raise unreadable(path, error) from None
     if not text.strip():
         raise CorpusError(f"{path.name}: no main text found in the page (only navigation or boilerplate)")
     metadata: dict = {}
@@ -366,7 +397,7 @@ def extract_html(path: Path, data: bytes) -> Extracted:
             metadata["title"] = found.title.strip()[:200]
         if found.sitename:
             metadata["publisher"] = found.sitename.strip()
-        if found.date and is_iso_date(found.date):
+        if found.date and date_problem(found.date) is None:  # a page's own date out of range: left out
             metadata["date"] = found.date
         if found.url and found.url.startswith(("http://", "https://")):
             metadata["url"] = found.url
@@ -448,9 +479,8 @@ def check_docx(path: Path, data: bytes, limits: ExtractionLimits) -> None:
                         del element.getparent()[0]
     except CorpusError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, etree.LxmlError, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError) as error:
-        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+    except Exception as error:  # BadZipFile, zlib.error (damaged compressed data), lxml's errors...
+        raise unreadable(path, error) from None
 
 
 def extract_docx(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted:
@@ -458,7 +488,7 @@ def extract_docx(path: Path, data: bytes, limits: ExtractionLimits) -> Extracted
     try:
         parts, properties = _docx_parts(data)
     except Exception as error:  # a damaged package fails in zipfile, lxml or python-docx, in many ways
-        raise CorpusError(f"{path.name} is not a readable Word (.docx) file ({_first_line(error)})") from None
+        raise unreadable(path, error) from None
     if not parts:
         raise CorpusError(f"{path.name} has no text: add its text or pick another file")
     title, file_date = properties
@@ -514,6 +544,11 @@ def _docx_parts(data: bytes) -> tuple[list[str], tuple[str, FileDate | None]]:
     return parts, ((core.title or "").strip(), file_date)
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text[:160]
+def first_line(error: BaseException) -> str:
+    """What `error` says, as one short line of printable text (a parser's message can quote the
+    file's own bytes)."""
+    try:
+        text = strip_controls(str(error).splitlines()[0]) if str(error).strip() else ""
+    except Exception:  # an exception whose str() fails too
+        text = ""
+    return (text or type(error).__name__)[:160]

@@ -36,8 +36,9 @@ from assistant.files import (
     write_durably,
 )
 from assistant.i18n import N_
-from assistant.ingest.chunking import Passage, chunk_document
-from assistant.ingest.corpus import Document, corpus_fingerprint, load_corpus
+from assistant.ingest.chunking import Passage
+from assistant.ingest.corpus import Document, corpus_fingerprint
+from assistant.ingest.reader import read_corpus
 from assistant.progress import report
 from assistant.settings import Settings
 from assistant.store.backends import BackendStore, Change, IndexData, PendingWrite, create_store
@@ -123,12 +124,8 @@ def build_in(settings: Settings, embedders: dict[str, Embedder], journal: Journa
         started = time.perf_counter()
         overlay = journal.overlay
         fingerprint = corpus_fingerprint(settings.corpus_dir, overlay)
-        documents = load_corpus(settings.corpus_dir, settings.extraction_limits, overlay)
-        passages: list[Passage] = []
-        for document in documents:
-            passages.extend(
-                chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars, first_id=len(passages))
-            )
+        corpus = read_corpus(settings.corpus_dir, settings.extraction_limits, settings.chunk_sizes, overlay)
+        documents, passages = corpus.documents, corpus.passages
         by_id = {document.doc_id: document for document in documents}
         if len(by_id) != len(documents):
             raise AssistantError("two corpus files map to the same document id: rename one of them")
@@ -159,6 +156,7 @@ def build_in(settings: Settings, embedders: dict[str, Embedder], journal: Journa
             "calibration": calibration.describe(),
             "corpus_fingerprint": fingerprint,
             "documents": len(documents),
+            "skipped": [{"file": name, "error": error.message.as_json()} for name, error in corpus.skipped],
             "passages": len(passages),
             "sentences": len(sentence_texts),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),

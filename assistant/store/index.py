@@ -19,6 +19,7 @@ from scipy import sparse as scipy_sparse
 from assistant.embedding import Embedder
 from assistant.embedding.sparse import gives_sparse
 from assistant.errors import AssistantError, IndexCorruptError
+from assistant.i18n import Message
 from assistant.ingest.chunking import Passage
 from assistant.ingest.cleaning import Block, CleanText
 from assistant.ingest.corpus import Document, DocumentMetadata, Overlay, corpus_fingerprint, safe_url
@@ -63,6 +64,13 @@ class Index:
     def passage_doc_ids(self) -> list[str]:
         """The document id of each passage row (what every question's time ordering looks up)."""
         return [passage.doc_id for passage in self.passages]
+
+    @cached_property
+    def skipped(self) -> list[tuple[str, Message]]:
+        """The corpus files the build left out, each with why (a damaged file, one over a limit):
+        named by `assistant docs` and the operator's page, so none vanishes without a trace."""
+        return [(str(entry.get("file")), Message.from_json(entry.get("error"))) for entry in self.manifest.get("skipped") or []
+                if isinstance(entry, dict)]
 
     @cached_property
     def passage_counts(self) -> Counter:

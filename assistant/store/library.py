@@ -29,17 +29,18 @@ import tomli_w
 from assistant.embedding import Embedder, create_embedders
 from assistant.errors import CorpusError
 from assistant.files import write_durably
+from assistant.i18n import N_
 from assistant.ingest.corpus import (
     METADATA_SUFFIX,
     Document,
     corpus_files,
     document_id,
-    load_document,
     read_document,
     safe_url,
 )
-from assistant.ingest.dates import is_iso_date
+from assistant.ingest.dates import date_problem
 from assistant.ingest.formats import SUPPORTED_SUFFIXES, strip_controls
+from assistant.ingest.reader import DocumentReader
 from assistant.languages import LANGUAGES
 from assistant.settings import Settings
 from assistant.store.backends import Change
@@ -55,6 +56,7 @@ _SIDECAR_HEADER = "# Written by `assistant add`; edit it and run `assistant inde
 class Added:
     document: Document
     passages: int = 0
+    """Its passages: as cut when it was examined, then as the index holds them."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -128,8 +130,8 @@ def _prepare(settings: Settings, paths: list[Path], *, title: str | None = None,
         raise CorpusError("--title and --url describe one document: add the files one at a time")
     if details is not None and len(details) != len(paths):
         raise CorpusError("give the details of each file, or of none")
-    if date is not None and not is_iso_date(date):
-        raise CorpusError(f"--date {date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    if date is not None and (problem := date_problem(date)) is not None:
+        raise CorpusError(N_("--date: {problem}"), problem=problem)
     notes = []
     if url is not None and safe_url(url) is None:
         notes.append(f"--url {strip_controls(url)[:80]!r} is not an http(s) address: left out")
@@ -138,24 +140,27 @@ def _prepare(settings: Settings, paths: list[Path], *, title: str | None = None,
               {"title": title, "publisher": publisher, "date": date, "url": url}.items() if value}
 
     incoming: list[_Incoming] = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            if path.exists():
-                raise CorpusError(f"{path} is not a regular file (a folder, a device or a pipe): add a document file")
-            raise CorpusError(f"{path}: no such file")
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise CorpusError(
-                f"{path.name}: unsupported format {path.suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-            )
-        doc_id = document_id(path)
-        if any(doc_id == item.added.document.doc_id for item in incoming):
-            raise CorpusError(f"{path.name}: two of the files map to the document id {doc_id!r}; rename one")
-        # Read once (links refused, size checked first), extracted and cleaned in memory: a bad file
-        # is refused before anything is written, and what is stored is exactly what was checked.
-        data = read_document(path, settings.extraction_limits)
-        overrides = {**shared, **checked_details(details[len(incoming)] if details is not None else {})}
-        document = load_document(path, settings.extraction_limits, overrides=overrides, doc_id=doc_id, data=data)
-        incoming.append(_Incoming(path, data, Added(document, warnings=notes + _missing_metadata(document))))
+    with DocumentReader(settings.extraction_limits, settings.chunk_sizes) as reader:
+        for path in map(Path, paths):
+            if not path.is_file():
+                if path.exists():
+                    raise CorpusError(f"{path} is not a regular file (a folder, a device or a pipe): add a document file")
+                raise CorpusError(f"{path}: no such file")
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise CorpusError(f"{path.name}: unsupported format {path.suffix or '(no extension)'}; "
+                                  f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+            doc_id = document_id(path)
+            if any(doc_id == item.added.document.doc_id for item in incoming):
+                raise CorpusError(f"{path.name}: two of the files map to the document id {doc_id!r}; rename one")
+            # Read once (links refused, size checked first), extracted, cleaned and cut within the time
+            # budget: a bad file is refused before anything is written, and what is stored is exactly
+            # what was checked.
+            data = read_document(path, settings.extraction_limits)
+            overrides = {**shared, **checked_details(details[len(incoming)] if details is not None else {})}
+            read = reader.read(path, overrides=overrides, doc_id=doc_id, data=data)
+            added = Added(read.document, passages=len(read.passages),
+                          warnings=notes + _missing_metadata(read.document))
+            incoming.append(_Incoming(path, data, added))
     return incoming
 
 
@@ -233,8 +238,8 @@ def checked_details(changes: Mapping[str, str]) -> dict[str, str]:
             values[key] = strip_controls(value)
             if not values[key]:
                 raise CorpusError(f"the {key} has only control characters: type it again, or leave it empty to keep it")
-    if "date" in values and not is_iso_date(values["date"]):
-        raise CorpusError(f"date {values['date']!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    if "date" in values and (problem := date_problem(values["date"])) is not None:
+        raise CorpusError(problem.msgid, **problem.params)
     if "url" in values and safe_url(values["url"]) is None:
         raise CorpusError(f"{strip_controls(values['url'])[:80]!r} is not an http(s) address")
     if "language" in values and values["language"] not in LANGUAGES:
@@ -254,7 +259,8 @@ def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
     with changing(settings, "edit", wait=wait):
         source = _files_of(corpus, doc_id)[0]
         data = read_document(source, settings.extraction_limits)
-        document = load_document(source, settings.extraction_limits, overrides=values, doc_id=doc_id, data=data)
+        with DocumentReader(settings.extraction_limits, settings.chunk_sizes) as reader:
+            document = reader.read(source, overrides=values, doc_id=doc_id, data=data).document
         names = [source.name, source.with_suffix(METADATA_SUFFIX).name]  # the sidecar the build reads
         journal = begin(settings.index_dir, corpus, "edit", settings.backend, incoming=names)
         try:
@@ -271,9 +277,10 @@ def edit_document(settings: Settings, doc_id: str, changes: dict[str, str], *,
         return build_in(settings, embedders, journal, progress=progress, change=Change(added=changed, removed=changed))
 
 
-def list_documents(settings: Settings) -> list[dict]:
-    """The documents of the current index: id, title, publisher, year, passages (and pages)."""
-    index = load_index(settings.index_dir, settings)
+def list_documents(settings: Settings, index: Index | None = None) -> list[dict]:
+    """The documents of the current index (`index`, else the one on disk): id, title, publisher,
+    year, passages (and pages)."""
+    index = index or load_index(settings.index_dir, settings)
     counts = index.passage_counts
     return [
         {"doc_id": doc_id, "title": d.metadata.title, "publisher": d.metadata.publisher, "year": d.metadata.year,

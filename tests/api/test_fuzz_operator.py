@@ -47,10 +47,10 @@ ORDER = [LIST, PREVIEW, EDIT, UPLOAD, REMOVE, JOB]
 MIN_REQUESTS = 150  # per way of signing in
 # Valid by the schema, refused by the code (422, documented) for what the schema does not say:
 # an upload's files (their content and format, at least one, one title or address for several);
-# an edit's address that is not http(s), a date of the right form that does not exist (2024-13-45)
-# and a value of control characters only (those refusals only).
+# an edit's address that is not http(s), a date of the right form that does not exist (2024-13-45) or
+# lies outside 1900 to a year from today, and a value of control characters only (those refusals only).
 REFUSED_BY_CONTENT = {UPLOAD: ("",), PREVIEW: ("",),
-                      EDIT: ("is not an http(s) address", "is not YYYY", "only control characters")}
+                      EDIT: ("is not an http(s) address", "is not YYYY", "is out of range", "only control characters")}
 
 
 @pytest.fixture(scope="module", params=["session", "bearer"])

@@ -496,6 +496,38 @@ def test_the_preview_route_says_what_an_upload_would_add_and_changes_nothing(sma
     assert sorted(p.name for p in corpus.iterdir()) == before
 
 
+def test_a_damaged_file_is_refused_by_the_preview_in_one_line_and_listed_when_dropped_in(small_collection,
+                                                                                          tmp_path, embedders):
+    """Issue 28: what a parser raises on a damaged upload is a 422 with the one line naming the file
+    (the preview answered 500 for these), on the JSON route and on the page; and a damaged file
+    dropped into the corpus folder is named on the operator's page once the index leaves it out."""
+    from doc_fixtures import make_damaged_docx, make_deep_pdf
+
+    from assistant.settings import Settings
+    from assistant.store.build import build_index
+
+    client, corpus, operator_file = small_collection
+    token = create_token(operator_file, "damaged")
+    before = sorted(p.name for p in corpus.iterdir())
+    for path, says in [(make_deep_pdf(tmp_path / "deep.pdf"), "deep.pdf is not a readable PDF (Maximum page tree"),
+                       (make_damaged_docx(tmp_path / "damaged.docx"),
+                        "damaged.docx is not a readable Word (.docx) file (Error -3 while decompressing data")]:
+        refused = client.post("/api/operator/documents/preview", headers={"authorization": f"Bearer {token}"},
+                              files=[("files", (path.name, path.read_bytes(), "application/octet-stream"))])
+        assert refused.status_code == 422 and refused.json()["error"].startswith(says), refused.text
+        assert "\n" not in refused.json()["error"]
+    sign_in(client)
+    page = client.post("/operator/upload", data={"csrf": _csrf(client.get("/operator/upload").text)},
+                       files=[("files", ("deep.pdf", (tmp_path / "deep.pdf").read_bytes(), "application/pdf"))])
+    assert page.status_code == 422 and "deep.pdf is not a readable PDF (Maximum page tree" in html.unescape(page.text)
+    assert sorted(p.name for p in corpus.iterdir()) == before
+    make_deep_pdf(corpus / "dropped.pdf")
+    build_index(Settings(corpus_dir=corpus, index_dir=corpus.parent / "index"), embedders, progress=False)
+    listing = html.unescape(client.get("/operator").text)
+    assert "Files left out of the collection" in listing
+    assert "dropped.pdf</code>: dropped.pdf is not a readable PDF (Maximum page tree depth reached" in listing
+
+
 # Correcting from the page, and a change's progress ----------------------------------------------
 
 
@@ -600,6 +632,8 @@ def test_a_refused_change_on_a_page_is_a_page_and_without_an_operator_file_nothi
     ({"date": "٢٠٢٤"}, "should match pattern"),  # other digits than 0-9: refused by the schema
     ({"date": "2024-13-45"}, "is not YYYY"),     # a date that does not exist
     ({"date": "0000"}, "is not YYYY"),
+    ({"date": "2999"}, "is out of range: a source's date lies between 1900 and a year from today"),  # issue 28
+    ({"date": "1015-05"}, "is out of range"),
     ({"publisher": "\u0000\u0001"}, "only control characters"),
 ])
 def test_a_value_that_only_looks_right_is_refused_and_nothing_changes(small_collection, changes, says):

@@ -2,7 +2,7 @@ import pytest
 from conftest import CORPUS
 
 from assistant.ingest.chunking import chunk_document, split_sentences
-from assistant.ingest.corpus import load_corpus
+from assistant.ingest.corpus import load_corpus, load_document
 from assistant.settings import Settings
 
 LIMITS = Settings().extraction_limits
@@ -48,7 +48,25 @@ def test_the_one_paragraph_per_line_article_is_split_into_paragraph_passages(ind
 def test_passage_sizes_respect_the_settings(documents):
     for document in documents:
         for passage in chunk_document(document, target_chars=300, max_chars=500):
-            assert len(passage.text) <= 500 or len(passage.sentences) == 1
+            assert len(passage.text) <= 500
+
+
+def test_a_text_without_sentence_punctuation_is_cut_at_word_boundaries(tmp_path):
+    """Issue 28: with no full stop to cut at, a paragraph was one passage (29,443 characters in the
+    issue's case). Now no passage is longer than the maximum, each ends at a word's end (but for a
+    "word" longer than the maximum), and together they hold all of the text in order."""
+    words = " ".join(f"outreach{i % 97} workers visited saunas and hotels in almaty" for i in range(600))
+    path = tmp_path / "unpunctuated.txt"
+    path.write_text(f"Unpunctuated notes\n\n{words}\n\n{'x' * 2500} tail\n", encoding="utf-8")
+    document = load_document(path, LIMITS)
+    assert len(words) > 29_443
+    passages = chunk_document(document, target_chars=200, max_chars=1000)
+    assert max(len(p.text) for p in passages) == 1000
+    assert all(p.text == document.text[p.start : p.end] and p.text == p.text.strip() for p in passages)
+    ends = [p.end for p in passages if p.end < len(document.text)]
+    assert all(document.text[end].isspace() for end in ends if not document.text[end - 1] == "x")
+    assert "".join(p.text for p in passages).replace(" ", "") == document.text.replace(" ", "").replace("\n", "")
+    assert ["x" * 1000, "x" * 1000, "x" * 500 + " tail"] == [p.text for p in passages[-3:]]
 
 
 def test_sentence_splitting_handles_abbreviations_footnotes_and_quotes():

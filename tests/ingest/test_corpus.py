@@ -1,5 +1,6 @@
 import logging
-from datetime import datetime, timezone
+import re
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,11 @@ from doc_fixtures import make_docx, make_pdf
 
 from assistant.errors import CorpusError
 from assistant.ingest.corpus import corpus_fingerprint, document_id, load_corpus, load_document
+from assistant.ingest.dates import date_problem, year_problem
 from assistant.settings import Settings
 
 LIMITS = Settings().extraction_limits
+TODAY = date(2026, 12, 7)
 
 SEEDS = REPO.parent / "shared" / "seeds"
 SEED_IDS = {
@@ -132,3 +135,37 @@ def test_document_ids_of_names_in_any_script_are_transliterated(name, doc_id):
 def test_a_name_without_letters_or_digits_is_still_refused_with_what_to_do():
     with pytest.raises(CorpusError, match="rename it with letters or digits"):
         document_id(Path("—.pdf"))
+
+
+# A source's date and year are range-checked (issue 28, finding 7) -----------------------------------
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("2015-11-05", None), ("1900", None), ("2027", None), ("2027-12-07", None),  # up to a year from today
+    ("1899-12-31", "is out of range: a source's date lies between 1900 and a year from today (2027-12-07)"),
+    ("2027-12-08", "is out of range"), ("2028", "is out of range"), ("9999-01-01", "is out of range"),
+    ("2024-02-30", "is not YYYY, YYYY-MM or YYYY-MM-DD"), ("0000", "is not YYYY"), ("5 Nov 2015", "is not YYYY"),
+])
+def test_a_date_is_one_that_exists_from_1900_to_a_year_ahead(value, problem):
+    found = date_problem(value, today=TODAY)
+    assert (found is None) if problem is None else (found is not None and problem in str(found)), found
+
+
+@pytest.mark.parametrize(("year", "ok"), [(1900, True), (2027, True), (1899, False), (2028, False), (20155, False),
+                                          (0, False)])
+def test_a_year_lies_from_1900_to_next_year(year, ok):
+    assert (year_problem(year, today=TODAY) is None) is ok
+
+
+@pytest.mark.parametrize(("sidecar", "says"), [
+    ('title = "A note"\nyear = 20155\n', "note.toml: year 20155 is out of range: a source's year lies between 1900 and "),
+    ('title = "A note"\nyear = 1015\n', "note.toml: year 1015 is out of range"),
+    ('title = "A note"\ndate = "2999-01-01"\n', "note.toml: date 2999-01-01 is out of range"),
+    ('title = "A note"\ndate = 1850-05-01\n', "note.toml: date 1850-05-01 is out of range"),  # a TOML date
+])
+def test_a_sidecar_out_of_range_is_refused_naming_it(tmp_path, sidecar, says):
+    (tmp_path / "note.md").write_text("# A note\n\nSome text.\n", encoding="utf-8")
+    (tmp_path / "note.toml").write_text(sidecar, encoding="utf-8")
+    with pytest.raises(CorpusError, match=re.escape(says)) as refused:
+        load_corpus(tmp_path, LIMITS)
+    assert "\n" not in str(refused.value) and str(refused.value).endswith("or leave it out when unknown")

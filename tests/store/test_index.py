@@ -10,6 +10,7 @@ import pytest
 from conftest import CORPUS, RecordingEmbedder
 
 from assistant.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from assistant.ingest.chunking import CHUNKING_VERSION
 from assistant.query.assistant import Assistant
 from assistant.settings import Settings
 from assistant.store.backends import LexicalIndex
@@ -47,7 +48,9 @@ def test_manifest_records_model_corpus_and_chunking(index):
     manifest = index.manifest
     assert manifest["models"]["english"]["name"] == "all-MiniLM-L6-v2"
     assert manifest["chunking"] == {"chunk_target_chars": index.manifest["chunking"]["chunk_target_chars"],
-                                    "chunk_max_chars": index.manifest["chunking"]["chunk_max_chars"]}
+                                    "chunk_max_chars": index.manifest["chunking"]["chunk_max_chars"],
+                                    "version": CHUNKING_VERSION}
+    assert manifest["skipped"] == []
     assert len(manifest["corpus_fingerprint"]) == 64
     assert manifest["passages"] == len(index.passages)
 

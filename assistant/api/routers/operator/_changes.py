@@ -21,7 +21,6 @@ from assistant.api.routers.operator._auth import UNKNOWN_DOCUMENT, Operator, job
 from assistant.api.routers.pages import ui_for
 from assistant.errors import AssistantError, CorpusError
 from assistant.i18n import N_
-from assistant.ingest.chunking import chunk_document
 from assistant.ingest.corpus import Document
 from assistant.operator import audit
 from assistant.operator.jobs import Action, Job
@@ -194,12 +193,11 @@ def preview(assistant: Assistant, uploads: list[Upload]) -> list[DocumentPreview
     previews = []
     for item in found:
         document, meta = item.document, item.document.metadata
-        passages = chunk_document(document, settings.chunk_target_chars, settings.chunk_max_chars)
         previews.append(DocumentPreview(
             file=f"{document.doc_id}{document.path.suffix}", doc_id=document.doc_id, title=meta.title,
             publisher=meta.publisher, date=meta.date, date_note=meta.date_note, year=meta.year,
             year_estimate=meta.year_estimate, language=document.language, url=meta.url,
-            pages=len(document.pages) or None, passages=len(passages),
+            pages=len(document.pages) or None, passages=item.passages,
             missing=missing_details(document)))
     return previews
 

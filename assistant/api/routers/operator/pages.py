@@ -157,6 +157,7 @@ def operator_page(request: Request, operator: Operator = Depends(page_operator),
     assert operator.session is not None
     ui = ui_for(request)
     return _page(request, assistant, "operator.html", documents=changes.documents(assistant),
+                 skipped=[(name, reason.render(ui.lang)) for name, reason in assistant.index.skipped],
                  csrf=operator.session.csrf,
                  trail=list(reversed(audit.read(assistant.settings.operator_audit_file, last=20))),
                  trail_words={key: ui._(message) for key, message in TRAIL_WORDS.items()})
