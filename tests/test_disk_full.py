@@ -15,14 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from collection_checks import assert_consistent
 
 from assistant.embedding import CachedEmbedder
-from assistant.ingest.corpus import corpus_files, corpus_fingerprint, document_id
 from assistant.settings import Settings
 from assistant.store.build import build_index
-from assistant.store.index import load_index
-from assistant.store.layout import current_build
-from assistant.store.transaction import JOURNAL_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.models
@@ -90,14 +87,7 @@ cp -a {mount}/c {out}
 def _state(folder: Path) -> tuple[Settings, set[str]]:
     """The collection in `folder`, checked whole (corpus and index agree, nothing left over); its ids."""
     settings = Settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
-    index = load_index(settings.index_dir, settings)
-    ids = {document_id(path) for path in corpus_files(settings.corpus_dir)}
-    assert set(index.documents) == ids
-    assert index.manifest["corpus_fingerprint"] == corpus_fingerprint(settings.corpus_dir)
-    assert not (settings.index_dir / JOURNAL_FILE).exists()
-    assert [p.name for p in settings.index_dir.glob("build-*")] == [current_build(settings.index_dir).name]
-    assert not [p.name for p in settings.corpus_dir.iterdir() if p.name.startswith(".")]
-    return settings, ids
+    return settings, assert_consistent(settings)
 
 
 def _refused_in_one_line(done: subprocess.CompletedProcess) -> None:
