@@ -144,9 +144,10 @@ class Assistant:
 
         With "stale" the rule is: anything derived from corpus/ (CURRENT, a build's files, the
         embedding cache) that is missing, damaged or out of date is rebuilt from corpus/, with what
-        was wrong said once; only what a rebuild cannot fix is refused, in one line that says what
-        to do (corpus/ itself unreadable or invalid, a damaged model package, a backend that cannot
-        be reached). The build runs as every change does (`build_index`: under the collection's
+        was wrong said once (a corpus file that cannot be read is left out and named, as `index`
+        does); only what a rebuild cannot fix is refused, in one line that says what to do (corpus/
+        missing or none of its files readable, a damaged model package, a backend that cannot be
+        reached). The build runs as every change does (`build_index`: under the collection's
         lock, switched to only when whole), so the collection is never lost or desynchronised."""
         announce = building or _log_rebuild
         if rebuild in ("missing", "stale") and not index_exists(settings.index_dir):

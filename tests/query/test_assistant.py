@@ -109,7 +109,10 @@ DAMAGE: dict[str, tuple[Damage, str]] = {
     "embedding cache not a database": (
         lambda s, b: _write(s.embedding_cache_path / EmbeddingCache.FILE, b"not a database " * 512), "loaded"),
     "corpus folder missing": (lambda s, b: shutil.rmtree(s.corpus_dir), "refused"),
-    "corpus sidecar invalid": (lambda s, b: _write(s.corpus_dir / "beta.toml", 'title = "Beta\n'), "refused"),
+    # A corpus file that cannot be read is left out of the rebuild and named (issue 28), not refused.
+    "corpus sidecar invalid": (lambda s, b: _write(s.corpus_dir / "beta.toml", 'title = "Beta\n'), "rebuilt"),
+    "no corpus file readable": (lambda s, b: [_write(s.corpus_dir / f"{name}.toml", 'title = "\n') for name in ("alpha", "beta")],
+                                "refused"),
 }
 
 
@@ -140,8 +143,12 @@ def test_serve_rebuilds_what_corpus_can_rebuild_and_refuses_the_rest_in_one_line
     if outcome == "rebuilt":
         assert len(announced) == 1 and all("\n" not in reason and REBUILD_HINT not in reason for reason in announced[0])
         assert announced[0] == [NO_INDEX_YET] or current_build(settings.index_dir) != build
-    assert set(assistant.index.documents) == {"alpha", "beta"}
-    assert assistant.ask("Where are free HIV tests?", 3).results
+    if kind == "corpus sidecar invalid":
+        assert set(assistant.index.documents) == {"alpha"}
+        assert [entry["file"] for entry in assistant.index.manifest["skipped"]] == ["beta.txt"]
+    else:
+        assert set(assistant.index.documents) == {"alpha", "beta"}
+        assert assistant.ask("Where are free HIV tests?", 3).results
     # the collection is whole: one build, CURRENT names it, it loads, nothing half-written is left
     names = sorted(path.name for path in settings.index_dir.iterdir())
     assert [name for name in names if name.startswith("build-")] == [current_build(settings.index_dir).name]
