@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from collection_checks import assert_consistent
+from servers import free_port
 
 from assistant.embedding import CachedEmbedder
 from assistant.settings import Settings
@@ -250,16 +251,10 @@ def test_an_edit_whose_rebuild_fails_leaves_the_old_sidecar_and_index(collection
     assert_edited(settings, BETA_BEFORE)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_server_starting_after_a_killed_add_completes_it(collection):
     settings, incoming = collection
     _kill_at(settings, "switched", "add", str(incoming / "gamma.txt"))
-    port = _free_port()
+    port = free_port()
     server = _start(settings, "serve", "--port", str(port))
     try:
         _wait_for(server, "completed an interrupted `assistant add`")

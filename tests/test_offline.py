@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import REPO
+from servers import free_port, wait_for_health
 
 WATCH = 20.0
 """Seconds the server is traced after it first answers: 4 to 7 times the 2.8 to 4.9 s its first
@@ -72,12 +72,6 @@ def _strace() -> str:
     if path is None:
         pytest.fail("strace is not installed: run `apt-get install strace` (Debian's package; .ci/run installs it)")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _text(quoted: str) -> str:
@@ -160,22 +154,6 @@ def _user_environment(home: Path, temporary: Path, settings) -> dict[str, str]:
     return environment
 
 
-def _wait_for_health(process: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"`assistant serve` exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("`assistant serve` under strace did not answer /healthz within 300 s")
-
-
 def _stop(tracer: subprocess.Popen) -> None:
     """Stop the traced server (strace itself only detaches on SIGTERM), then strace."""
     for child in psutil.Process(tracer.pid).children():
@@ -197,11 +175,11 @@ def test_serve_and_ask_send_nothing_off_the_machine_and_write_nothing_outside_th
         folder.mkdir()
     environment = _user_environment(home, temporary, settings)
     command = str(Path(sys.executable).parent / "assistant")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(_traced(traces, "serve", command, "serve", "--host", "127.0.0.1", "--port", str(port)),
                               env=environment, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for_health(server, port)
+        wait_for_health(server, port, 300)
         answering, answered_at = time.monotonic(), time.time()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         connection.request("POST", "/api/ask", body=json.dumps({"question": "Is sex work legal in Kazakhstan?"}),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from servers import free_port, stop, wait_for_health
 
 HEADER_TIMEOUT = 1.5
 BODY_TIMEOUT = 1.5
@@ -34,12 +35,6 @@ SLACK = 2.5
 """Seconds a bound may be overrun on a busy 2-core machine: timers fire late, processes wait."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _limit_open_files() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
 
@@ -47,7 +42,7 @@ def _limit_open_files() -> None:
 @pytest.fixture(scope="module")
 def server(settings, index, tmp_path_factory):
     """`assistant serve` on the session's index with small bounds; its port and its stderr's file."""
-    port = _free_port()
+    port = free_port()
     stderr = tmp_path_factory.mktemp("server") / "stderr.txt"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_INDEX_DIR": str(settings.index_dir),
            "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
@@ -57,21 +52,9 @@ def server(settings, index, tmp_path_factory):
         process = subprocess.Popen([str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1",
                                     "--port", str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
                                    preexec_fn=_limit_open_files)
-    deadline = time.monotonic() + 180
-    while _status(port, "/healthz") != 200:
-        if process.poll() is not None:
-            raise RuntimeError(f"`assistant serve` exited: {stderr.read_text()[-2000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("`assistant serve` did not answer /healthz within 180 s")
-        time.sleep(0.2)
+    wait_for_health(process, port, 180, said=stderr.read_text)
     yield port, stderr
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop(process)
 
 
 def _status(port: int, path: str, timeout: float = 5, host: str | None = None) -> int | str:
