@@ -101,6 +101,10 @@ def test_a_long_question_or_a_made_up_document_is_not_repeated_through_the_page(
     assert "Y" * 81 not in long_question
     made_up = page(q=QUESTION, doc_ids="Y" * 5_000)
     assert made_up.count("Y" * 80) == 1 and "Y" * 81 not in made_up and "no document with id" in made_up
+    links = re.findall(r'<a href="(/\?[^"]*lang=[^"]*)"', long_question)
+    assert len(links) == 3  # the language switch
+    # The private mode's posted question stays out of every address; a question asked by address keeps it.
+    assert all(("q=" in link) is not posted for link in links), links
 
 
 # Feedback ---------------------------------------------------------------------------------------
