@@ -78,3 +78,14 @@ def test_feedback_purge_command_asks_unless_told_yes(tmp_path, monkeypatch, caps
     assert "--yes" in capsys.readouterr().err and len(judgements(path)) == 1
     assert main(["feedback", "purge", "--yes"]) == 0
     assert "deleted 1 judgement" in capsys.readouterr().out and judgements(path) == []
+
+
+def test_an_os_error_the_command_did_not_expect_is_one_line_with_exit_2(tmp_path, monkeypatch, capsys):
+    """The CLI's last resort for an OSError (here: exporting into a folder that does not exist)."""
+    path = tmp_path / "feedback.db"
+    record(path, judged())
+    monkeypatch.setenv("ASSISTANT_FEEDBACK_FILE", str(path))
+    assert main(["feedback", "export", "--out", str(tmp_path / "missing" / "gold.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "No such file or directory" in err
+    assert "Traceback" not in err and str(tmp_path / "missing" / "gold.jsonl") in err
